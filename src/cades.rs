@@ -1,0 +1,420 @@
+//! CAdES-BES detached CMS SignedData (RFC 5652, ETSI EN 319 122-1) built from a digest and a
+//! signer callback: bytes in, bytes out. Nothing here touches a token or a PDF.
+//!
+//! The signed attributes are exactly content-type (id-data), message-digest and
+//! signing-certificate-v2 (RFC 5035), DER-sorted; no signing-time, because PAdES forbids it (the
+//! time lives in the PDF's `/M`). The signer is identified by issuerAndSerialNumber, which every
+//! PDF viewer understands.
+
+use cms::cert::x509::attr::Attribute;
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedAttributes, SignedData, SignerIdentifier,
+    SignerInfo, SignerInfos,
+};
+use const_oid::ObjectIdentifier;
+use der::asn1::{OctetString, SetOfVec};
+use der::{Any, Decode, Encode};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::ext::pkix::name::GeneralName;
+
+use crate::digest::DigestAlgorithm;
+
+const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+const ID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+const ID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
+
+/// Errors while building or reading CMS structures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// DER encoding or decoding failed.
+    #[error("DER: {0}")]
+    Der(#[from] der::Error),
+    /// The digest length does not match its algorithm.
+    #[error("a {alg} digest has {expected} bytes, got {got}")]
+    DigestLength {
+        /// The algorithm.
+        alg: DigestAlgorithm,
+        /// Its digest length.
+        expected: usize,
+        /// What was given.
+        got: usize,
+    },
+    /// Server-built signed attributes that the agent will not sign.
+    #[error("signed attributes refused: {0}")]
+    SignedAttributes(&'static str),
+    /// The signer callback failed; its error is kept.
+    #[error("signer failed")]
+    Signer(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// How the signature value is computed; decides the CMS signatureAlgorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureScheme {
+    /// RSASSA-PKCS1-v1_5 (`sha256WithRSAEncryption`…).
+    RsaPkcs1v15,
+    /// RSASSA-PSS with MGF1 over the same hash and a salt as long as the hash.
+    RsaPss,
+    /// ECDSA, DER `SEQUENCE { r, s }` (`ecdsa-with-SHA256`…).
+    Ecdsa,
+}
+
+impl SignatureScheme {
+    /// The algorithm identifier that goes into SignerInfo.signatureAlgorithm.
+    ///
+    /// # Errors
+    /// Only if DER encoding of the PSS parameters fails.
+    pub fn algorithm_identifier(
+        self,
+        digest: DigestAlgorithm,
+    ) -> Result<AlgorithmIdentifierOwned, Error> {
+        let oid = |s: &str| ObjectIdentifier::new_unwrap(s);
+        Ok(match self {
+            Self::RsaPkcs1v15 => AlgorithmIdentifierOwned {
+                oid: match digest {
+                    DigestAlgorithm::Sha256 => oid("1.2.840.113549.1.1.11"),
+                    DigestAlgorithm::Sha384 => oid("1.2.840.113549.1.1.12"),
+                    DigestAlgorithm::Sha512 => oid("1.2.840.113549.1.1.13"),
+                },
+                parameters: Some(Any::null()),
+            },
+            Self::Ecdsa => AlgorithmIdentifierOwned {
+                oid: match digest {
+                    DigestAlgorithm::Sha256 => oid("1.2.840.10045.4.3.2"),
+                    DigestAlgorithm::Sha384 => oid("1.2.840.10045.4.3.3"),
+                    DigestAlgorithm::Sha512 => oid("1.2.840.10045.4.3.4"),
+                },
+                parameters: None,
+            },
+            Self::RsaPss => {
+                let hash = digest_algorithm_identifier(digest);
+                let params = RsaPssParams {
+                    hash: Some(hash.clone()),
+                    mask_gen: Some(AlgorithmIdentifierOwned {
+                        oid: ID_MGF1,
+                        parameters: Some(Any::encode_from(&hash)?),
+                    }),
+                    salt_length: Some(digest.len() as u32),
+                };
+                AlgorithmIdentifierOwned {
+                    oid: ID_RSASSA_PSS,
+                    parameters: Some(Any::encode_from(&params)?),
+                }
+            }
+        })
+    }
+
+    /// A short name for logs and the API (`RSASSA-PKCS1-v1_5-SHA-256`…).
+    pub fn name(self, digest: DigestAlgorithm) -> String {
+        let scheme = match self {
+            Self::RsaPkcs1v15 => "RSASSA-PKCS1-v1_5",
+            Self::RsaPss => "RSASSA-PSS",
+            Self::Ecdsa => "ECDSA",
+        };
+        format!("{scheme}-{}", digest.name())
+    }
+}
+
+/// RFC 4055 RSASSA-PSS-params (trailerField left at its default).
+#[derive(Clone, Debug, der::Sequence)]
+struct RsaPssParams {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    hash: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
+    mask_gen: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
+    salt_length: Option<u32>,
+}
+
+/// RFC 5035 ESSCertIDv2; hashAlgorithm is omitted because SHA-256 is its DER default.
+#[derive(Clone, Debug, der::Sequence)]
+struct EssCertIdV2 {
+    cert_hash: OctetString,
+    issuer_serial: IssuerSerial,
+}
+
+/// RFC 5035 IssuerSerial.
+#[derive(Clone, Debug, der::Sequence)]
+struct IssuerSerial {
+    issuer: Vec<GeneralName>,
+    serial_number: x509_cert::serial_number::SerialNumber,
+}
+
+/// RFC 5035 SigningCertificateV2 (no policies).
+#[derive(Clone, Debug, der::Sequence)]
+struct SigningCertificateV2 {
+    certs: Vec<EssCertIdV2>,
+}
+
+/// The signer's side of a CMS: its certificate and the chain to embed.
+pub struct SignerCertificates<'a> {
+    /// The signer certificate, DER.
+    pub certificate: &'a [u8],
+    /// Intermediates and root, DER, in any order.
+    pub chain: &'a [Vec<u8>],
+}
+
+fn digest_algorithm_identifier(digest: DigestAlgorithm) -> AlgorithmIdentifierOwned {
+    // RFC 5754 §2: the parameters of SHA-2 identifiers are absent.
+    AlgorithmIdentifierOwned {
+        oid: digest.oid(),
+        parameters: None,
+    }
+}
+
+fn check_digest(alg: DigestAlgorithm, digest: &[u8]) -> Result<(), Error> {
+    if digest.len() == alg.len() {
+        Ok(())
+    } else {
+        Err(Error::DigestLength {
+            alg,
+            expected: alg.len(),
+            got: digest.len(),
+        })
+    }
+}
+
+fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, Error> {
+    Ok(Attribute {
+        oid,
+        values: SetOfVec::try_from(vec![value])?,
+    })
+}
+
+/// The PAdES-B-B signed attributes for `digest` (the ByteRange digest) and `certificate`.
+///
+/// # Errors
+/// [`Error::DigestLength`] for a digest of the wrong length; [`Error::Der`] for a certificate that
+/// does not parse.
+pub fn signed_attributes(
+    alg: DigestAlgorithm,
+    digest: &[u8],
+    certificate: &[u8],
+) -> Result<SignedAttributes, Error> {
+    check_digest(alg, digest)?;
+    let cert = x509_cert::Certificate::from_der(certificate)?;
+    let ess = SigningCertificateV2 {
+        certs: vec![EssCertIdV2 {
+            cert_hash: OctetString::new(DigestAlgorithm::Sha256.digest(certificate))?,
+            issuer_serial: IssuerSerial {
+                issuer: vec![GeneralName::DirectoryName(
+                    cert.tbs_certificate.issuer.clone(),
+                )],
+                serial_number: cert.tbs_certificate.serial_number.clone(),
+            },
+        }],
+    };
+    let attrs = vec![
+        attribute(ID_CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
+        attribute(
+            ID_MESSAGE_DIGEST,
+            Any::encode_from(&OctetString::new(digest.to_vec())?)?,
+        )?,
+        attribute(ID_SIGNING_CERTIFICATE_V2, Any::encode_from(&ess)?)?,
+    ];
+    // try_from sorts the SET OF into DER order.
+    Ok(SetOfVec::try_from(attrs)?)
+}
+
+/// Checks server-built signed attributes (`raw` mode) before the token signs them: canonical
+/// DER `SET OF`, content-type id-data, a message-digest of the right length, no signing-time.
+/// Returns the message digest they carry, for the log and the prompt.
+///
+/// # Errors
+/// [`Error::SignedAttributes`] naming the first rule broken.
+pub fn check_signed_attributes(der: &[u8], alg: DigestAlgorithm) -> Result<Vec<u8>, Error> {
+    let attrs = SignedAttributes::from_der(der)
+        .map_err(|_| Error::SignedAttributes("not a DER SET OF Attribute"))?;
+    if attrs.to_der()? != der {
+        return Err(Error::SignedAttributes("not canonical DER"));
+    }
+    let single = |oid: ObjectIdentifier| -> Result<Option<&Any>, Error> {
+        let mut found = attrs.iter().filter(|a| a.oid == oid);
+        match (found.next(), found.next()) {
+            (None, _) => Ok(None),
+            (Some(a), None) if a.values.len() == 1 => Ok(a.values.iter().next()),
+            _ => Err(Error::SignedAttributes(
+                "attribute repeated or multi-valued",
+            )),
+        }
+    };
+    let content_type = single(ID_CONTENT_TYPE)?
+        .ok_or(Error::SignedAttributes("content-type missing"))?
+        .decode_as::<ObjectIdentifier>()
+        .map_err(|_| Error::SignedAttributes("content-type is not an OID"))?;
+    if content_type != ID_DATA {
+        return Err(Error::SignedAttributes("content-type is not id-data"));
+    }
+    let digest = single(ID_MESSAGE_DIGEST)?
+        .ok_or(Error::SignedAttributes("message-digest missing"))?
+        .decode_as::<OctetString>()
+        .map_err(|_| Error::SignedAttributes("message-digest is not an OCTET STRING"))?
+        .into_bytes();
+    check_digest(alg, &digest)?;
+    if single(ID_SIGNING_TIME)?.is_some() {
+        return Err(Error::SignedAttributes(
+            "signing-time is not allowed in PAdES",
+        ));
+    }
+    Ok(digest)
+}
+
+/// Builds the detached SignedData around signed attributes and the signature over them.
+///
+/// # Errors
+/// [`Error::Der`] when a certificate does not parse or encoding fails.
+pub fn assemble(
+    alg: DigestAlgorithm,
+    scheme: SignatureScheme,
+    signed_attrs: SignedAttributes,
+    signature: Vec<u8>,
+    signer: &SignerCertificates<'_>,
+) -> Result<Vec<u8>, Error> {
+    let cert = x509_cert::Certificate::from_der(signer.certificate)?;
+    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+        issuer: cert.tbs_certificate.issuer.clone(),
+        serial_number: cert.tbs_certificate.serial_number.clone(),
+    });
+    let mut certificates = vec![CertificateChoices::Certificate(cert)];
+    for der in signer.chain {
+        let extra = x509_cert::Certificate::from_der(der)?;
+        if !certificates
+            .iter()
+            .any(|c| matches!(c, CertificateChoices::Certificate(x) if *x == extra))
+        {
+            certificates.push(CertificateChoices::Certificate(extra));
+        }
+    }
+    let signer_info = SignerInfo {
+        version: CmsVersion::V1,
+        sid,
+        digest_alg: digest_algorithm_identifier(alg),
+        signed_attrs: Some(signed_attrs),
+        signature_algorithm: scheme.algorithm_identifier(alg)?,
+        signature: OctetString::new(signature)?,
+        unsigned_attrs: None,
+    };
+    let signed_data = SignedData {
+        version: CmsVersion::V1,
+        digest_algorithms: SetOfVec::try_from(vec![digest_algorithm_identifier(alg)])?,
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: ID_DATA,
+            econtent: None,
+        },
+        certificates: Some(CertificateSet::try_from(certificates)?),
+        crls: None,
+        signer_infos: SignerInfos::try_from(vec![signer_info])?,
+    };
+    let content_info = ContentInfo {
+        content_type: ID_SIGNED_DATA,
+        content: Any::encode_from(&signed_data)?,
+    };
+    Ok(content_info.to_der()?)
+}
+
+/// The whole CAdES-BES path: signed attributes for `digest`, their hash handed to `sign_hash`
+/// (the token), and the SignedData around the result.
+///
+/// # Errors
+/// As [`signed_attributes`] and [`assemble`]; [`Error::Signer`] when `sign_hash` fails.
+pub fn sign_detached<E>(
+    alg: DigestAlgorithm,
+    scheme: SignatureScheme,
+    digest: &[u8],
+    signer: &SignerCertificates<'_>,
+    sign_hash: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, Error>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let attrs = signed_attributes(alg, digest, signer.certificate)?;
+    let to_sign = alg.digest(&attrs.to_der()?);
+    let signature = sign_hash(&to_sign).map_err(|e| Error::Signer(Box::new(e)))?;
+    assemble(alg, scheme, attrs, signature, signer)
+}
+
+/// Re-encodes a PKCS#11 ECDSA signature (`r ‖ s`, each half the length) as the DER
+/// `SEQUENCE { INTEGER r, INTEGER s }` that X.509 and CMS expect.
+///
+/// # Errors
+/// [`Error::Der`] when the input is empty or of odd length.
+pub fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, Error> {
+    if raw.is_empty() || raw.len() % 2 != 0 {
+        return Err(Error::Der(
+            der::ErrorKind::Length {
+                tag: der::Tag::Sequence,
+            }
+            .into(),
+        ));
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let sig = EcdsaSignature {
+        r: der::asn1::UintRef::new(r)?,
+        s: der::asn1::UintRef::new(s)?,
+    };
+    Ok(sig.to_der()?)
+}
+
+#[derive(der::Sequence)]
+struct EcdsaSignature<'a> {
+    r: der::asn1::UintRef<'a>,
+    s: der::asn1::UintRef<'a>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecdsa_raw_to_der_strips_and_pads_integers() {
+        let mut raw = vec![0u8; 64];
+        raw[0] = 0x00;
+        raw[1] = 0x7f; // r starts with a zero byte: stripped
+        raw[32] = 0x80; // s has the top bit set: a 0x00 is prepended
+        let der = ecdsa_raw_to_der(&raw).expect("der");
+        assert_eq!(der[0], 0x30);
+        assert_eq!(&der[2..4], &[0x02, 31]);
+        assert_eq!(der[4], 0x7f);
+        let s_at = 4 + 31;
+        assert_eq!(&der[s_at..s_at + 3], &[0x02, 33, 0x00]);
+        assert!(ecdsa_raw_to_der(&raw[..63]).is_err());
+    }
+
+    #[test]
+    fn check_signed_attributes_refuses_wrong_digest_length_and_junk() {
+        assert!(check_signed_attributes(&[0x31, 0x00], DigestAlgorithm::Sha256).is_err());
+        assert!(check_signed_attributes(b"junk", DigestAlgorithm::Sha256).is_err());
+    }
+
+    #[test]
+    fn signed_attributes_refuse_digest_of_wrong_length() {
+        let err = signed_attributes(DigestAlgorithm::Sha256, &[0u8; 31], &[]).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::DigestLength {
+                expected: 32,
+                got: 31,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pss_identifier_carries_salt_of_hash_length() {
+        let id = SignatureScheme::RsaPss
+            .algorithm_identifier(DigestAlgorithm::Sha384)
+            .expect("pss");
+        assert_eq!(id.oid, ID_RSASSA_PSS);
+        let der = id.parameters.expect("params").to_der().expect("der");
+        // [2] EXPLICIT INTEGER 48 appears at the end of the parameters.
+        assert_eq!(&der[der.len() - 5..], &[0xa2, 0x03, 0x02, 0x01, 48]);
+    }
+}

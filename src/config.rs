@@ -1,0 +1,272 @@
+//! Configuration: the user's settings file and the system policy that IT deploys. Every key
+//! the policy sets wins over the user's; everything else has a default.
+//!
+//! Files (TOML):
+//! - user: `--config FILE`, else `config.toml` in the `directories` config folder
+//!   (`~/.config/kyso/config.toml` on Linux);
+//! - policy: `$KYSO_POLICY_FILE`, else `/etc/kyso/policy.toml` (Linux),
+//!   `/Library/Application Support/Kyso/policy.toml` (macOS),
+//!   `%ProgramData%\Kyso\policy.toml` (Windows).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Errors while reading configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file is not valid TOML or has an unknown key.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// No home folder to keep user data in, and no `--data-dir`.
+    #[error("no user data folder; pass --data-dir")]
+    NoDataDir,
+}
+
+/// The keys a settings file or the policy may set. Unknown keys are refused so that a typo in a
+/// policy pushed to hundreds of machines is caught, not ignored.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTPS port on loopback (default 47400).
+    pub port: Option<u16>,
+    /// Exact origins (`https://dms.example.gov.vn`) allowed to call the agent.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Whether users may approve origins that the policy does not list (default true).
+    pub user_approvals: Option<bool>,
+    /// PKCS#11 module paths to load, in addition to discovered ones.
+    pub pkcs11_modules: Option<Vec<PathBuf>>,
+    /// Whether to look for the registry's known modules (default true).
+    pub discover_modules: Option<bool>,
+    /// PEM files of intermediate/root certificates to send along when the token lacks them.
+    pub chain_certificates: Option<Vec<PathBuf>>,
+    /// Seconds the user has to answer a prompt (default 120).
+    pub prompt_timeout_secs: Option<u64>,
+    /// Seconds a token may take for one call (default 30).
+    pub token_timeout_secs: Option<u64>,
+    /// Seconds between slot scans (default 1.5).
+    pub poll_interval_ms: Option<u64>,
+    /// Wrong PINs that lock the tokens in use (default 3), for "retries left".
+    pub pin_retry_limit: Option<u32>,
+}
+
+/// Where a module path came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The user's file.
+    User,
+    /// The system policy.
+    Policy,
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// HTTPS port.
+    pub port: u16,
+    /// Allowed origins.
+    pub allowed_origins: Vec<String>,
+    /// User approvals of origins allowed.
+    pub user_approvals: bool,
+    /// Configured module paths and their source.
+    pub pkcs11_modules: Vec<(PathBuf, Source)>,
+    /// Discover known modules.
+    pub discover_modules: bool,
+    /// Chain certificate files.
+    pub chain_certificates: Vec<PathBuf>,
+    /// Prompt timeout.
+    pub prompt_timeout: Duration,
+    /// Token call timeout.
+    pub token_timeout: Duration,
+    /// Slot poll interval.
+    pub poll_interval: Duration,
+    /// PIN retry limit.
+    pub pin_retry_limit: Option<u32>,
+    /// Folder for agent data (CA, approvals, logs).
+    pub data_dir: PathBuf,
+    /// The user file read (or that would be read).
+    pub user_file: PathBuf,
+    /// The policy file read (or that would be read).
+    pub policy_file: PathBuf,
+    /// Whether the policy file existed.
+    pub policy_present: bool,
+}
+
+/// The default HTTPS port.
+pub const DEFAULT_PORT: u16 = 47400;
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("vn", "Kyso", "kyso")
+}
+
+/// The policy path for this OS (or `$KYSO_POLICY_FILE`).
+pub fn policy_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("KYSO_POLICY_FILE") {
+        return PathBuf::from(path);
+    }
+    if cfg!(target_os = "windows") {
+        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
+        PathBuf::from(base).join("Kyso").join("policy.toml")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/Kyso/policy.toml")
+    } else {
+        PathBuf::from("/etc/kyso/policy.toml")
+    }
+}
+
+fn read_settings(path: &Path) -> Result<Option<Settings>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    toml::from_str(&text).map(Some).map_err(|e| Error::Parse {
+        path: path.to_path_buf(),
+        message: e.message().to_string(),
+    })
+}
+
+impl Config {
+    /// Loads the user file (`user_file` or the default), then the policy, and merges them.
+    ///
+    /// # Errors
+    /// A file that exists but cannot be read or parsed; no data folder.
+    pub fn load(user_file: Option<&Path>, data_dir: Option<&Path>) -> Result<Self, Error> {
+        let dirs = project_dirs();
+        let user_file = match (user_file, &dirs) {
+            (Some(path), _) => path.to_path_buf(),
+            (None, Some(dirs)) => dirs.config_dir().join("config.toml"),
+            (None, None) => PathBuf::from("kyso.toml"),
+        };
+        let data_dir = match (data_dir, &dirs) {
+            (Some(path), _) => path.to_path_buf(),
+            (None, Some(dirs)) => dirs.data_dir().to_path_buf(),
+            (None, None) => return Err(Error::NoDataDir),
+        };
+        let policy_file = policy_path();
+        let user = read_settings(&user_file)?.unwrap_or_default();
+        let policy = read_settings(&policy_file)?;
+        let policy_present = policy.is_some();
+        Ok(Self::merge(
+            user,
+            policy.unwrap_or_default(),
+            data_dir,
+            user_file,
+            policy_file,
+            policy_present,
+        ))
+    }
+
+    /// Merges: a key the policy sets wins; then the user's; then the default.
+    pub fn merge(
+        user: Settings,
+        policy: Settings,
+        data_dir: PathBuf,
+        user_file: PathBuf,
+        policy_file: PathBuf,
+        policy_present: bool,
+    ) -> Self {
+        let pkcs11_modules = match (policy.pkcs11_modules, user.pkcs11_modules) {
+            (Some(list), _) => list.into_iter().map(|p| (p, Source::Policy)).collect(),
+            (None, Some(list)) => list.into_iter().map(|p| (p, Source::User)).collect(),
+            (None, None) => Vec::new(),
+        };
+        Self {
+            port: policy.port.or(user.port).unwrap_or(DEFAULT_PORT),
+            allowed_origins: policy
+                .allowed_origins
+                .or(user.allowed_origins)
+                .unwrap_or_default(),
+            user_approvals: policy
+                .user_approvals
+                .or(user.user_approvals)
+                .unwrap_or(true),
+            pkcs11_modules,
+            discover_modules: policy
+                .discover_modules
+                .or(user.discover_modules)
+                .unwrap_or(true),
+            chain_certificates: policy
+                .chain_certificates
+                .or(user.chain_certificates)
+                .unwrap_or_default(),
+            prompt_timeout: Duration::from_secs(
+                policy
+                    .prompt_timeout_secs
+                    .or(user.prompt_timeout_secs)
+                    .unwrap_or(120),
+            ),
+            token_timeout: Duration::from_secs(
+                policy
+                    .token_timeout_secs
+                    .or(user.token_timeout_secs)
+                    .unwrap_or(30),
+            ),
+            poll_interval: Duration::from_millis(
+                policy
+                    .poll_interval_ms
+                    .or(user.poll_interval_ms)
+                    .unwrap_or(1500),
+            ),
+            pin_retry_limit: policy.pin_retry_limit.or(user.pin_retry_limit).or(Some(3)),
+            data_dir,
+            user_file,
+            policy_file,
+            policy_present,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Settings {
+        toml::from_str(text).expect("toml")
+    }
+
+    #[test]
+    fn policy_keys_win_over_user_keys_and_defaults_fill_the_rest() {
+        let user = parse(
+            "port = 1234\nallowed_origins = [\"https://user.example\"]\npkcs11_modules = [\"/u.so\"]",
+        );
+        let policy = parse("allowed_origins = [\"https://dms.gov.vn\"]\ndiscover_modules = false");
+        let config = Config::merge(user, policy, "/d".into(), "/u".into(), "/p".into(), true);
+        assert_eq!(config.port, 1234);
+        assert_eq!(
+            config.allowed_origins,
+            vec!["https://dms.gov.vn".to_string()]
+        );
+        assert!(!config.discover_modules);
+        assert_eq!(
+            config.pkcs11_modules,
+            vec![(PathBuf::from("/u.so"), Source::User)]
+        );
+        assert_eq!(config.prompt_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Settings>("prot = 1").is_err());
+    }
+}

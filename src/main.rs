@@ -1,0 +1,471 @@
+//! The `kyso` command line: list certificates, sign a digest, diagnose the workstation, bench.
+//! No logic here: parse, wire through [`kyso::app`], print.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use clap::{Parser, Subcommand};
+
+use kyso::api::{self, Document, ErrorBody, ErrorResponse, Lang, Purpose};
+use kyso::app::{self, App};
+use kyso::certificate::{self, Kind};
+use kyso::config::Config;
+use kyso::digest::DigestAlgorithm;
+use kyso::signing::{self, Payload, SignOrder};
+use kyso::token::TokenProvider;
+
+#[derive(Parser)]
+#[command(
+    name = "kyso",
+    version,
+    about = "Kyso — ký số văn bản bằng USB token / sign documents with a USB token"
+)]
+struct Cli {
+    /// Settings file (default: the user's config.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Folder for Kyso's data (default: the user's data folder).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// How to ask for the PIN: `terminal`, or `scripted:FILE` for tests.
+    #[arg(long, global = true, default_value = "terminal")]
+    prompter: String,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List tokens and the signing certificates on them.
+    Certs {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Only `personal` or `organization` certificates.
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// Sign a digest (or server-built signed attributes) with a certificate on a token.
+    Sign {
+        /// Certificate id (hex SHA-256, as `kyso certs` prints; a unique prefix is enough).
+        #[arg(long)]
+        cert: String,
+        /// Base64 digest of the data (format cms).
+        #[arg(long)]
+        digest: Option<String>,
+        /// Base64 DER of signed attributes, or @FILE with the DER (format raw).
+        #[arg(long)]
+        signed_attrs: Option<String>,
+        /// Digest algorithm: SHA-256, SHA-384 or SHA-512.
+        #[arg(long, default_value = "SHA-256")]
+        alg: String,
+        /// `cms` (detached CAdES-BES SignedData) or `raw` (bare signature value).
+        #[arg(long, default_value = "cms")]
+        format: String,
+        /// Sign with RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys).
+        #[arg(long)]
+        pss: bool,
+        /// Document title shown in the prompt.
+        #[arg(long, default_value = "Văn bản ký từ dòng lệnh")]
+        title: String,
+        /// Document number shown in the prompt.
+        #[arg(long)]
+        number: Option<String>,
+        /// approve | issue | appendix | copy | incoming.
+        #[arg(long, default_value = "approve")]
+        purpose: String,
+        /// Where to write the DER CMS (or the raw signature).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the API-style JSON answer on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the workstation: modules, tokens, PIN states, certificates and their expiry.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the CMS path against raw C_Sign on each signing key.
+    Bench {
+        /// Only this certificate (id or prefix).
+        #[arg(long)]
+        cert: Option<String>,
+        /// Interleaved pairs per key.
+        #[arg(long, default_value_t = 300)]
+        iterations: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("kyso: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KYSO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let config =
+        Config::load(cli.config.as_deref(), cli.data_dir.as_deref()).map_err(|e| e.to_string())?;
+    let prompt = app::prompter(&cli.prompter).map_err(|e| e.to_string())?;
+    let app = App::start(config, prompt).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Certs { json, kind } => {
+            let kind = match kind.as_deref() {
+                Some(text) => Some(Kind::parse(text).ok_or(format!("unknown kind {text:?}"))?),
+                None => None,
+            };
+            certs(&app, json, kind)
+        }
+        Command::Sign {
+            cert,
+            digest,
+            signed_attrs,
+            alg,
+            format,
+            pss,
+            title,
+            number,
+            purpose,
+            out,
+            json,
+        } => {
+            let order = sign_order(
+                &app,
+                SignArgs {
+                    cert,
+                    digest,
+                    signed_attrs,
+                    alg,
+                    format,
+                    pss,
+                    title,
+                    number,
+                    purpose,
+                },
+            );
+            match order.and_then(|order| app.signing.sign(order, None)) {
+                Ok(signed) => {
+                    let bytes = signed.cms.as_ref().unwrap_or(&signed.signature);
+                    std::fs::write(&out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+                    if json {
+                        print_json(&signed.to_response());
+                    } else {
+                        eprintln!(
+                            "Đã ký / Signed: {} ({} bytes, {})",
+                            out.display(),
+                            bytes.len(),
+                            signed.signature_algorithm
+                        );
+                        println!("{}", out.display());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => Ok(report(&error, json)),
+            }
+        }
+        Command::Doctor { json } => doctor(&app, json),
+        Command::Bench { cert, iterations } => {
+            let mut certs = app.signing.certificates(None);
+            certs.retain(|c| {
+                c.token.present
+                    && cert
+                        .as_deref()
+                        .is_none_or(|p| c.info.id.starts_with(&p.to_ascii_lowercase()))
+            });
+            if certs.is_empty() {
+                return Err("no signing certificate on a present token".into());
+            }
+            let documents = vec![Document {
+                title: "kyso bench".into(),
+                number: None,
+                purpose: Purpose::Approve,
+            }];
+            let first = certs[0].clone();
+            kyso::bench::run(&app.tokens, &certs, iterations.max(1), || {
+                app.signing.authenticator(&first, None, documents.clone())
+            })
+            .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+struct SignArgs {
+    cert: String,
+    digest: Option<String>,
+    signed_attrs: Option<String>,
+    alg: String,
+    format: String,
+    pss: bool,
+    title: String,
+    number: Option<String>,
+    purpose: String,
+}
+
+fn sign_order(app: &App, args: SignArgs) -> Result<SignOrder, signing::Error> {
+    let bad = |m: String| signing::Error::BadRequest(m);
+    let alg = DigestAlgorithm::parse(&args.alg)
+        .ok_or_else(|| bad(format!("unknown digest algorithm {:?}", args.alg)))?;
+    let purpose: Purpose = serde_json::from_value(serde_json::Value::String(args.purpose.clone()))
+        .map_err(|_| bad(format!("unknown purpose {:?}", args.purpose)))?;
+    let certificate_id = resolve_certificate(app, &args.cert)?;
+    let decode = |what: &str, text: &str| {
+        B64.decode(text.trim())
+            .map_err(|_| bad(format!("{what} is not valid base64")))
+    };
+    let payload = match (args.format.as_str(), args.digest, args.signed_attrs) {
+        ("cms", Some(digest), None) => Payload::Digest(decode("--digest", &digest)?),
+        ("raw", None, Some(attrs)) => Payload::SignedAttributes(match attrs.strip_prefix('@') {
+            Some(file) => std::fs::read(file).map_err(|e| bad(format!("{file}: {e}")))?,
+            None => decode("--signed-attrs", &attrs)?,
+        }),
+        ("cms", _, _) => return Err(bad("--format cms takes --digest".into())),
+        ("raw", _, _) => return Err(bad("--format raw takes --signed-attrs".into())),
+        (other, _, _) => return Err(bad(format!("unknown format {other:?}"))),
+    };
+    if let Payload::Digest(d) = &payload {
+        if d.len() != alg.len() {
+            return Err(bad(format!(
+                "a {alg} digest has {} bytes, got {}",
+                alg.len(),
+                d.len()
+            )));
+        }
+    }
+    Ok(SignOrder {
+        certificate_id,
+        digest_algorithm: alg,
+        payload,
+        document: Document {
+            title: args.title,
+            number: args.number,
+            purpose,
+        },
+        rsa_pss: args.pss,
+    })
+}
+
+/// A full id, or a unique prefix of one.
+fn resolve_certificate(app: &App, text: &str) -> Result<String, signing::Error> {
+    let prefix = text.trim().to_ascii_lowercase();
+    let matches: Vec<String> = app
+        .signing
+        .certificates(None)
+        .into_iter()
+        .map(|c| c.info.id)
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(signing::Error::CertificateNotFound),
+        _ => Err(signing::Error::BadRequest(format!(
+            "{text} matches several certificates"
+        ))),
+    }
+}
+
+fn report(error: &signing::Error, json: bool) -> ExitCode {
+    let code = error.code();
+    if json {
+        print_json(&ErrorResponse {
+            error: ErrorBody {
+                code,
+                message: error.user_message(Lang::Vi),
+                retries_left: error.retries_left(),
+            },
+        });
+    }
+    eprintln!("Lỗi: {}", error.user_message(Lang::Vi));
+    eprintln!("Error: {}", error.user_message(Lang::En));
+    eprintln!("code: {}", code.as_str());
+    tracing::debug!(%error, "signing failed");
+    ExitCode::FAILURE
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, value);
+    let _ = writeln!(out);
+}
+
+fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Personal => "cá nhân / personal",
+        Kind::Organization => "tổ chức / organization",
+    }
+}
+
+fn certs(app: &App, json: bool, kind: Option<Kind>) -> Result<ExitCode, String> {
+    let mut status = app.signing.status();
+    if let Some(kind) = kind {
+        status.certificates.retain(|c| c.kind == kind);
+    }
+    if json {
+        print_json(&status);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if status.tokens.is_empty() {
+        println!("Không tìm thấy thiết bị ký số / No token found (kyso doctor tells why)");
+    }
+    for token in &status.tokens {
+        println!(
+            "Token \"{}\" — {} {} — serial {} — {} — PIN: {:?}{}",
+            token.label,
+            token.manufacturer,
+            token.model,
+            token.serial,
+            if token.present {
+                "đã cắm / present"
+            } else {
+                "đã rút / removed"
+            },
+            token.pin_state,
+            token
+                .retries_left
+                .map(|n| format!(" ({n} lần thử / tries)"))
+                .unwrap_or_default()
+        );
+        for cert in status
+            .certificates
+            .iter()
+            .filter(|c| c.token.serial == token.serial)
+        {
+            print_certificate(cert);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_certificate(cert: &api::CertificateDto) {
+    let validity = match cert.validity {
+        certificate::Validity::Valid => {
+            format!("còn {} ngày / {} days left", cert.days_left, cert.days_left)
+        }
+        certificate::Validity::Expired => "ĐÃ HẾT HẠN / EXPIRED".to_string(),
+        certificate::Validity::NotYetValid => "CHƯA CÓ HIỆU LỰC / NOT YET VALID".to_string(),
+    };
+    println!(
+        "  [{}] {} — {}",
+        kind_label(cert.kind),
+        cert.holder,
+        cert.key_algorithm
+    );
+    println!("      {}", cert.subject);
+    println!(
+        "      CA: {} — đến / until {} ({validity})",
+        cert.issuer, cert.not_after
+    );
+    println!("      id: {}", cert.id);
+}
+
+fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
+    let modules = app.tokens.modules();
+    let status = app.signing.status();
+    if json {
+        let modules: Vec<serde_json::Value> = modules
+            .iter()
+            .map(|m| serde_json::json!({"path": m.path, "source": m.source, "library": m.library, "error": m.error}))
+            .collect();
+        print_json(&serde_json::json!({
+            "agentVersion": status.agent_version,
+            "configFile": app.config.user_file,
+            "policyFile": app.config.policy_file,
+            "policyPresent": app.config.policy_present,
+            "modules": modules,
+            "tokens": status.tokens,
+            "certificates": status.certificates,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Kyso {} — chẩn đoán / diagnostics", status.agent_version);
+    println!(
+        "Cấu hình / config: {}{}",
+        app.config.user_file.display(),
+        if app.config.user_file.exists() {
+            ""
+        } else {
+            " (không có / absent)"
+        }
+    );
+    println!(
+        "Chính sách / policy: {}{}",
+        app.config.policy_file.display(),
+        if app.config.policy_present {
+            ""
+        } else {
+            " (không có / absent)"
+        }
+    );
+    println!("Mô-đun PKCS#11 / modules ({}):", modules.len());
+    if modules.is_empty() {
+        println!("  không có mô-đun nào / none: install the token driver or set pkcs11_modules");
+    }
+    for module in &modules {
+        match (&module.error, &module.library) {
+            (Some(error), _) => println!(
+                "  LỖI / FAILED  {} [{}]: {error}",
+                module.path, module.source
+            ),
+            (None, Some(lib)) => println!("  OK  {} [{}] — {lib}", module.path, module.source),
+            (None, None) => println!("  ?   {} [{}]", module.path, module.source),
+        }
+    }
+    println!("Thiết bị / tokens ({}):", status.tokens.len());
+    for token in &status.tokens {
+        println!(
+            "  \"{}\" serial {} — {} — PIN {:?}{}{}",
+            token.label,
+            token.serial,
+            if token.present { "present" } else { "removed" },
+            token.pin_state,
+            if token.protected_auth_path {
+                " — pin-pad"
+            } else {
+                ""
+            },
+            if token.pin_state == kyso::token::PinState::Locked {
+                " — PIN BỊ KHÓA: liên hệ đơn vị cấp chứng thư để mở khóa / locked: ask the CA to unlock"
+            } else {
+                ""
+            }
+        );
+    }
+    println!(
+        "Chứng thư số / certificates ({}):",
+        status.certificates.len()
+    );
+    for cert in &status.certificates {
+        print_certificate(cert);
+        if cert.validity == certificate::Validity::Valid && cert.days_left <= 30 {
+            println!("      SẮP HẾT HẠN: hãy đề nghị gia hạn / EXPIRES SOON: request a renewal");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,207 @@
+//! The one user-facing classification of everything that can go wrong while signing, and its
+//! single mapping to the stable API codes.
+
+use crate::api::{ErrorCode, Lang};
+use crate::certificate::Validity;
+use crate::token::{self, PinState};
+
+/// What the user (or the calling page) is told. Every lower-level error becomes one of these.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The user cancelled a prompt.
+    #[error("cancelled by the user")]
+    UserCancelled,
+    /// The user or the token did not answer in time.
+    #[error("timed out")]
+    Timeout,
+    /// The token holding the certificate is not plugged in.
+    #[error("token not present")]
+    TokenNotPresent,
+    /// Wrong PIN.
+    #[error("PIN incorrect")]
+    PinIncorrect {
+        /// PIN state after the attempt.
+        pin_state: PinState,
+        /// Retries left when known.
+        retries_left: Option<u32>,
+    },
+    /// PIN of a length the token refuses (the attempt did not count).
+    #[error("PIN length out of range")]
+    PinLength,
+    /// PIN locked.
+    #[error("PIN locked")]
+    PinLocked,
+    /// No signing certificate with that id.
+    #[error("certificate not found")]
+    CertificateNotFound,
+    /// Expired or not yet valid.
+    #[error("certificate not valid now ({0:?})")]
+    CertificateNotValid(Validity),
+    /// A malformed request; the text says what, without internal detail.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Another operation holds the token.
+    #[error("busy")]
+    Busy,
+    /// The origin may not use the agent.
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    /// Anything else; the detail goes to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code: the only place codes are chosen.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::UserCancelled => ErrorCode::UserCancelled,
+            Self::Timeout => ErrorCode::Timeout,
+            Self::TokenNotPresent => ErrorCode::TokenNotPresent,
+            Self::PinIncorrect { .. } | Self::PinLength => ErrorCode::PinIncorrect,
+            Self::PinLocked => ErrorCode::PinLocked,
+            Self::CertificateNotFound => ErrorCode::CertificateNotFound,
+            Self::CertificateNotValid(_) => ErrorCode::CertificateNotValid,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::Busy => ErrorCode::Busy,
+            Self::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Retries left, for `PIN_INCORRECT`.
+    pub fn retries_left(&self) -> Option<u32> {
+        match self {
+            Self::PinIncorrect { retries_left, .. } => *retries_left,
+            _ => None,
+        }
+    }
+
+    /// The message for the user: the code's message plus what this instance adds (retries
+    /// left, which rule a request broke). Never internal detail.
+    pub fn user_message(&self, lang: Lang) -> String {
+        let base = self.code().message(lang);
+        match (self, lang) {
+            (
+                Self::PinIncorrect {
+                    retries_left: Some(n),
+                    ..
+                },
+                Lang::Vi,
+            ) => {
+                format!("{base} Còn {n} lần thử.")
+            }
+            (
+                Self::PinIncorrect {
+                    retries_left: Some(n),
+                    ..
+                },
+                Lang::En,
+            ) => {
+                format!("{base} {n} tries left.")
+            }
+            (
+                Self::PinIncorrect {
+                    pin_state: PinState::CountLow,
+                    ..
+                },
+                Lang::Vi,
+            ) => {
+                format!("{base} Thiết bị sẽ bị khóa nếu nhập sai thêm vài lần.")
+            }
+            (
+                Self::PinIncorrect {
+                    pin_state: PinState::CountLow,
+                    ..
+                },
+                Lang::En,
+            ) => {
+                format!("{base} A few more wrong PINs will lock the token.")
+            }
+            (Self::PinLength, Lang::Vi) => format!("{base} Độ dài mã PIN không hợp lệ."),
+            (Self::PinLength, Lang::En) => format!("{base} The PIN has the wrong length."),
+            (Self::CertificateNotValid(Validity::Expired), Lang::Vi) => {
+                "Chứng thư số đã hết hạn.".to_string()
+            }
+            (Self::CertificateNotValid(Validity::Expired), Lang::En) => {
+                "The certificate has expired.".to_string()
+            }
+            (Self::BadRequest(detail), _) => format!("{base} ({detail})"),
+            _ => base.to_string(),
+        }
+    }
+}
+
+impl From<token::Error> for Error {
+    fn from(error: token::Error) -> Self {
+        use token::Error as T;
+        match error {
+            T::TokenNotPresent => Self::TokenNotPresent,
+            T::CertificateNotFound(_) | T::KeyNotFound => Self::CertificateNotFound,
+            T::PinIncorrect {
+                state,
+                retries_left,
+            } => Self::PinIncorrect {
+                pin_state: state,
+                retries_left,
+            },
+            T::PinLength => Self::PinLength,
+            T::PinLocked => Self::PinLocked,
+            T::Cancelled => Self::UserCancelled,
+            T::Timeout => Self::Timeout,
+            T::Busy => Self::Busy,
+            T::DigestLength { alg, expected, got } => {
+                Self::BadRequest(format!("a {alg} digest has {expected} bytes, got {got}"))
+            }
+            other
+            @ (T::UnsupportedKey(_) | T::Module { .. } | T::Pkcs11 { .. } | T::WorkerGone) => {
+                Self::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+impl From<crate::cades::Error> for Error {
+    fn from(error: crate::cades::Error) -> Self {
+        use crate::cades::Error as C;
+        match error {
+            C::DigestLength { alg, expected, got } => {
+                Self::BadRequest(format!("a {alg} digest has {expected} bytes, got {got}"))
+            }
+            C::SignedAttributes(rule) => Self::BadRequest(format!("signed attributes: {rule}")),
+            C::Signer(inner) => match inner.downcast::<token::Error>() {
+                Ok(token_error) => Self::from(*token_error),
+                Err(other) => Self::Internal(other.to_string()),
+            },
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_pin_message_shows_retries_in_both_languages() {
+        let error = Error::from(token::Error::PinIncorrect {
+            state: PinState::FinalTry,
+            retries_left: Some(1),
+        });
+        assert_eq!(error.code(), ErrorCode::PinIncorrect);
+        assert_eq!(error.retries_left(), Some(1));
+        assert!(error.user_message(Lang::Vi).contains("Còn 1 lần thử"));
+        assert!(error.user_message(Lang::En).contains("1 tries left"));
+    }
+
+    #[test]
+    fn internal_detail_never_reaches_the_message() {
+        let error = Error::from(token::Error::Pkcs11 {
+            rv: "DeviceError".into(),
+            function: "Sign".into(),
+        });
+        assert_eq!(error.code(), ErrorCode::Internal);
+        assert!(!error.user_message(Lang::En).contains("DeviceError"));
+    }
+}

@@ -1,0 +1,511 @@
+//! The signing use cases: list certificates, sign one digest, sign a batch.
+//!
+//! This module decides *what* is signed and *who* is asked; it reaches tokens only through
+//! [`TokenProvider`] and the user only through [`Prompt`], and never touches sockets, files,
+//! cryptoki or a GUI toolkit. Its [`Error`] is the one classification the API and the CLI show.
+
+mod error;
+mod prompt;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use der::Encode as _;
+
+pub use error::Error;
+pub use prompt::{BatchPrompt, OriginDecision, PinPrompt, Prompt, SignerSummary};
+
+use crate::api::{self, Document, SignFormat};
+use crate::cades::{self, SignatureScheme, SignerCertificates};
+use crate::certificate::{self, CertificateInfo, KeyAlgorithm, Kind, Validity};
+use crate::digest::DigestAlgorithm;
+use crate::token::{
+    Authenticator, PinEntry, PinRefusal, PinRequest, SignJob, TokenCertificate, TokenProvider,
+    TokenStatus,
+};
+
+/// What to sign: the document digest (CMS built here) or server-built signed attributes (raw).
+#[derive(Clone, Debug)]
+pub enum Payload {
+    /// The ByteRange digest; the agent builds CAdES-BES signed attributes around it.
+    Digest(Vec<u8>),
+    /// DER `SET OF Attribute` built by the server; the agent checks and signs it as is.
+    SignedAttributes(Vec<u8>),
+}
+
+/// One signature to make.
+#[derive(Clone, Debug)]
+pub struct SignOrder {
+    /// Certificate id (hex SHA-256).
+    pub certificate_id: String,
+    /// Algorithm of the digest (and of the signature).
+    pub digest_algorithm: DigestAlgorithm,
+    /// What is signed.
+    pub payload: Payload,
+    /// The document, for the prompt.
+    pub document: Document,
+    /// Use RSASSA-PSS on an RSA key instead of PKCS#1 v1.5.
+    pub rsa_pss: bool,
+}
+
+impl SignOrder {
+    /// Validates a wire request: base64, the payload that matches the format, digest length.
+    ///
+    /// # Errors
+    /// [`Error::BadRequest`] naming what is wrong.
+    pub fn from_request(request: api::SignRequest) -> Result<Self, Error> {
+        let decode = |field: &str, text: &str| {
+            B64.decode(text.trim())
+                .map_err(|_| Error::BadRequest(format!("{field} is not valid base64")))
+        };
+        let payload = match (request.format, &request.digest, &request.signed_attributes) {
+            (SignFormat::Cms, Some(digest), None) => Payload::Digest(decode("digest", digest)?),
+            (SignFormat::Raw, None, Some(attrs)) => {
+                Payload::SignedAttributes(decode("signedAttributes", attrs)?)
+            }
+            (SignFormat::Cms, _, _) => {
+                return Err(Error::BadRequest("format cms takes digest only".into()))
+            }
+            (SignFormat::Raw, _, _) => {
+                return Err(Error::BadRequest(
+                    "format raw takes signedAttributes only".into(),
+                ))
+            }
+        };
+        if let Payload::Digest(digest) = &payload {
+            check_digest_length(request.digest_algorithm, digest)?;
+        }
+        if request.document.title.trim().is_empty() {
+            return Err(Error::BadRequest("document.title is empty".into()));
+        }
+        Ok(Self {
+            certificate_id: request.certificate_id.to_ascii_lowercase(),
+            digest_algorithm: request.digest_algorithm,
+            payload,
+            document: request.document,
+            rsa_pss: false,
+        })
+    }
+}
+
+fn check_digest_length(alg: DigestAlgorithm, digest: &[u8]) -> Result<(), Error> {
+    if digest.len() == alg.len() {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "a {alg} digest has {} bytes, got {}",
+            alg.len(),
+            digest.len()
+        )))
+    }
+}
+
+/// A finished signature.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    /// DER CMS for format `cms`.
+    pub cms: Option<Vec<u8>>,
+    /// The signature value.
+    pub signature: Vec<u8>,
+    /// `RSASSA-PKCS1-v1_5-SHA-256`…
+    pub signature_algorithm: String,
+    /// Signer certificate DER.
+    pub certificate: Vec<u8>,
+    /// Chain DER, issuer first.
+    pub chain: Vec<Vec<u8>>,
+}
+
+impl Signed {
+    /// The wire form.
+    pub fn to_response(&self) -> api::SignResponse {
+        api::SignResponse {
+            cms: self.cms.as_ref().map(|c| B64.encode(c)),
+            signature: B64.encode(&self.signature),
+            signature_algorithm: self.signature_algorithm.clone(),
+            certificate: B64.encode(&self.certificate),
+            chain: self.chain.iter().map(|c| B64.encode(c)).collect(),
+        }
+    }
+}
+
+/// A signing certificate with the token that holds it.
+#[derive(Clone, Debug)]
+pub struct SignerCertificate {
+    /// The certificate.
+    pub info: CertificateInfo,
+    /// Its token.
+    pub token: TokenStatus,
+    /// The chain above it (token certificates and configured ones).
+    pub chain: Vec<CertificateInfo>,
+}
+
+impl SignerCertificate {
+    fn summary(&self) -> SignerSummary {
+        SignerSummary {
+            holder: self.info.holder().to_string(),
+            organization: self.info.organization.clone(),
+            issuer: self
+                .info
+                .issuer_common_name
+                .clone()
+                .unwrap_or_else(|| self.info.issuer.clone()),
+            valid_until: certificate::iso8601(self.info.not_after),
+            kind: self.info.kind,
+            serial: self.info.serial.clone(),
+        }
+    }
+
+    /// The wire form.
+    pub fn to_dto(&self) -> api::CertificateDto {
+        let info = &self.info;
+        api::CertificateDto {
+            id: info.id.clone(),
+            subject: info.subject.clone(),
+            holder: info.holder().to_string(),
+            organization: info.organization.clone(),
+            email: info.email.clone(),
+            issuer: info.issuer.clone(),
+            serial: info.serial.clone(),
+            not_before: certificate::iso8601(info.not_before),
+            not_after: certificate::iso8601(info.not_after),
+            validity: info.validity(),
+            days_left: info.days_left(),
+            key_algorithm: info.key_algorithm.to_string(),
+            kind: info.kind,
+            token: api::TokenRefDto {
+                label: self.token.token.label.clone(),
+                serial: self.token.token.serial.clone(),
+                present: self.token.present,
+            },
+            certificate: B64.encode(&info.der),
+            chain: self.chain.iter().map(|c| B64.encode(&c.der)).collect(),
+        }
+    }
+}
+
+/// The signing service: tokens, the prompt, and configured chain certificates.
+pub struct SigningService {
+    tokens: Arc<dyn TokenProvider>,
+    prompt: Arc<dyn Prompt>,
+    extra_chain: Vec<CertificateInfo>,
+}
+
+impl SigningService {
+    /// Wires the service. `extra_chain` holds intermediates/roots from the configuration, used
+    /// when the token does not carry them.
+    pub fn new(
+        tokens: Arc<dyn TokenProvider>,
+        prompt: Arc<dyn Prompt>,
+        extra_chain: Vec<CertificateInfo>,
+    ) -> Self {
+        Self {
+            tokens,
+            prompt,
+            extra_chain,
+        }
+    }
+
+    /// The token provider (for status views and events).
+    pub fn tokens(&self) -> &Arc<dyn TokenProvider> {
+        &self.tokens
+    }
+
+    /// Every signing certificate (with a private key) on every known token, present first.
+    /// Filtered by kind when asked; expired ones are listed and marked.
+    pub fn certificates(&self, kind: Option<Kind>) -> Vec<SignerCertificate> {
+        let tokens = self.tokens.tokens();
+        let pool: Vec<CertificateInfo> = tokens
+            .iter()
+            .flat_map(|t| t.certificates.iter().map(|c| c.info.clone()))
+            .chain(self.extra_chain.iter().cloned())
+            .collect();
+        let mut out: Vec<SignerCertificate> = Vec::new();
+        for token in &tokens {
+            for cert in token.certificates.iter().filter(|c| c.has_key) {
+                if kind.is_some_and(|k| k != cert.info.kind) {
+                    continue;
+                }
+                // The same token seen through two modules: keep the present one.
+                if let Some(existing) = out.iter_mut().find(|c| c.info.id == cert.info.id) {
+                    if !existing.token.present && token.present {
+                        existing.token = token.clone();
+                    }
+                    continue;
+                }
+                out.push(SignerCertificate {
+                    info: cert.info.clone(),
+                    token: token.clone(),
+                    chain: certificate::chain_for(&cert.info, &pool),
+                });
+            }
+        }
+        out.sort_by_key(|c| !c.token.present);
+        out
+    }
+
+    /// The status view: tokens and signing certificates.
+    pub fn status(&self) -> api::StatusResponse {
+        let certificates = self.certificates(None);
+        let tokens = self
+            .tokens
+            .tokens()
+            .into_iter()
+            .map(|t| api::TokenDto {
+                certificates: t
+                    .certificates
+                    .iter()
+                    .filter(|c: &&TokenCertificate| c.has_key)
+                    .map(|c| c.info.id.clone())
+                    .collect(),
+                label: t.token.label,
+                model: t.model,
+                manufacturer: t.manufacturer,
+                serial: t.token.serial,
+                present: t.present,
+                pin_state: t.pin_state,
+                retries_left: t.retries_left,
+                protected_auth_path: t.protected_auth_path,
+                module: t.token.module,
+            })
+            .collect();
+        api::StatusResponse {
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            api_version: api::API_VERSION,
+            tokens,
+            certificates: certificates.iter().map(SignerCertificate::to_dto).collect(),
+        }
+    }
+
+    /// A token [`Authenticator`] that asks this service's prompt, showing `documents`.
+    pub fn authenticator(
+        &self,
+        signer: &SignerCertificate,
+        origin: Option<&str>,
+        documents: Vec<Document>,
+    ) -> Box<dyn Authenticator> {
+        Box::new(PromptAuthenticator {
+            prompt: self.prompt.clone(),
+            origin: origin.map(str::to_string),
+            documents,
+            signer: signer.summary(),
+        })
+    }
+
+    fn signer(&self, certificate_id: &str) -> Result<SignerCertificate, Error> {
+        let signer = self
+            .certificates(None)
+            .into_iter()
+            .find(|c| c.info.id == certificate_id)
+            .ok_or(Error::CertificateNotFound)?;
+        match signer.info.validity() {
+            Validity::Valid => Ok(signer),
+            other => Err(Error::CertificateNotValid(other)),
+        }
+    }
+
+    /// Signs one document: asks the PIN (showing `origin` and the document), signs, logs out.
+    ///
+    /// # Errors
+    /// Any [`Error`]; nothing is signed then.
+    pub fn sign(&self, order: SignOrder, origin: Option<&str>) -> Result<Signed, Error> {
+        let mut results =
+            self.sign_many(vec![order], origin, Arc::new(AtomicBool::new(false)), false)?;
+        results
+            .pop()
+            .unwrap_or(Err(Error::Internal("empty result".into())))
+    }
+
+    /// Signs a batch with one certificate: one confirmation listing every document, one PIN,
+    /// results per item. `abort` stops between two signatures; the PIN is forgotten at the end.
+    ///
+    /// # Errors
+    /// An [`Error`] when nothing could be signed (cancelled, wrong PIN, token absent…).
+    pub fn sign_batch(
+        &self,
+        orders: Vec<SignOrder>,
+        origin: Option<&str>,
+        abort: Arc<AtomicBool>,
+    ) -> Result<Vec<Result<Signed, Error>>, Error> {
+        self.sign_many(orders, origin, abort, true)
+    }
+
+    fn sign_many(
+        &self,
+        orders: Vec<SignOrder>,
+        origin: Option<&str>,
+        abort: Arc<AtomicBool>,
+        confirm: bool,
+    ) -> Result<Vec<Result<Signed, Error>>, Error> {
+        let first = orders
+            .first()
+            .ok_or_else(|| Error::BadRequest("no document to sign".into()))?;
+        let certificate_id = first.certificate_id.clone();
+        let alg = first.digest_algorithm;
+        let rsa_pss = first.rsa_pss;
+        if orders.iter().any(|o| {
+            o.certificate_id != certificate_id || o.digest_algorithm != alg || o.rsa_pss != rsa_pss
+        }) {
+            return Err(Error::BadRequest(
+                "a batch uses one certificate and one digest algorithm".into(),
+            ));
+        }
+        let signer = self.signer(&certificate_id)?;
+        let scheme = scheme_for(&signer.info.key_algorithm, rsa_pss)?;
+        let documents: Vec<Document> = orders.iter().map(|o| o.document.clone()).collect();
+        if confirm {
+            self.prompt
+                .confirm_batch(&BatchPrompt {
+                    origin: origin.map(str::to_string),
+                    documents: documents.clone(),
+                    signer: signer.summary(),
+                })
+                .map_err(|r| match r {
+                    PinRefusal::Cancelled => Error::UserCancelled,
+                    PinRefusal::TimedOut => Error::Timeout,
+                })?;
+        }
+        // What the key signs for each order: the hash of the signed attributes.
+        let mut prepared = Vec::with_capacity(orders.len());
+        for order in &orders {
+            let (attrs, attrs_der) = match &order.payload {
+                Payload::Digest(digest) => {
+                    check_digest_length(alg, digest)?;
+                    let attrs = cades::signed_attributes(alg, digest, &signer.info.der)?;
+                    let der = attrs.to_der().map_err(|e| Error::Internal(e.to_string()))?;
+                    (Some(attrs), der)
+                }
+                Payload::SignedAttributes(der) => {
+                    cades::check_signed_attributes(der, alg)?;
+                    (None, der.clone())
+                }
+            };
+            prepared.push((attrs, alg.digest(&attrs_der)));
+        }
+        let authenticator = self.authenticator(&signer, origin, documents);
+        let signatures = self.tokens.sign(SignJob {
+            certificate_id: certificate_id.clone(),
+            scheme,
+            digest_algorithm: alg,
+            digests: prepared.iter().map(|(_, d)| d.clone()).collect(),
+            authenticator,
+            abort,
+        })?;
+        let chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
+        let certs = SignerCertificates {
+            certificate: &signer.info.der,
+            chain: &chain,
+        };
+        let results = prepared
+            .into_iter()
+            .zip(signatures)
+            .map(|((attrs, _), signature)| {
+                let signature = signature?;
+                let cms = match attrs {
+                    Some(attrs) => Some(cades::assemble(
+                        alg,
+                        scheme,
+                        attrs,
+                        signature.clone(),
+                        &certs,
+                    )?),
+                    None => None,
+                };
+                Ok(Signed {
+                    cms,
+                    signature,
+                    signature_algorithm: scheme.name(alg),
+                    certificate: signer.info.der.clone(),
+                    chain: chain.clone(),
+                })
+            })
+            .collect();
+        tracing::info!(certificate = %certificate_id, origin = origin.unwrap_or("-"), "signed");
+        Ok(results)
+    }
+}
+
+/// The signature scheme a certificate's key takes.
+///
+/// # Errors
+/// [`Error::Internal`] for a key type Kyso does not sign with.
+pub fn scheme_for(key: &KeyAlgorithm, rsa_pss: bool) -> Result<SignatureScheme, Error> {
+    match key {
+        KeyAlgorithm::Rsa { .. } if rsa_pss => Ok(SignatureScheme::RsaPss),
+        KeyAlgorithm::Rsa { .. } => Ok(SignatureScheme::RsaPkcs1v15),
+        KeyAlgorithm::RsaPss { .. } => Ok(SignatureScheme::RsaPss),
+        KeyAlgorithm::Ec { .. } => Ok(SignatureScheme::Ecdsa),
+        KeyAlgorithm::Other(oid) => {
+            Err(Error::Internal(format!("unsupported key algorithm {oid}")))
+        }
+    }
+}
+
+/// Asks the [`Prompt`] for the token's PIN with the request's context.
+struct PromptAuthenticator {
+    prompt: Arc<dyn Prompt>,
+    origin: Option<String>,
+    documents: Vec<Document>,
+    signer: SignerSummary,
+}
+
+impl Authenticator for PromptAuthenticator {
+    fn pin(&mut self, request: &PinRequest) -> Result<PinEntry, PinRefusal> {
+        self.prompt.ask_pin(&PinPrompt {
+            origin: self.origin.clone(),
+            documents: self.documents.clone(),
+            signer: self.signer.clone(),
+            token_label: request.token.label.clone(),
+            pin_state: request.pin_state,
+            retries_left: request.retries_left,
+            protected_auth_path: request.protected_auth_path,
+            per_signature: request.per_signature,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Purpose, SignRequest};
+
+    fn request(format: SignFormat, digest: Option<&str>, attrs: Option<&str>) -> SignRequest {
+        SignRequest {
+            certificate_id: "AB".into(),
+            digest: digest.map(str::to_string),
+            signed_attributes: attrs.map(str::to_string),
+            digest_algorithm: DigestAlgorithm::Sha256,
+            format,
+            document: Document {
+                title: "Quyết định".into(),
+                number: None,
+                purpose: Purpose::Approve,
+            },
+        }
+    }
+
+    #[test]
+    fn from_request_refuses_short_digest_and_mixed_payloads() {
+        let short = B64.encode([0u8; 20]);
+        let full = B64.encode([0u8; 32]);
+        assert!(matches!(
+            SignOrder::from_request(request(SignFormat::Cms, Some(&short), None)),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(matches!(
+            SignOrder::from_request(request(SignFormat::Cms, Some(&full), Some(&full))),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(matches!(
+            SignOrder::from_request(request(SignFormat::Raw, Some(&full), None)),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(matches!(
+            SignOrder::from_request(request(SignFormat::Cms, Some("***"), None)),
+            Err(Error::BadRequest(_))
+        ));
+        let ok = SignOrder::from_request(request(SignFormat::Cms, Some(&full), None)).expect("ok");
+        assert_eq!(ok.certificate_id, "ab");
+    }
+}

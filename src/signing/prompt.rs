@@ -1,0 +1,90 @@
+//! The port through which the core asks the user: a PIN, an origin approval, a batch
+//! confirmation. The terminal, scripted and (later) GUI prompts implement it in [`crate::ui`].
+//! Methods block and are called from token worker threads, so implementations must be
+//! thread-safe.
+
+use crate::api::Document;
+use crate::certificate::Kind;
+use crate::token::{PinEntry, PinRefusal, PinState};
+
+/// Everything the PIN prompt shows: who asks, what is signed, with which certificate, and the
+/// token's PIN state.
+#[derive(Clone, Debug)]
+pub struct PinPrompt {
+    /// The requesting origin in full (`https://dms.example.gov.vn`), or `None` for the CLI.
+    pub origin: Option<String>,
+    /// The documents (one, or every document of a batch).
+    pub documents: Vec<Document>,
+    /// The signer certificate.
+    pub signer: SignerSummary,
+    /// The token label.
+    pub token_label: String,
+    /// PIN state before this attempt.
+    pub pin_state: PinState,
+    /// Retries left, when known.
+    pub retries_left: Option<u32>,
+    /// Pin-pad: tell the user to type on the device; no PIN field.
+    pub protected_auth_path: bool,
+    /// `CKA_ALWAYS_AUTHENTICATE` key: this PIN is for signature number `n` (from 0).
+    pub per_signature: Option<usize>,
+}
+
+/// The certificate as a user recognises it.
+#[derive(Clone, Debug)]
+pub struct SignerSummary {
+    /// Subject CN.
+    pub holder: String,
+    /// Subject O.
+    pub organization: Option<String>,
+    /// Issuer CN (the CA).
+    pub issuer: String,
+    /// notAfter, ISO 8601.
+    pub valid_until: String,
+    /// Personal or organisation.
+    pub kind: Kind,
+    /// Certificate serial, hex.
+    pub serial: String,
+}
+
+/// A batch to confirm before the PIN is asked.
+#[derive(Clone, Debug)]
+pub struct BatchPrompt {
+    /// The requesting origin.
+    pub origin: Option<String>,
+    /// Every document.
+    pub documents: Vec<Document>,
+    /// The one certificate for all of them.
+    pub signer: SignerSummary,
+}
+
+/// The user's answer to "may this site use your digital signature?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginDecision {
+    /// This request only.
+    AllowOnce,
+    /// Remember the approval.
+    AlwaysAllow,
+    /// Refuse (and cool down before asking again).
+    Deny,
+}
+
+/// The prompt port.
+pub trait Prompt: Send + Sync {
+    /// Asks for the token PIN (or tells the user to use the pin-pad).
+    ///
+    /// # Errors
+    /// [`PinRefusal`] when the user cancels or does not answer in time.
+    fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal>;
+
+    /// Asks whether an origin not in the policy may use the agent.
+    ///
+    /// # Errors
+    /// [`PinRefusal`] when the prompt is dismissed or times out (treated as a denial).
+    fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal>;
+
+    /// Shows every document of a batch and asks to go on.
+    ///
+    /// # Errors
+    /// [`PinRefusal`] when the user cancels or does not answer in time.
+    fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal>;
+}

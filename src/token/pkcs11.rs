@@ -1,0 +1,1135 @@
+//! PKCS#11 through `cryptoki`: the only module that talks to token drivers.
+//!
+//! Each module (driver library) gets one worker thread that owns its `Pkcs11` context and does
+//! every call: PKCS#11 calls block (a pin-pad login waits for the user's fingers), sessions are
+//! not `Sync`, and many drivers are not thread-safe. Callers reach the worker through a channel;
+//! reads come from a snapshot the worker refreshes, so listing tokens never waits for a signature.
+//!
+//! The worker polls slots (SoftHSM and many drivers do not support blocking
+//! `C_WaitForSlotEvent`), publishes inserted/removed events, and re-initialises the module after
+//! a device-removed or stale-session error so that a token plugged back in works without a
+//! restart. Every signing job logs in and logs out: a PIN never outlives one job.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::{Slot, TokenInfo};
+use secrecy::ExposeSecret;
+use tokio::sync::broadcast;
+
+use super::{
+    Error, ModuleStatus, PinEntry, PinRefusal, PinRequest, PinState, SignJob, SignResults,
+    TokenCertificate, TokenEvent, TokenProvider, TokenRef, TokenStatus,
+};
+use crate::cades::{self, SignatureScheme};
+use crate::certificate::CertificateInfo;
+
+/// Timing and policy knobs of the token layer.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often slots are polled for inserted/removed tokens.
+    pub poll_interval: Duration,
+    /// How long a token may take for one call (and how long a job waits behind another).
+    pub token_timeout: Duration,
+    /// How long the user may take to answer the PIN prompt (the prompt enforces it; the
+    /// caller waits this long plus a grace period).
+    pub prompt_timeout: Duration,
+    /// Wrong PINs that lock a token, for "retries left" (see [`PinState::retries_left`]).
+    pub pin_retry_limit: Option<u32>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(1500),
+            token_timeout: Duration::from_secs(30),
+            prompt_timeout: Duration::from_secs(120),
+            pin_retry_limit: Some(3),
+        }
+    }
+}
+
+/// A module to load: its path and where it was named (`config`, `policy`, `registry:<vendor>`).
+#[derive(Clone, Debug)]
+pub struct ModuleSpec {
+    /// Shared library path.
+    pub path: PathBuf,
+    /// Where it came from, for `kyso doctor`.
+    pub source: String,
+}
+
+/// Every configured PKCS#11 module, each behind its worker thread.
+pub struct Pkcs11Tokens {
+    workers: Vec<WorkerHandle>,
+    events: broadcast::Sender<TokenEvent>,
+    settings: Settings,
+}
+
+struct WorkerHandle {
+    jobs: Option<mpsc::Sender<Job>>,
+    shared: Arc<Mutex<Shared>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    status: Option<ModuleStatus>,
+    tokens: Vec<TokenStatus>,
+}
+
+enum Job {
+    Sign {
+        job: SignJob,
+        progress: mpsc::Sender<Progress>,
+        cancelled: Arc<AtomicBool>,
+    },
+    Refresh {
+        done: mpsc::Sender<()>,
+    },
+    Bench {
+        request: BenchRequest,
+        done: mpsc::Sender<Result<BenchSamples, Error>>,
+    },
+}
+
+/// A benchmark run on one logged-in session: raw `C_Sign` and the whole CMS path, interleaved
+/// so that both see the same machine noise.
+pub struct BenchRequest {
+    /// Certificate id.
+    pub certificate_id: String,
+    /// Signature scheme.
+    pub scheme: SignatureScheme,
+    /// Digest algorithm.
+    pub digest_algorithm: crate::digest::DigestAlgorithm,
+    /// Chain to embed in the CMS.
+    pub chain: Vec<Vec<u8>>,
+    /// Pairs of measurements.
+    pub iterations: usize,
+    /// Where the PIN comes from (asked once).
+    pub authenticator: Box<dyn super::Authenticator>,
+}
+
+/// Per-iteration durations.
+pub struct BenchSamples {
+    /// Raw `C_Sign` of one prepared input (DigestInfo or hash).
+    pub raw_sign: Vec<Duration>,
+    /// Digest → signed attributes → hash → `C_Sign` → SignedData.
+    pub cms_path: Vec<Duration>,
+}
+
+enum Progress {
+    Started,
+    WaitingForUser,
+    Signing,
+    Done(Result<SignResults, Error>),
+}
+
+impl Pkcs11Tokens {
+    /// Starts one worker per module; each loads its module and scans its slots in the
+    /// background. A module that fails to load is reported in [`TokenProvider::modules`], not fatal.
+    pub fn start(modules: Vec<ModuleSpec>, settings: Settings) -> Self {
+        let (events, _) = broadcast::channel(64);
+        let workers = modules
+            .into_iter()
+            .map(|spec| {
+                let (tx, rx) = mpsc::channel();
+                let shared = Arc::new(Mutex::new(Shared {
+                    status: Some(ModuleStatus {
+                        path: spec.path.display().to_string(),
+                        source: spec.source.clone(),
+                        library: None,
+                        error: None,
+                    }),
+                    tokens: Vec::new(),
+                }));
+                let mut worker = Worker {
+                    spec,
+                    shared: shared.clone(),
+                    events: events.clone(),
+                    settings: settings.clone(),
+                    ctx: None,
+                    stale: false,
+                    tokens: Vec::new(),
+                    failures: HashMap::new(),
+                    first_scan: true,
+                    last_error: None,
+                };
+                let thread = std::thread::Builder::new()
+                    .name("kyso-pkcs11".into())
+                    .spawn(move || worker.run(rx))
+                    .ok();
+                WorkerHandle {
+                    jobs: Some(tx),
+                    shared,
+                    thread,
+                }
+            })
+            .collect();
+        Self {
+            workers,
+            events,
+            settings,
+        }
+    }
+
+    fn worker_for(&self, certificate_id: &str) -> Option<&WorkerHandle> {
+        let holds = |w: &&WorkerHandle, need_present: bool| {
+            lock(&w.shared).tokens.iter().any(|t| {
+                (t.present || !need_present)
+                    && t.certificates.iter().any(|c| c.info.id == certificate_id)
+            })
+        };
+        self.workers
+            .iter()
+            .find(|w| holds(w, true))
+            .or_else(|| self.workers.iter().find(|w| holds(w, false)))
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl TokenProvider for Pkcs11Tokens {
+    fn tokens(&self) -> Vec<TokenStatus> {
+        self.workers
+            .iter()
+            .flat_map(|w| lock(&w.shared).tokens.clone())
+            .collect()
+    }
+
+    fn modules(&self) -> Vec<ModuleStatus> {
+        self.workers
+            .iter()
+            .filter_map(|w| lock(&w.shared).status.clone())
+            .collect()
+    }
+
+    fn refresh(&self) {
+        let waits: Vec<_> = self
+            .workers
+            .iter()
+            .filter_map(|w| {
+                let (done, wait) = mpsc::channel();
+                w.jobs.as_ref()?.send(Job::Refresh { done }).ok()?;
+                Some(wait)
+            })
+            .collect();
+        for wait in waits {
+            // A worker stuck in a slow driver call is not waited for beyond the token timeout.
+            let _ = wait.recv_timeout(self.settings.token_timeout);
+        }
+    }
+
+    fn sign(&self, job: SignJob) -> Result<SignResults, Error> {
+        let worker = self
+            .worker_for(&job.certificate_id)
+            .ok_or_else(|| Error::CertificateNotFound(job.certificate_id.clone()))?;
+        let (progress, updates) = mpsc::channel();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        worker
+            .jobs
+            .as_ref()
+            .ok_or(Error::WorkerGone)?
+            .send(Job::Sign {
+                job,
+                progress,
+                cancelled: cancelled.clone(),
+            })
+            .map_err(|_| Error::WorkerGone)?;
+        let grace = Duration::from_secs(5);
+        let mut phase_timeout = self.settings.token_timeout;
+        let mut timeout_error = Error::Busy;
+        loop {
+            match updates.recv_timeout(phase_timeout) {
+                Ok(Progress::Started) => {
+                    phase_timeout = self.settings.token_timeout;
+                    timeout_error = Error::Timeout;
+                }
+                Ok(Progress::WaitingForUser) => {
+                    phase_timeout = self.settings.prompt_timeout + grace;
+                }
+                Ok(Progress::Signing) => phase_timeout = self.settings.token_timeout,
+                Ok(Progress::Done(result)) => return result,
+                Err(RecvTimeoutError::Timeout) => {
+                    // The worker skips or discards the job; it cannot interrupt a driver call.
+                    cancelled.store(true, Ordering::SeqCst);
+                    tracing::warn!(error = %timeout_error, "token did not answer in time");
+                    return Err(timeout_error);
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(Error::WorkerGone),
+            }
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<TokenEvent> {
+        self.events.subscribe()
+    }
+}
+
+impl Pkcs11Tokens {
+    /// Runs a [`BenchRequest`] on the worker that holds the certificate.
+    ///
+    /// # Errors
+    /// As a signing job would fail.
+    pub fn bench(&self, request: BenchRequest) -> Result<BenchSamples, Error> {
+        let worker = self
+            .worker_for(&request.certificate_id)
+            .ok_or_else(|| Error::CertificateNotFound(request.certificate_id.clone()))?;
+        let (done, wait) = mpsc::channel();
+        worker
+            .jobs
+            .as_ref()
+            .ok_or(Error::WorkerGone)?
+            .send(Job::Bench { request, done })
+            .map_err(|_| Error::WorkerGone)?;
+        wait.recv().map_err(|_| Error::WorkerGone)?
+    }
+}
+
+impl Drop for Pkcs11Tokens {
+    fn drop(&mut self) {
+        for worker in &mut self.workers {
+            worker.jobs.take();
+        }
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// The state one worker thread owns.
+struct Worker {
+    spec: ModuleSpec,
+    shared: Arc<Mutex<Shared>>,
+    events: broadcast::Sender<TokenEvent>,
+    settings: Settings,
+    ctx: Option<Pkcs11>,
+    /// A call said the device or session went away: re-initialise before the next call.
+    stale: bool,
+    tokens: Vec<TokenStatus>,
+    /// Wrong PINs seen since the last good login, per token serial.
+    failures: HashMap<String, u32>,
+    first_scan: bool,
+    last_error: Option<String>,
+}
+
+impl Worker {
+    fn run(&mut self, jobs: mpsc::Receiver<Job>) {
+        self.poll();
+        loop {
+            match jobs.recv_timeout(self.settings.poll_interval) {
+                Ok(Job::Refresh { done }) => {
+                    self.poll();
+                    let _ = done.send(());
+                }
+                Ok(Job::Sign {
+                    job,
+                    progress,
+                    cancelled,
+                }) => {
+                    let result = if cancelled.load(Ordering::SeqCst) {
+                        Err(Error::Busy)
+                    } else {
+                        let _ = progress.send(Progress::Started);
+                        self.sign(job, &progress, &cancelled)
+                    };
+                    if matches!(result, Err(Error::TokenNotPresent)) {
+                        self.stale = true;
+                        self.poll();
+                    }
+                    let _ = progress.send(Progress::Done(result));
+                }
+                Ok(Job::Bench { request, done }) => {
+                    let _ = done.send(self.bench(request));
+                }
+                Err(RecvTimeoutError::Timeout) => self.poll(),
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if let Some(ctx) = self.ctx.take() {
+            let _ = ctx.finalize();
+        }
+    }
+
+    fn module_name(&self) -> String {
+        self.spec.path.display().to_string()
+    }
+
+    /// The context, (re)loading and initialising the module when needed.
+    fn context(&mut self) -> Result<Pkcs11, Error> {
+        if self.stale {
+            if let Some(ctx) = self.ctx.take() {
+                tracing::info!(module = %self.module_name(), "re-initialising PKCS#11 module");
+                let _ = ctx.finalize();
+            }
+            self.stale = false;
+        }
+        if let Some(ctx) = &self.ctx {
+            return Ok(ctx.clone());
+        }
+        let module = |message: String| Error::Module {
+            path: self.module_name(),
+            message,
+        };
+        let ctx = Pkcs11::new(&self.spec.path).map_err(|e| module(e.to_string()))?;
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => return Err(module(e.to_string())),
+        }
+        let library = ctx.get_library_info().ok().map(|info| {
+            format!(
+                "{} {} ({})",
+                info.library_description().trim(),
+                info.library_version(),
+                info.manufacturer_id().trim()
+            )
+        });
+        if let Some(status) = lock(&self.shared).status.as_mut() {
+            status.library = library;
+            status.error = None;
+        }
+        self.ctx = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    fn poll(&mut self) {
+        match self.scan() {
+            Ok(found) => {
+                self.last_error = None;
+                self.apply_scan(found);
+            }
+            Err(error) => {
+                let message = error.to_string();
+                if self.last_error.as_deref() != Some(message.as_str()) {
+                    tracing::warn!(module = %self.module_name(), %message, "PKCS#11 module unavailable");
+                }
+                if let Some(status) = lock(&self.shared).status.as_mut() {
+                    status.error = Some(message.clone());
+                }
+                self.last_error = Some(message);
+                self.stale = true;
+                self.apply_scan(Vec::new());
+            }
+        }
+    }
+
+    /// Present tokens: slot, info, and (for tokens not yet known or just re-inserted) their
+    /// certificates.
+    fn scan(&mut self) -> Result<Vec<(Slot, TokenInfo)>, Error> {
+        let ctx = self.context()?;
+        let slots = ctx.get_slots_with_token().map_err(classify)?;
+        let mut found = Vec::new();
+        for slot in slots {
+            match ctx.get_token_info(slot) {
+                Ok(info) => found.push((slot, info)),
+                Err(e) => tracing::debug!(?slot, error = %e, "slot skipped"),
+            }
+        }
+        Ok(found)
+    }
+
+    fn apply_scan(&mut self, found: Vec<(Slot, TokenInfo)>) {
+        let mut events = Vec::new();
+        let mut seen = Vec::new();
+        for (slot, info) in &found {
+            let serial = info.serial_number().trim().to_string();
+            seen.push(serial.clone());
+            let pin_state = pin_state(info);
+            let failures = self.failures.get(&serial).copied().unwrap_or(0);
+            let retries_left = pin_state.retries_left(failures, self.settings.pin_retry_limit);
+            let known = self.tokens.iter().position(|t| t.token.serial == serial);
+            let needs_certificates = known.is_none_or(|i| !self.tokens[i].present);
+            let certificates = if needs_certificates {
+                match self.read_certificates(*slot) {
+                    Ok(certs) => Some(certs),
+                    Err(e) => {
+                        tracing::warn!(%serial, error = %e, "cannot read certificates");
+                        Some(Vec::new())
+                    }
+                }
+            } else {
+                None
+            };
+            let status = TokenStatus {
+                token: TokenRef {
+                    module: self.module_name(),
+                    serial: serial.clone(),
+                    label: info.label().trim().to_string(),
+                },
+                model: info.model().trim().to_string(),
+                manufacturer: info.manufacturer_id().trim().to_string(),
+                present: true,
+                pin_state,
+                retries_left,
+                protected_auth_path: info.protected_authentication_path(),
+                certificates: Vec::new(),
+            };
+            match known {
+                Some(i) => {
+                    let previous = &mut self.tokens[i];
+                    if !previous.present {
+                        events.push(TokenEvent::TokenInserted {
+                            token: status.token.clone(),
+                        });
+                    }
+                    if pin_state == PinState::Locked && previous.pin_state != PinState::Locked {
+                        events.push(TokenEvent::PinLocked {
+                            token: status.token.clone(),
+                        });
+                    }
+                    let certs = certificates.unwrap_or_else(|| previous.certificates.clone());
+                    *previous = TokenStatus {
+                        certificates: certs,
+                        ..status
+                    };
+                }
+                None => {
+                    if !self.first_scan {
+                        events.push(TokenEvent::TokenInserted {
+                            token: status.token.clone(),
+                        });
+                    }
+                    self.tokens.push(TokenStatus {
+                        certificates: certificates.unwrap_or_default(),
+                        ..status
+                    });
+                }
+            }
+        }
+        for token in &mut self.tokens {
+            if token.present && !seen.contains(&token.token.serial) {
+                token.present = false;
+                events.push(TokenEvent::TokenRemoved {
+                    token: token.token.clone(),
+                });
+            }
+        }
+        self.first_scan = false;
+        lock(&self.shared).tokens = self.tokens.clone();
+        for event in events {
+            tracing::info!(?event, "token event");
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn read_certificates(&mut self, slot: Slot) -> Result<Vec<TokenCertificate>, Error> {
+        let ctx = self.context()?;
+        let session = ctx.open_ro_session(slot).map_err(classify)?;
+        let certs = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::CERTIFICATE),
+                Attribute::CertificateType(CertificateType::X_509),
+            ])
+            .map_err(classify)?;
+        let key_ids = |class: ObjectClass| -> Vec<Vec<u8>> {
+            session
+                .find_objects(&[Attribute::Class(class)])
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|handle| object_id(&session, handle))
+                .collect()
+        };
+        let mut key_ids_seen = key_ids(ObjectClass::PRIVATE_KEY);
+        key_ids_seen.extend(key_ids(ObjectClass::PUBLIC_KEY));
+        let mut out = Vec::new();
+        for handle in certs {
+            let attrs = session
+                .get_attributes(handle, &[AttributeType::Value, AttributeType::Id])
+                .map_err(classify)?;
+            let mut value = None;
+            let mut key_id = Vec::new();
+            for attr in attrs {
+                match attr {
+                    Attribute::Value(v) => value = Some(v),
+                    Attribute::Id(id) => key_id = id,
+                    _ => {}
+                }
+            }
+            let Some(der) = value else { continue };
+            match CertificateInfo::from_der(&der) {
+                Ok(info) => {
+                    // Tokens that hide every key before login: a non-CA certificate is a signer.
+                    let has_key = if key_ids_seen.is_empty() {
+                        !info.is_ca
+                    } else {
+                        !key_id.is_empty() && key_ids_seen.contains(&key_id)
+                    };
+                    out.push(TokenCertificate {
+                        info,
+                        key_id,
+                        has_key,
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "unreadable certificate on token skipped"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Finds the slot of a token by serial, rescanning (and re-initialising if stale) first.
+    fn locate(&mut self, serial: &str) -> Result<(Slot, TokenInfo), Error> {
+        let found = self.scan();
+        match found {
+            Ok(found) => {
+                let hit = found
+                    .iter()
+                    .find(|(_, info)| info.serial_number().trim() == serial)
+                    .map(|(slot, info)| (*slot, info.clone()));
+                self.apply_scan(found);
+                hit.ok_or(Error::TokenNotPresent)
+            }
+            Err(e) => {
+                self.stale = true;
+                Err(e)
+            }
+        }
+    }
+
+    fn sign(
+        &mut self,
+        job: SignJob,
+        progress: &mpsc::Sender<Progress>,
+        cancelled: &AtomicBool,
+    ) -> Result<SignResults, Error> {
+        let SignJob {
+            certificate_id,
+            scheme,
+            digest_algorithm,
+            digests,
+            mut authenticator,
+            abort,
+        } = job;
+        if let Some(bad) = digests.iter().find(|d| d.len() != digest_algorithm.len()) {
+            return Err(Error::DigestLength {
+                alg: digest_algorithm,
+                expected: digest_algorithm.len(),
+                got: bad.len(),
+            });
+        }
+        let (serial, key_id, token) = self
+            .tokens
+            .iter()
+            .find_map(|t| {
+                t.certificates
+                    .iter()
+                    .find(|c| c.info.id == certificate_id)
+                    .map(|c| (t.token.serial.clone(), c.key_id.clone(), t.token.clone()))
+            })
+            .ok_or_else(|| Error::CertificateNotFound(certificate_id.clone()))?;
+        let (slot, info) = self.locate(&serial)?;
+        let before = pin_state(&info);
+        if before == PinState::Locked {
+            return Err(Error::PinLocked);
+        }
+        let ctx = self.context()?;
+        let session = ctx.open_ro_session(slot).map_err(classify)?;
+        let failures = self.failures.get(&serial).copied().unwrap_or(0);
+        let request = PinRequest {
+            token: token.clone(),
+            pin_state: before,
+            retries_left: before.retries_left(failures, self.settings.pin_retry_limit),
+            protected_auth_path: info.protected_authentication_path(),
+            per_signature: None,
+        };
+        let _ = progress.send(Progress::WaitingForUser);
+        let entry = authenticator.pin(&request).map_err(refusal)?;
+        if cancelled.load(Ordering::SeqCst) {
+            return Err(Error::Timeout);
+        }
+        let _ = progress.send(Progress::Signing);
+        if let Err(e) = login(&session, UserType::User, &entry) {
+            drop(entry);
+            return Err(self.login_failed(slot, &serial, before, e));
+        }
+        drop(entry);
+        self.failures.remove(&serial);
+        // From here on the session is logged in: log out whatever happens.
+        let outcome = self.sign_logged_in(
+            &ctx,
+            &session,
+            &key_id,
+            SignParams {
+                scheme,
+                digests: &digests,
+                alg: digest_algorithm,
+                abort: &abort,
+                progress,
+                request: &request,
+            },
+            authenticator.as_mut(),
+        );
+        if let Err(e) = session.logout() {
+            tracing::debug!(error = %e, "logout after signing");
+        }
+        drop(session);
+        outcome
+    }
+
+    fn sign_logged_in(
+        &mut self,
+        ctx: &Pkcs11,
+        session: &Session,
+        key_id: &[u8],
+        params: SignParams<'_>,
+        authenticator: &mut dyn super::Authenticator,
+    ) -> Result<SignResults, Error> {
+        let key = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Id(key_id.to_vec()),
+            ])
+            .map_err(classify)?
+            .into_iter()
+            .next()
+            .ok_or(Error::KeyNotFound)?;
+        let always_authenticate = session
+            .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
+            .ok()
+            .into_iter()
+            .flatten()
+            .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
+        let mechanism = mechanism_for(params.scheme, params.alg);
+        let mut results = Vec::with_capacity(params.digests.len());
+        let mut fatal: Option<Error> = None;
+        for (index, digest) in params.digests.iter().enumerate() {
+            if let Some(error) = &fatal {
+                results.push(Err(same_error(error)));
+                continue;
+            }
+            if params.abort.load(Ordering::SeqCst) {
+                results.push(Err(Error::Cancelled));
+                continue;
+            }
+            let _ = params.progress.send(Progress::Signing);
+            let data = match params.scheme {
+                SignatureScheme::RsaPkcs1v15 => params.alg.digest_info(digest),
+                SignatureScheme::RsaPss | SignatureScheme::Ecdsa => digest.clone(),
+            };
+            let signed = if always_authenticate {
+                let request = PinRequest {
+                    per_signature: Some(index),
+                    ..params.request.clone()
+                };
+                self.sign_with_context_login(
+                    ctx,
+                    session,
+                    key,
+                    &mechanism,
+                    &data,
+                    &request,
+                    authenticator,
+                )
+            } else {
+                session.sign(&mechanism, key, &data).map_err(classify)
+            };
+            let result = signed.and_then(|sig| match params.scheme {
+                SignatureScheme::Ecdsa => {
+                    cades::ecdsa_raw_to_der(&sig).map_err(|e| Error::Pkcs11 {
+                        rv: format!("bad ECDSA signature: {e}"),
+                        function: "Sign".into(),
+                    })
+                }
+                _ => Ok(sig),
+            });
+            if let Err(error) = &result {
+                if matches!(
+                    error,
+                    Error::TokenNotPresent | Error::Cancelled | Error::Timeout
+                ) {
+                    fatal = Some(same_error(error));
+                }
+            }
+            results.push(result);
+        }
+        match fatal {
+            // Nothing signed at all: report the cause rather than a list of failures.
+            Some(error) if results.iter().all(|r| r.is_err()) => Err(error),
+            _ => Ok(results),
+        }
+    }
+
+    /// `CKA_ALWAYS_AUTHENTICATE`: `C_SignInit`, then `C_Login(CKU_CONTEXT_SPECIFIC)` with a PIN
+    /// asked for this one signature, then `C_Sign`.
+    #[allow(clippy::too_many_arguments)]
+    fn sign_with_context_login(
+        &mut self,
+        ctx: &Pkcs11,
+        session: &Session,
+        key: ObjectHandle,
+        mechanism: &Mechanism<'_>,
+        data: &[u8],
+        request: &PinRequest,
+        authenticator: &mut dyn super::Authenticator,
+    ) -> Result<Vec<u8>, Error> {
+        session.sign_init(mechanism, key).map_err(classify)?;
+        let entry = authenticator.pin(request).map_err(refusal)?;
+        login(session, UserType::ContextSpecific, &entry).map_err(classify)?;
+        drop(entry);
+        raw_sign::sign_after_init(ctx, &self.spec.path, session, data)
+    }
+
+    fn bench(&mut self, request: BenchRequest) -> Result<BenchSamples, Error> {
+        let BenchRequest {
+            certificate_id,
+            scheme,
+            digest_algorithm: alg,
+            chain,
+            iterations,
+            mut authenticator,
+        } = request;
+        let (serial, key_id, token, der) = self
+            .tokens
+            .iter()
+            .find_map(|t| {
+                t.certificates
+                    .iter()
+                    .find(|c| c.info.id == certificate_id)
+                    .map(|c| {
+                        (
+                            t.token.serial.clone(),
+                            c.key_id.clone(),
+                            t.token.clone(),
+                            c.info.der.clone(),
+                        )
+                    })
+            })
+            .ok_or_else(|| Error::CertificateNotFound(certificate_id.clone()))?;
+        let (slot, info) = self.locate(&serial)?;
+        let ctx = self.context()?;
+        let session = ctx.open_ro_session(slot).map_err(classify)?;
+        let entry = authenticator
+            .pin(&PinRequest {
+                token,
+                pin_state: pin_state(&info),
+                retries_left: None,
+                protected_auth_path: info.protected_authentication_path(),
+                per_signature: None,
+            })
+            .map_err(refusal)?;
+        if let Err(e) = login(&session, UserType::User, &entry) {
+            return Err(self.login_failed(slot, &serial, pin_state(&info), e));
+        }
+        drop(entry);
+        let run = || -> Result<BenchSamples, Error> {
+            let key = session
+                .find_objects(&[
+                    Attribute::Class(ObjectClass::PRIVATE_KEY),
+                    Attribute::Id(key_id.clone()),
+                ])
+                .map_err(classify)?
+                .into_iter()
+                .next()
+                .ok_or(Error::KeyNotFound)?;
+            let mechanism = mechanism_for(scheme, alg);
+            let sign_hash = |hash: &[u8]| -> Result<Vec<u8>, Error> {
+                let data = match scheme {
+                    SignatureScheme::RsaPkcs1v15 => alg.digest_info(hash),
+                    _ => hash.to_vec(),
+                };
+                let sig = session.sign(&mechanism, key, &data).map_err(classify)?;
+                match scheme {
+                    SignatureScheme::Ecdsa => {
+                        cades::ecdsa_raw_to_der(&sig).map_err(|e| Error::Pkcs11 {
+                            rv: e.to_string(),
+                            function: "Sign".into(),
+                        })
+                    }
+                    _ => Ok(sig),
+                }
+            };
+            let signer = cades::SignerCertificates {
+                certificate: &der,
+                chain: &chain,
+            };
+            let mut samples = BenchSamples {
+                raw_sign: Vec::with_capacity(iterations),
+                cms_path: Vec::with_capacity(iterations),
+            };
+            for i in 0..iterations {
+                let digest = alg.digest(&i.to_le_bytes());
+                let raw_input = match scheme {
+                    SignatureScheme::RsaPkcs1v15 => alg.digest_info(&digest),
+                    _ => digest.clone(),
+                };
+                let start = std::time::Instant::now();
+                session
+                    .sign(&mechanism, key, &raw_input)
+                    .map_err(classify)?;
+                samples.raw_sign.push(start.elapsed());
+                let start = std::time::Instant::now();
+                cades::sign_detached(alg, scheme, &digest, &signer, sign_hash).map_err(|e| {
+                    Error::Pkcs11 {
+                        rv: e.to_string(),
+                        function: "cms".into(),
+                    }
+                })?;
+                samples.cms_path.push(start.elapsed());
+            }
+            Ok(samples)
+        };
+        let result = run();
+        let _ = session.logout();
+        result
+    }
+
+    fn login_failed(
+        &mut self,
+        slot: Slot,
+        serial: &str,
+        before: PinState,
+        error: CkError,
+    ) -> Error {
+        let after = self
+            .ctx
+            .as_ref()
+            .and_then(|ctx| ctx.get_token_info(slot).ok())
+            .map(|info| pin_state(&info));
+        let rv = match &error {
+            CkError::Pkcs11(rv, _) => Some(*rv),
+            _ => None,
+        };
+        // ePass2003 under OpenSC answers a wrong PIN with CKR_GENERAL_ERROR: the flags tell.
+        let flags_say_wrong_pin = matches!(after, Some(s) if s != PinState::Ok && s != before)
+            || matches!(after, Some(PinState::FinalTry | PinState::Locked));
+        let wrong_pin = matches!(rv, Some(RvError::PinIncorrect))
+            || (matches!(rv, Some(RvError::GeneralError | RvError::FunctionFailed))
+                && flags_say_wrong_pin);
+        let result = if matches!(rv, Some(RvError::PinLocked))
+            || (wrong_pin && after == Some(PinState::Locked))
+        {
+            Error::PinLocked
+        } else if wrong_pin {
+            let failures = self.failures.entry(serial.to_string()).or_insert(0);
+            *failures += 1;
+            let state = after.unwrap_or(PinState::CountLow);
+            Error::PinIncorrect {
+                state,
+                retries_left: state.retries_left(*failures, self.settings.pin_retry_limit),
+            }
+        } else if matches!(rv, Some(RvError::PinLenRange)) {
+            Error::PinLength
+        } else {
+            classify(error)
+        };
+        tracing::info!(serial, error = %result, "login failed");
+        // Publish the new PIN state (and a PinLocked event) at once.
+        self.poll();
+        result
+    }
+}
+
+struct SignParams<'a> {
+    scheme: SignatureScheme,
+    digests: &'a [Vec<u8>],
+    alg: crate::digest::DigestAlgorithm,
+    abort: &'a AtomicBool,
+    progress: &'a mpsc::Sender<Progress>,
+    request: &'a PinRequest,
+}
+
+fn login(session: &Session, user: UserType, entry: &PinEntry) -> Result<(), CkError> {
+    let pin = match entry {
+        PinEntry::Pin(pin) => Some(cryptoki::types::AuthPin::from(
+            pin.expose_secret().to_owned(),
+        )),
+        PinEntry::PinPad => None,
+    };
+    match session.login(user, pin.as_ref()) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn refusal(refusal: PinRefusal) -> Error {
+    match refusal {
+        PinRefusal::Cancelled => Error::Cancelled,
+        PinRefusal::TimedOut => Error::Timeout,
+    }
+}
+
+fn same_error(error: &Error) -> Error {
+    match error {
+        Error::TokenNotPresent => Error::TokenNotPresent,
+        Error::Timeout => Error::Timeout,
+        _ => Error::Cancelled,
+    }
+}
+
+fn mechanism_for(
+    scheme: SignatureScheme,
+    alg: crate::digest::DigestAlgorithm,
+) -> Mechanism<'static> {
+    use crate::digest::DigestAlgorithm as D;
+    match scheme {
+        SignatureScheme::RsaPkcs1v15 => Mechanism::RsaPkcs,
+        SignatureScheme::Ecdsa => Mechanism::Ecdsa,
+        SignatureScheme::RsaPss => {
+            let (hash_alg, mgf) = match alg {
+                D::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
+                D::Sha384 => (MechanismType::SHA384, PkcsMgfType::MGF1_SHA384),
+                D::Sha512 => (MechanismType::SHA512, PkcsMgfType::MGF1_SHA512),
+            };
+            Mechanism::RsaPkcsPss(PkcsPssParams {
+                hash_alg,
+                mgf,
+                s_len: (alg.len() as u64).into(),
+            })
+        }
+    }
+}
+
+fn object_id(session: &Session, handle: ObjectHandle) -> Option<Vec<u8>> {
+    session
+        .get_attributes(handle, &[AttributeType::Id])
+        .ok()?
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::Id(id) if !id.is_empty() => Some(id),
+            _ => None,
+        })
+}
+
+fn pin_state(info: &TokenInfo) -> PinState {
+    if info.user_pin_locked() {
+        PinState::Locked
+    } else if info.user_pin_final_try() {
+        PinState::FinalTry
+    } else if info.user_pin_count_low() {
+        PinState::CountLow
+    } else {
+        PinState::Ok
+    }
+}
+
+/// Maps a cryptoki error to the token layer's, keeping the `CKR_` code and function.
+fn classify(error: CkError) -> Error {
+    match error {
+        CkError::Pkcs11(rv, function) => match rv {
+            RvError::TokenNotPresent
+            | RvError::DeviceRemoved
+            | RvError::SessionHandleInvalid
+            | RvError::SessionClosed
+            | RvError::SlotIdInvalid
+            | RvError::TokenNotRecognized
+            | RvError::CryptokiNotInitialized => Error::TokenNotPresent,
+            RvError::PinLocked => Error::PinLocked,
+            RvError::PinLenRange => Error::PinLength,
+            RvError::FunctionCanceled => Error::Cancelled,
+            other => Error::Pkcs11 {
+                rv: format!("{other:?}"),
+                function: format!("{function:?}"),
+            },
+        },
+        CkError::LibraryLoading(e) => Error::Module {
+            path: String::new(),
+            message: e.to_string(),
+        },
+        other => Error::Pkcs11 {
+            rv: other.to_string(),
+            function: "cryptoki".into(),
+        },
+    }
+}
+
+/// The single-part `C_Sign` that cryptoki does not offer after a separate `C_SignInit`, needed
+/// for `CKA_ALWAYS_AUTHENTICATE` keys (PKCS#11 3.0 §5.1: the context-specific login comes
+/// between the two). The only unsafe code outside `platform`, kept to this one call.
+#[allow(unsafe_code)]
+mod raw_sign {
+    use std::path::Path;
+
+    use cryptoki::context::Pkcs11;
+    use cryptoki::session::Session;
+    use cryptoki_sys::{CKR_OK, CK_FUNCTION_LIST_PTR_PTR, CK_RV, CK_ULONG};
+
+    use super::Error;
+
+    type GetFunctionList = unsafe extern "C" fn(CK_FUNCTION_LIST_PTR_PTR) -> CK_RV;
+
+    /// Calls the module's `C_Sign` on a session whose operation is already initialised.
+    pub(super) fn sign_after_init(
+        _ctx: &Pkcs11,
+        module: &Path,
+        session: &Session,
+        data: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let fail = |what: &str| Error::Pkcs11 {
+            rv: what.to_string(),
+            function: "Sign".into(),
+        };
+        // SAFETY: the library is already loaded by the context (dlopen returns the same handle
+        // and keeps it loaded while `_ctx` lives); `C_GetFunctionList` is the PKCS#11 entry
+        // point with this exact signature.
+        let library =
+            unsafe { libloading::Library::new(module) }.map_err(|e| fail(&e.to_string()))?;
+        let get_list: libloading::Symbol<'_, GetFunctionList> =
+            unsafe { library.get(b"C_GetFunctionList\0") }.map_err(|e| fail(&e.to_string()))?;
+        let mut list = std::ptr::null_mut();
+        // SAFETY: `list` is a valid out-pointer; the module fills it with a static table.
+        let rv = unsafe { get_list(&mut list) };
+        if rv != CKR_OK || list.is_null() {
+            return Err(fail("C_GetFunctionList failed"));
+        }
+        // SAFETY: non-null pointer to the module's function table, valid while loaded.
+        let c_sign = unsafe { (*list).C_Sign }.ok_or_else(|| fail("no C_Sign"))?;
+        let mut len: CK_ULONG = 0;
+        let data_len = CK_ULONG::try_from(data.len()).map_err(|_| fail("data too long"))?;
+        // SAFETY: size query with a NULL output buffer, as PKCS#11 §5.2 allows; `data` lives
+        // for the call and the module does not write through its pointer.
+        let rv = unsafe {
+            c_sign(
+                session.handle(),
+                data.as_ptr() as *mut u8,
+                data_len,
+                std::ptr::null_mut(),
+                &mut len,
+            )
+        };
+        if rv != CKR_OK {
+            return Err(rv_error(rv));
+        }
+        let mut out = vec![0u8; usize::try_from(len).map_err(|_| fail("length"))?];
+        // SAFETY: `out` has `len` bytes, as the module asked for.
+        let rv = unsafe {
+            c_sign(
+                session.handle(),
+                data.as_ptr() as *mut u8,
+                data_len,
+                out.as_mut_ptr(),
+                &mut len,
+            )
+        };
+        if rv != CKR_OK {
+            return Err(rv_error(rv));
+        }
+        out.truncate(usize::try_from(len).map_err(|_| fail("length"))?);
+        Ok(out)
+    }
+
+    fn rv_error(rv: CK_RV) -> Error {
+        match cryptoki::error::Rv::from(rv) {
+            cryptoki::error::Rv::Error(rv) => super::classify(cryptoki::error::Error::Pkcs11(
+                rv,
+                cryptoki::context::Function::Sign,
+            )),
+            cryptoki::error::Rv::Ok => Error::Pkcs11 {
+                rv: "CKR_OK".into(),
+                function: "Sign".into(),
+            },
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The user's side of the [`crate::signing::Prompt`] port. Strings are Vietnamese first,
+//! English second. The native dialogs and the tray come in their own module; here are the
+//! terminal prompt (`kyso sign` at a console) and the scripted prompt for tests.
+
+pub mod scripted;
+pub mod terminal;
+
+use crate::api::{Lang, Purpose};
+use crate::signing::PinPrompt;
+
+/// The lines a prompt shows before asking for a PIN, in both languages.
+pub fn describe_pin_prompt(request: &PinPrompt) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.push(match &request.origin {
+        Some(origin) => format!("Yêu cầu từ / Requested by: {origin}"),
+        None => "Yêu cầu từ / Requested by: kyso (dòng lệnh / command line)".to_string(),
+    });
+    for (i, doc) in request.documents.iter().enumerate() {
+        let number = doc
+            .number
+            .as_deref()
+            .map(|n| format!(" — Số {n}"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{}. {} / {}: {}{}",
+            i + 1,
+            doc.purpose.label(Lang::Vi),
+            doc.purpose.label(Lang::En),
+            doc.title,
+            number
+        ));
+    }
+    let signer = &request.signer;
+    let kind = match signer.kind {
+        crate::certificate::Kind::Personal => "cá nhân / personal",
+        crate::certificate::Kind::Organization => "tổ chức / organization",
+    };
+    lines.push(format!(
+        "Chứng thư số / Certificate: {} ({kind}){}",
+        signer.holder,
+        signer
+            .organization
+            .as_deref()
+            .map(|o| format!(", {o}"))
+            .unwrap_or_default()
+    ));
+    lines.push(format!(
+        "Cấp bởi / Issued by: {} — hiệu lực đến / valid until {}",
+        signer.issuer, signer.valid_until
+    ));
+    lines.push(format!("Thiết bị / Token: {}", request.token_label));
+    match request.retries_left {
+        Some(1) => lines.push(
+            "CẢNH BÁO: còn 1 lần thử, nhập sai sẽ khóa thiết bị / WARNING: final try, a wrong PIN locks the token"
+                .to_string(),
+        ),
+        Some(n) if request.pin_state != crate::token::PinState::Ok => {
+            lines.push(format!("Còn {n} lần thử / {n} tries left"))
+        }
+        _ => {}
+    }
+    if let Some(n) = request.per_signature {
+        lines.push(format!(
+            "Khóa yêu cầu PIN cho mỗi chữ ký (chữ ký {}) / The key asks for the PIN for each signature (#{})",
+            n + 1,
+            n + 1
+        ));
+    }
+    lines
+}
+
+/// The purpose label pair, used by prompts that show one line per document.
+pub fn purpose_label(purpose: Purpose) -> String {
+    format!("{} / {}", purpose.label(Lang::Vi), purpose.label(Lang::En))
+}

@@ -1,0 +1,86 @@
+//! A prompt on the controlling terminal, for `kyso sign` run by a person at a console. It shows
+//! the same facts as the GUI dialog and reads the PIN without echo from the TTY (never from
+//! standard input, so a pipe cannot feed it).
+
+use std::io::{BufRead, Write};
+
+use secrecy::SecretString;
+
+use crate::signing::{BatchPrompt, OriginDecision, PinPrompt, Prompt};
+use crate::token::{PinEntry, PinRefusal};
+
+/// Asks on the terminal.
+pub struct TerminalPrompt;
+
+fn show(lines: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for line in lines {
+        let _ = writeln!(err, "  {line}");
+    }
+}
+
+fn ask_line(question: &str) -> Option<String> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let tty = std::fs::File::open(if cfg!(windows) { "CONIN$" } else { "/dev/tty" }).ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(tty).read_line(&mut line).ok()?;
+    Some(line.trim().to_string())
+}
+
+impl Prompt for TerminalPrompt {
+    fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
+        eprintln!("Kyso — Ký số văn bản / Sign a document");
+        show(&super::describe_pin_prompt(request));
+        if request.protected_auth_path {
+            eprintln!("Nhập mã PIN trên thiết bị / Enter the PIN on the device");
+            return Ok(PinEntry::PinPad);
+        }
+        match rpassword::prompt_password("Mã PIN / PIN (Enter trống để hủy / empty to cancel): ")
+        {
+            Ok(pin) if !pin.is_empty() => Ok(PinEntry::Pin(SecretString::from(pin))),
+            Ok(_) => Err(PinRefusal::Cancelled),
+            Err(e) => {
+                tracing::warn!(error = %e, "no terminal to read the PIN from");
+                Err(PinRefusal::Cancelled)
+            }
+        }
+    }
+
+    fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal> {
+        let answer = ask_line(&format!(
+            "Cho phép {origin} dùng chữ ký số của bạn? / Allow {origin} to use your digital signature? [o]nce / [a]lways / [N]o: "
+        ))
+        .ok_or(PinRefusal::Cancelled)?;
+        Ok(match answer.to_ascii_lowercase().as_str() {
+            "o" | "once" => OriginDecision::AllowOnce,
+            "a" | "always" => OriginDecision::AlwaysAllow,
+            _ => OriginDecision::Deny,
+        })
+    }
+
+    fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
+        eprintln!(
+            "Ký {} văn bản / Sign {} documents:",
+            batch.documents.len(),
+            batch.documents.len()
+        );
+        for (i, doc) in batch.documents.iter().enumerate() {
+            eprintln!(
+                "  {}. {} — {}",
+                i + 1,
+                super::purpose_label(doc.purpose),
+                doc.title
+            );
+        }
+        let answer = ask_line("Tiếp tục? / Continue? [y/N]: ").ok_or(PinRefusal::Cancelled)?;
+        if matches!(
+            answer.to_ascii_lowercase().as_str(),
+            "y" | "yes" | "c" | "co" | "có"
+        ) {
+            Ok(())
+        } else {
+            Err(PinRefusal::Cancelled)
+        }
+    }
+}
