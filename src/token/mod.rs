@@ -119,7 +119,7 @@ impl PinState {
                 }
                 _ => None,
             },
-            Self::Ok => retry_limit,
+            Self::Ok => None,
         }
     }
 }

@@ -435,6 +435,8 @@ impl Worker {
         let mut found = Vec::new();
         for slot in slots {
             match ctx.get_token_info(slot) {
+                // SoftHSM and some drivers keep an empty, uninitialised token in a spare slot.
+                Ok(info) if !info.token_initialized() => {}
                 Ok(info) => found.push((slot, info)),
                 Err(e) => tracing::debug!(?slot, error = %e, "slot skipped"),
             }
