@@ -349,8 +349,9 @@ impl Worker {
                     };
                     if matches!(result, Err(Error::TokenNotPresent)) {
                         self.stale = true;
-                        self.poll();
                     }
+                    // Publish what the job changed (PIN state after a good login, a removal).
+                    self.poll();
                     let _ = progress.send(Progress::Done(result));
                 }
                 Ok(Job::Bench { request, done }) => {
@@ -647,6 +648,9 @@ impl Worker {
             protected_auth_path: info.protected_authentication_path(),
             per_signature: None,
         };
+        if abort.load(Ordering::SeqCst) {
+            return Err(Error::Cancelled);
+        }
         let _ = progress.send(Progress::WaitingForUser);
         let entry = authenticator.pin(&request).map_err(refusal)?;
         if cancelled.load(Ordering::SeqCst) {
@@ -713,6 +717,7 @@ impl Worker {
                 continue;
             }
             if params.abort.load(Ordering::SeqCst) {
+                fatal = Some(Error::Cancelled);
                 results.push(Err(Error::Cancelled));
                 continue;
             }

@@ -11,7 +11,8 @@
 //!   removal stay invalid (`CKR_SESSION_HANDLE_INVALID`) after it is plugged back.
 //! - `pin_retries=N` — emulate a token that locks after N wrong PINs, with the
 //!   `CKF_USER_PIN_COUNT_LOW / FINAL_TRY / LOCKED` flags; a locked token answers
-//!   `CKR_PIN_LOCKED` to every login. `counter_epoch=K`: a new K resets the counter.
+//!   `CKR_PIN_LOCKED` to every login. `counter_epoch=K`: a new K resets the PIN counter and
+//!   the login/logout statistics.
 //! - `wrong_pin=incorrect|general` — how a wrong PIN is reported (`general` is the ePass2003
 //!   under OpenSC quirk: `CKR_GENERAL_ERROR`, only the flags tell).
 //! - `sign_delay_ms=N` — `C_Sign` sleeps first (a slow token); if the token is unplugged
@@ -146,6 +147,8 @@ fn observe(control: &Control, st: &mut State) {
         st.epoch = epoch;
         st.failures = 0;
         st.locked = false;
+        st.logins = 0;
+        st.logouts = 0;
     }
 }
 
