@@ -95,9 +95,10 @@ enum Command {
     },
     /// Measure the CMS path against raw C_Sign on each signing key.
     Bench {
-        /// Only this certificate (id or prefix).
+        /// Certificates to measure (id or prefix; repeat for several). Default: every valid
+        /// signing certificate on a present token (each token asks for its own PIN).
         #[arg(long)]
-        cert: Option<String>,
+        cert: Vec<String>,
         /// Interleaved pairs per key.
         #[arg(long, default_value_t = 300)]
         iterations: usize,
@@ -195,9 +196,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let mut certs = app.signing.certificates(None);
             certs.retain(|c| {
                 c.token.present
-                    && cert
-                        .as_deref()
-                        .is_none_or(|p| c.info.id.starts_with(&p.to_ascii_lowercase()))
+                    && c.info.validity() == certificate::Validity::Valid
+                    && (cert.is_empty()
+                        || cert
+                            .iter()
+                            .any(|p| c.info.id.starts_with(&p.to_ascii_lowercase())))
             });
             if certs.is_empty() {
                 return Err("no signing certificate on a present token".into());

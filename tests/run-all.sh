@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of Kyso: format and lint checks, unit and integration tests against real
+# SoftHSM2 tokens (with the fault-injecting module), then the benchmark, which prints figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/install-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== build the fault-injecting PKCS#11 module"
+cargo build --locked -p kyso-fault-token
+echo "== cargo test"
+cargo test --workspace --locked
+
+echo "== benchmark (release build, SoftHSM2): raw C_Sign vs kyso's CMS path"
+cargo build --release --locked --bin kyso
+BENCH_DIR=target/kyso-bench
+bash tests/fixtures/make-token.sh "$BENCH_DIR" >/dev/null
+BENCH_DIR=$(realpath "$BENCH_DIR")
+printf 'pkcs11_modules = ["/usr/lib/softhsm/libsofthsm2.so"]\ndiscover_modules = false\n' > "$BENCH_DIR/config.toml"
+printf 'pin = "123456"\n' > "$BENCH_DIR/pin.toml"
+id_of() { openssl x509 -in "$BENCH_DIR/pki/$1.pem" -outform DER | sha256sum | cut -c1-64; }
+SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.toml" KYSO_LOG=error \
+  target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
+  --prompter "scripted:$BENCH_DIR/pin.toml" \
+  bench --cert "$(id_of personal)" --cert "$(id_of personal-ec)" --iterations 1000
