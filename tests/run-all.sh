@@ -12,7 +12,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build the fault-injecting PKCS#11 module"
 cargo build --locked -p kyso-fault-token
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee target/kyso-test.log
 
 echo "== benchmark (release build, SoftHSM2): raw C_Sign vs kyso's CMS path"
 cargo build --release --locked --bin kyso
@@ -26,3 +26,7 @@ SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.
   target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
   --prompter "scripted:$BENCH_DIR/pin.toml" \
   bench --cert "$(id_of personal)" --cert "$(id_of personal-ec)" --iterations 1000
+
+# One closing line for the whole run (cargo prints one per test binary, the last is doc-tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log
