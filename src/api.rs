@@ -113,6 +113,23 @@ impl ErrorCode {
         }
     }
 
+    /// The HTTP status that goes with the code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::OriginNotAllowed => 403,
+            Self::CertificateNotFound => 404,
+            Self::Timeout => 408,
+            Self::UserCancelled
+            | Self::TokenNotPresent
+            | Self::PinIncorrect
+            | Self::PinLocked
+            | Self::CertificateNotValid => 409,
+            Self::Busy => 503,
+            Self::Internal => 500,
+        }
+    }
+
     /// The wire name (`PIN_INCORRECT`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -337,6 +354,64 @@ pub struct SignRequest {
     pub format: SignFormat,
     /// The document.
     pub document: Document,
+}
+
+/// `GET /v1/certificates` answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificatesResponse {
+    /// Signing certificates (all tokens seen; `token.present` tells which can sign now).
+    pub certificates: Vec<CertificateDto>,
+}
+
+/// One document of a batch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchItem {
+    /// Base64 digest (format `cms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Base64 DER signed attributes (format `raw`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_attributes: Option<String>,
+    /// The document.
+    pub document: Document,
+}
+
+/// `POST /v1/sign/batch`: one certificate, one algorithm, one format for every item.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchSignRequest {
+    /// Certificate id.
+    pub certificate_id: String,
+    /// Digest algorithm.
+    pub digest_algorithm: DigestAlgorithm,
+    /// `cms` or `raw`.
+    #[serde(default)]
+    pub format: SignFormat,
+    /// The documents (1 to [`MAX_BATCH`]).
+    pub items: Vec<BatchItem>,
+}
+
+/// The most documents one batch may carry.
+pub const MAX_BATCH: usize = 500;
+
+/// One result of a batch: a signature or an error.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchResult {
+    /// Signed.
+    Signed(SignResponse),
+    /// Failed.
+    Failed(ErrorResponse),
+}
+
+/// `POST /v1/sign/batch` answer, one result per item, in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchSignResponse {
+    /// Results.
+    pub results: Vec<BatchResult>,
 }
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use crate::certificate::{self, CertificateInfo};
-use crate::config::{Config, Source};
-use crate::signing::{Prompt, SigningService};
+use crate::config::{ApprovalFile, Config, Source};
+use crate::platform::trust;
+use crate::signing::{OneAtATime, OriginPolicy, Prompt, SigningService};
 use crate::token::pkcs11::{ModuleSpec, Pkcs11Tokens, Settings};
 use crate::token::registry;
 use crate::ui::scripted::ScriptedPrompt;
@@ -19,6 +22,12 @@ pub enum Error {
     /// Bad `--prompter` value.
     #[error("unknown prompter {0:?}: use `terminal` or `scripted:FILE`")]
     Prompter(String),
+    /// The TLS identity cannot be made or read.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::Error),
+    /// The server cannot start.
+    #[error(transparent)]
+    Server(#[from] crate::server::Error),
     /// A chain certificate file cannot be read.
     #[error("chain certificate {path}: {message}")]
     Chain {
@@ -36,8 +45,13 @@ pub struct App {
     /// The token layer.
     pub tokens: Arc<Pkcs11Tokens>,
     /// The signing use cases.
-    pub signing: SigningService,
+    pub signing: Arc<SigningService>,
+    /// Who may call the agent.
+    pub policy: Arc<OriginPolicy>,
 }
+
+/// How long a refused origin waits before it may ask again.
+const DENY_COOLDOWN: Duration = Duration::from_secs(10 * 60);
 
 /// Modules to load: configured ones first (policy or user), then those the registry finds.
 pub fn module_specs(config: &Config) -> Vec<ModuleSpec> {
@@ -114,11 +128,113 @@ impl App {
             },
         ));
         crate::token::TokenProvider::refresh(tokens.as_ref());
-        let signing = SigningService::new(tokens.clone(), prompt, extra_chain);
+        let prompt: Arc<dyn Prompt> = Arc::new(OneAtATime::new(prompt));
+        let signing = Arc::new(SigningService::new(tokens.clone(), prompt, extra_chain));
+        let policy = Arc::new(OriginPolicy::new(
+            &config.allowed_origins,
+            config.user_approvals,
+            Arc::new(ApprovalFile::new(&config.data_dir)),
+            DENY_COOLDOWN,
+        ));
         Ok(Self {
             config,
             tokens,
             signing,
+            policy,
         })
     }
+
+    /// Runs the HTTPS agent until the process ends: TLS identity (created or renewed), both
+    /// loopback listeners, the routes, and a daily leaf renewal check. `on_ready` receives the
+    /// URLs once the port is bound.
+    ///
+    /// # Errors
+    /// The port is taken, or the TLS identity cannot be made.
+    pub async fn serve(&self, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), Error> {
+        let identity = crate::tls::ensure(&self.config.data_dir)?;
+        retrust_if_renewed(&self.config.data_dir, &identity);
+        let resolver = crate::tls::LeafResolver::new(&identity)?;
+        let tls = crate::tls::server_config(resolver.clone())?;
+        let listeners = crate::server::bind(port).await?;
+        let state = crate::server::AppState {
+            signing: self.signing.clone(),
+            policy: self.policy.clone(),
+            port: listeners.port,
+        };
+        on_ready(&listeners.urls());
+        let data_dir = self.config.data_dir.clone();
+        tokio::spawn(async move {
+            let mut daily = tokio::time::interval(Duration::from_secs(24 * 3600));
+            daily.tick().await;
+            loop {
+                daily.tick().await;
+                match crate::tls::ensure(&data_dir) {
+                    Ok(identity) if identity.renewed => {
+                        retrust_if_renewed(&data_dir, &identity);
+                        if let Err(e) = resolver.replace(&identity) {
+                            tracing::error!(error = %e, "renewed leaf not loaded");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "TLS renewal check failed"),
+                }
+            }
+        });
+        listeners.serve(tls, crate::server::router(state)).await;
+        Ok(())
+    }
+}
+
+/// Where the CA was installed (`DATA_DIR/tls/trust.json`), so a renewal can put the new CA in
+/// the same places and take the old one out.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+pub struct TrustRecord {
+    /// Nickname of the installed CA.
+    pub nickname: String,
+    /// Whether the system store was included.
+    pub system: bool,
+}
+
+fn trust_record_path(data_dir: &std::path::Path) -> PathBuf {
+    crate::tls::Paths::new(data_dir).dir.join("trust.json")
+}
+
+/// Reads the trust record, if `kyso trust install` ran.
+pub fn trust_record(data_dir: &std::path::Path) -> Option<TrustRecord> {
+    let text = std::fs::read_to_string(trust_record_path(data_dir)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Installs the CA of `identity` into the user's trust stores (and the system store when
+/// asked) and records where.
+pub fn install_trust(
+    data_dir: &std::path::Path,
+    identity: &crate::tls::Identity,
+    scope: trust::Scope,
+) -> Vec<trust::StoreReport> {
+    let reports = trust::install(&identity.paths.ca, &identity.ca_nickname(), scope);
+    let record = TrustRecord {
+        nickname: identity.ca_nickname(),
+        system: scope.system,
+    };
+    if let Ok(text) = serde_json::to_string(&record) {
+        let _ = std::fs::write(trust_record_path(data_dir), text);
+    }
+    reports
+}
+
+/// After a renewal, replaces the old CA by the new one wherever the old one was installed.
+fn retrust_if_renewed(data_dir: &std::path::Path, identity: &crate::tls::Identity) {
+    if !identity.renewed {
+        return;
+    }
+    let Some(old) = trust_record(data_dir) else {
+        return;
+    };
+    if old.nickname == identity.ca_nickname() {
+        return;
+    }
+    tracing::info!(old = %old.nickname, new = %identity.ca_nickname(), "re-installing the renewed local CA");
+    let _ = trust::uninstall(&old.nickname);
+    let _ = install_trust(data_dir, identity, trust::Scope { system: old.system });
 }

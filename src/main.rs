@@ -93,6 +93,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the HTTPS agent without a GUI (what tests and servers use).
+    Serve {
+        /// Port on 127.0.0.1 and [::1] (default from the configuration, 47400; 0 picks a free one).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Ask the running agent for its status.
+    Status {
+        /// Port of the running agent (default from the configuration).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// The agent's local CA in the browsers' trust stores.
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
+    },
+    /// Websites (origins) allowed to use the agent.
+    Origins {
+        #[command(subcommand)]
+        action: OriginsAction,
+    },
     /// Measure the CMS path against raw C_Sign on each signing key.
     Bench {
         /// Certificates to measure (id or prefix; repeat for several). Default: every valid
@@ -102,6 +124,33 @@ enum Command {
         /// Interleaved pairs per key.
         #[arg(long, default_value_t = 300)]
         iterations: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrustAction {
+    /// Create the local CA if needed and trust it (NSS databases of Chrome/Chromium and Firefox).
+    Install {
+        /// Also the machine-wide store (needs root; every user of the machine then trusts it).
+        #[arg(long)]
+        system: bool,
+    },
+    /// Where the local CA is trusted.
+    Status,
+    /// Remove the local CA from every store.
+    Uninstall,
+    /// Print the local CA certificate (PEM).
+    ExportCa,
+}
+
+#[derive(Subcommand)]
+enum OriginsAction {
+    /// Origins from the policy and those the user approved.
+    List,
+    /// Forget a user approval.
+    Revoke {
+        /// The origin, e.g. https://dms.example.gov.vn
+        origin: String,
     },
 }
 
@@ -134,6 +183,12 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> Result<ExitCode, String> {
     let config =
         Config::load(cli.config.as_deref(), cli.data_dir.as_deref()).map_err(|e| e.to_string())?;
+    // Commands that need no token.
+    match &cli.command {
+        Command::Trust { action } => return trust(&config, action),
+        Command::Status { port } => return agent_status(&config, port.unwrap_or(config.port)),
+        _ => {}
+    }
     let prompt = app::prompter(&cli.prompter).map_err(|e| e.to_string())?;
     let app = App::start(config, prompt).map_err(|e| e.to_string())?;
     match cli.command {
@@ -192,6 +247,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Command::Doctor { json } => doctor(&app, json),
+        Command::Serve { port } => {
+            let port = port.unwrap_or(app.config.port);
+            let runtime = runtime()?;
+            runtime
+                .block_on(app.serve(port, |urls| {
+                    for url in urls {
+                        println!("listening on {url}");
+                    }
+                    let _ = std::io::stdout().flush();
+                }))
+                .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Origins { action } => origins(&app, action),
+        Command::Trust { .. } | Command::Status { .. } => Ok(ExitCode::SUCCESS),
         Command::Bench { cert, iterations } => {
             let mut certs = app.signing.certificates(None);
             certs.retain(|c| {
@@ -216,6 +286,123 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })
             .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn trust(config: &Config, action: &TrustAction) -> Result<ExitCode, String> {
+    use kyso::platform::trust as store;
+    let identity = kyso::tls::ensure(&config.data_dir).map_err(|e| e.to_string())?;
+    let print = |reports: Vec<store::StoreReport>| {
+        for r in &reports {
+            println!(
+                "{} {}{}",
+                if r.trusted {
+                    "tin cậy / trusted  "
+                } else {
+                    "chưa / not trusted"
+                },
+                r.store,
+                r.error
+                    .as_deref()
+                    .map(|e| format!(" — {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        reports
+    };
+    match action {
+        TrustAction::Install { system } => {
+            let reports = print(app::install_trust(
+                &config.data_dir,
+                &identity,
+                store::Scope { system: *system },
+            ));
+            if reports.iter().any(|r| r.trusted) {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("Không cài được chứng thư gốc / the CA could not be installed (is certutil from libnss3-tools installed?)");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        TrustAction::Status => {
+            println!(
+                "{} (còn {} ngày / {} days left on the TLS leaf)",
+                identity.ca_nickname(),
+                identity.leaf_days_left(),
+                identity.leaf_days_left()
+            );
+            print(store::status(&identity.ca_nickname()));
+            Ok(ExitCode::SUCCESS)
+        }
+        TrustAction::Uninstall => {
+            print(store::uninstall(&identity.ca_nickname()));
+            Ok(ExitCode::SUCCESS)
+        }
+        TrustAction::ExportCa => {
+            print!("{}", identity.ca_pem());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn agent_status(config: &Config, port: u16) -> Result<ExitCode, String> {
+    let ca = kyso::tls::read_ca(&config.data_dir)
+        .map_err(|e| format!("no local CA yet (start kyso serve first): {e}"))?;
+    let reply = runtime()?.block_on(async {
+        let mut connection = kyso::client::AgentConnection::connect(port, &ca).await?;
+        connection.request("GET", "/v1/status", None, None).await
+    });
+    match reply {
+        Ok(reply) if reply.status == 200 => {
+            let value: serde_json::Value =
+                serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?;
+            print_json(&value);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(reply) => Err(format!(
+            "agent answered {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn origins(app: &App, action: OriginsAction) -> Result<ExitCode, String> {
+    match action {
+        OriginsAction::List => {
+            for origin in app.policy.admin_origins() {
+                println!("{origin}	chính sách / policy");
+            }
+            for origin in app.policy.approved_origins() {
+                println!("{origin}	người dùng cho phép / approved by the user");
+            }
+            if !app.config.user_approvals {
+                println!(
+                    "(người dùng không được tự cho phép / user approvals are turned off by policy)"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OriginsAction::Revoke { origin } => {
+            let parsed =
+                kyso::signing::Origin::parse(&origin).map_err(|e| format!("{origin}: {e}"))?;
+            if app.policy.revoke(&parsed)? {
+                println!("Đã thu hồi / revoked: {parsed}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{parsed} không có trong danh sách người dùng cho phép / was not approved by the user");
+                Ok(ExitCode::FAILURE)
+            }
         }
     }
 }

@@ -133,6 +133,19 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The wire form in `lang`.
+    pub fn to_response(&self, lang: Lang) -> crate::api::ErrorResponse {
+        crate::api::ErrorResponse {
+            error: crate::api::ErrorBody {
+                code: self.code(),
+                message: self.user_message(lang),
+                retries_left: self.retries_left(),
+            },
+        }
+    }
+}
+
 impl From<token::Error> for Error {
     fn from(error: token::Error) -> Self {
         use token::Error as T;

@@ -5,6 +5,7 @@
 //! cryptoki or a GUI toolkit. Its [`Error`] is the one classification the API and the CLI show.
 
 mod error;
+mod origin;
 mod prompt;
 
 use std::sync::atomic::AtomicBool;
@@ -15,7 +16,8 @@ use base64::Engine as _;
 use der::Encode as _;
 
 pub use error::Error;
-pub use prompt::{BatchPrompt, OriginDecision, PinPrompt, Prompt, SignerSummary};
+pub use origin::{ApprovalStore, Origin, OriginPolicy, Standing};
+pub use prompt::{BatchPrompt, OneAtATime, OriginDecision, PinPrompt, Prompt, SignerSummary};
 
 use crate::api::{self, Document, SignFormat};
 use crate::cades::{self, SignatureScheme, SignerCertificates};
@@ -56,11 +58,61 @@ impl SignOrder {
     /// # Errors
     /// [`Error::BadRequest`] naming what is wrong.
     pub fn from_request(request: api::SignRequest) -> Result<Self, Error> {
+        Self::from_parts(
+            &request.certificate_id,
+            request.digest_algorithm,
+            request.format,
+            request.digest.as_deref(),
+            request.signed_attributes.as_deref(),
+            request.document,
+        )
+    }
+
+    /// Validates a batch request into one order per item.
+    ///
+    /// # Errors
+    /// [`Error::BadRequest`] naming the item and what is wrong.
+    pub fn from_batch(request: api::BatchSignRequest) -> Result<Vec<Self>, Error> {
+        if request.items.is_empty() || request.items.len() > api::MAX_BATCH {
+            return Err(Error::BadRequest(format!(
+                "a batch has 1 to {} items",
+                api::MAX_BATCH
+            )));
+        }
+        request
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                Self::from_parts(
+                    &request.certificate_id,
+                    request.digest_algorithm,
+                    request.format,
+                    item.digest.as_deref(),
+                    item.signed_attributes.as_deref(),
+                    item.document,
+                )
+                .map_err(|e| match e {
+                    Error::BadRequest(m) => Error::BadRequest(format!("items[{i}]: {m}")),
+                    other => other,
+                })
+            })
+            .collect()
+    }
+
+    fn from_parts(
+        certificate_id: &str,
+        alg: DigestAlgorithm,
+        format: SignFormat,
+        digest: Option<&str>,
+        signed_attributes: Option<&str>,
+        document: Document,
+    ) -> Result<Self, Error> {
         let decode = |field: &str, text: &str| {
             B64.decode(text.trim())
                 .map_err(|_| Error::BadRequest(format!("{field} is not valid base64")))
         };
-        let payload = match (request.format, &request.digest, &request.signed_attributes) {
+        let payload = match (format, digest, signed_attributes) {
             (SignFormat::Cms, Some(digest), None) => Payload::Digest(decode("digest", digest)?),
             (SignFormat::Raw, None, Some(attrs)) => {
                 Payload::SignedAttributes(decode("signedAttributes", attrs)?)
@@ -75,16 +127,27 @@ impl SignOrder {
             }
         };
         if let Payload::Digest(digest) = &payload {
-            check_digest_length(request.digest_algorithm, digest)?;
+            check_digest_length(alg, digest)?;
         }
-        if request.document.title.trim().is_empty() {
-            return Err(Error::BadRequest("document.title is empty".into()));
+        if document.title.trim().is_empty() || document.title.len() > 1000 {
+            return Err(Error::BadRequest(
+                "document.title must be 1 to 1000 bytes".into(),
+            ));
+        }
+        if document.number.as_ref().is_some_and(|n| n.len() > 200) {
+            return Err(Error::BadRequest("document.number is too long".into()));
+        }
+        let certificate_id = certificate_id.trim().to_ascii_lowercase();
+        if certificate_id.len() != 64 || !certificate_id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::BadRequest(
+                "certificateId is the hex SHA-256 of the certificate".into(),
+            ));
         }
         Ok(Self {
-            certificate_id: request.certificate_id.to_ascii_lowercase(),
-            digest_algorithm: request.digest_algorithm,
+            certificate_id,
+            digest_algorithm: alg,
             payload,
-            document: request.document,
+            document,
             rsa_pss: false,
         })
     }
@@ -205,6 +268,11 @@ impl SigningService {
             prompt,
             extra_chain,
         }
+    }
+
+    /// The prompt (for origin approvals).
+    pub fn prompt(&self) -> &Arc<dyn Prompt> {
+        &self.prompt
     }
 
     /// The token provider (for status views and events).
@@ -505,7 +573,13 @@ mod tests {
             SignOrder::from_request(request(SignFormat::Cms, Some("***"), None)),
             Err(Error::BadRequest(_))
         ));
-        let ok = SignOrder::from_request(request(SignFormat::Cms, Some(&full), None)).expect("ok");
-        assert_eq!(ok.certificate_id, "ab");
+        assert!(matches!(
+            SignOrder::from_request(request(SignFormat::Cms, Some(&full), None)),
+            Err(Error::BadRequest(_))
+        ));
+        let mut good = request(SignFormat::Cms, Some(&full), None);
+        good.certificate_id = "AB".repeat(32);
+        let ok = SignOrder::from_request(good).expect("ok");
+        assert_eq!(ok.certificate_id, "ab".repeat(32));
     }
 }

@@ -88,3 +88,43 @@ pub trait Prompt: Send + Sync {
     /// [`PinRefusal`] when the user cancels or does not answer in time.
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal>;
 }
+
+/// Shows one dialog at a time, whichever request or token asks: a second prompt waits until
+/// the first is answered, so a user never faces two PIN dialogs at once.
+pub struct OneAtATime {
+    inner: std::sync::Arc<dyn Prompt>,
+    lock: std::sync::Mutex<()>,
+}
+
+impl OneAtATime {
+    /// Wraps a prompt.
+    pub fn new(inner: std::sync::Arc<dyn Prompt>) -> Self {
+        Self {
+            inner,
+            lock: std::sync::Mutex::new(()),
+        }
+    }
+
+    fn hold(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Prompt for OneAtATime {
+    fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
+        let _one = self.hold();
+        self.inner.ask_pin(request)
+    }
+
+    fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal> {
+        let _one = self.hold();
+        self.inner.approve_origin(origin)
+    }
+
+    fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
+        let _one = self.hold();
+        self.inner.confirm_batch(batch)
+    }
+}

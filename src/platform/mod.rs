@@ -1,0 +1,4 @@
+//! Per-OS code: trust stores (and later autostart and single-instance). Everything that differs
+//! between Linux, Windows and macOS lives here behind one API.
+
+pub mod trust;

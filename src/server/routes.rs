@@ -1,0 +1,421 @@
+//! API v1 routes and the checks every request passes: Host allow-list (DNS rebinding), exact
+//! Origin allow-list with CORS answered for that origin only, JSON bodies only, size limits,
+//! `Cache-Control: no-store`, stable error codes in Vietnamese or English.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::to_bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::stream::{self, Stream, StreamExt as _};
+use serde::de::DeserializeOwned;
+
+use crate::api::{self, Lang};
+use crate::certificate::Kind;
+use crate::signing::{Error, Origin, OriginPolicy, SignOrder, SigningService};
+use crate::token::TokenEvent;
+
+/// Largest body of `/v1/sign`.
+const SIGN_BODY_LIMIT: usize = 64 * 1024;
+/// Largest body of `/v1/sign/batch`.
+const BATCH_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Signing use cases.
+    pub signing: Arc<SigningService>,
+    /// Who may call.
+    pub policy: Arc<OriginPolicy>,
+    /// The port, for the Host check.
+    pub port: u16,
+}
+
+/// The origin of the request as the guard validated it (`None`: a local non-browser client).
+#[derive(Clone)]
+struct RequestOrigin(Option<Origin>);
+
+/// API v1.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/certificates", get(certificates))
+        .route("/v1/sign", post(sign))
+        .route("/v1/sign/batch", post(sign_batch))
+        .route("/v1/events", get(events))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+fn lang(headers: &HeaderMap) -> Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Lang::from_accept_language)
+        .unwrap_or_default()
+}
+
+fn error_response(error: &Error, lang: Lang) -> Response {
+    let status = StatusCode::from_u16(error.code().http_status())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Error::Internal(detail) = error {
+        tracing::error!(%detail, "internal error");
+    }
+    (status, Json(error.to_response(lang))).into_response()
+}
+
+fn bad_request(status: StatusCode, detail: &str, lang: Lang) -> Response {
+    let mut response = error_response(&Error::BadRequest(detail.to_string()), lang);
+    *response.status_mut() = status;
+    response
+}
+
+async fn not_found(headers: HeaderMap) -> Response {
+    bad_request(StatusCode::NOT_FOUND, "no such endpoint", lang(&headers))
+}
+
+/// The checks before any handler: Host, Origin, preflight, response headers.
+async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let lang = lang(request.headers());
+    // HTTP/2 carries the host in :authority, HTTP/1.1 in Host.
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let allowed_hosts = [
+        format!("127.0.0.1:{}", state.port),
+        format!("localhost:{}", state.port),
+        format!("[::1]:{}", state.port),
+    ];
+    if !allowed_hosts.contains(&host) {
+        tracing::warn!(%host, "request with a foreign Host refused (DNS rebinding?)");
+        return bad_request(StatusCode::MISDIRECTED_REQUEST, "host not allowed", lang);
+    }
+    let origin = match request.headers().get(header::ORIGIN) {
+        None => None,
+        Some(value) => match value.to_str().ok().map(Origin::parse) {
+            Some(Ok(origin)) => Some(origin),
+            _ => return error_response(&Error::OriginNotAllowed, lang),
+        },
+    };
+    if request.method() == Method::OPTIONS {
+        return match origin {
+            Some(origin) => preflight(&origin, request.headers()),
+            None => error_response(&Error::OriginNotAllowed, lang),
+        };
+    }
+    let read_only = request.method() == Method::GET
+        && matches!(request.uri().path(), "/v1/status" | "/v1/certificates");
+    if origin.is_none() && !read_only {
+        // Browsers always send Origin on these; only local programs omit it.
+        return error_response(&Error::OriginNotAllowed, lang);
+    }
+    request
+        .extensions_mut()
+        .insert(RequestOrigin(origin.clone()));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(origin) = origin {
+        add_cors(headers, &origin);
+    }
+    response
+}
+
+fn add_cors(headers: &mut HeaderMap, origin: &Origin) {
+    if let Ok(value) = HeaderValue::from_str(&origin.to_string()) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+}
+
+/// Answers a CORS preflight for a well-formed origin, allowed or not: the real request is
+/// checked on its own, and a refused page must be able to read its refusal.
+fn preflight(origin: &Origin, request: &HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    add_cors(headers, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, accept-language"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Private Network Access preflight (Chrome's predecessor of Local Network Access).
+    if request
+        .get("access-control-request-private-network")
+        .is_some_and(|v| v == "true")
+    {
+        headers.insert(
+            "access-control-allow-private-network",
+            HeaderValue::from_static("true"),
+        );
+    }
+    response
+}
+
+/// Runs blocking work (prompts, token calls) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("worker task: {e}")))?
+}
+
+/// Lets the origin through (asking the user for an unknown one); local clients pass.
+async fn authorize(state: &AppState, origin: &RequestOrigin) -> Result<(), Error> {
+    let Some(origin) = origin.0.clone() else {
+        return Ok(());
+    };
+    let policy = state.policy.clone();
+    let signing = state.signing.clone();
+    blocking(move || policy.authorize(&origin, signing.prompt().as_ref())).await
+}
+
+async fn json_body<T: DeserializeOwned>(
+    request: Request,
+    limit: usize,
+    lang: Lang,
+) -> Result<T, Response> {
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(bad_request(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+            lang,
+        ));
+    }
+    let bytes = to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| bad_request(StatusCode::PAYLOAD_TOO_LARGE, "body too large", lang))?;
+    // serde refuses unknown fields (a `pin` above all) and duplicate keys.
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let detail = e.to_string();
+        let detail = detail.split(" at line").next().unwrap_or("invalid JSON");
+        bad_request(StatusCode::BAD_REQUEST, detail, lang)
+    })
+}
+
+async fn status(State(state): State<AppState>, request: Request) -> Response {
+    let lang = lang(request.headers());
+    let origin = request
+        .extensions()
+        .get::<RequestOrigin>()
+        .cloned()
+        .unwrap_or(RequestOrigin(None));
+    if let Err(e) = authorize(&state, &origin).await {
+        return error_response(&e, lang);
+    }
+    Json(state.signing.status()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificatesQuery {
+    kind: Option<String>,
+}
+
+async fn certificates(
+    State(state): State<AppState>,
+    query: Result<Query<CertificatesQuery>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Response {
+    let lang = lang(request.headers());
+    let kind = match query.map(|q| q.0.kind) {
+        Ok(None) => None,
+        Ok(Some(text)) => match Kind::parse(&text) {
+            Some(kind) => Some(kind),
+            None => {
+                return bad_request(
+                    StatusCode::BAD_REQUEST,
+                    "kind is personal or organization",
+                    lang,
+                )
+            }
+        },
+        Err(_) => return bad_request(StatusCode::BAD_REQUEST, "unknown query parameter", lang),
+    };
+    let origin = request
+        .extensions()
+        .get::<RequestOrigin>()
+        .cloned()
+        .unwrap_or(RequestOrigin(None));
+    if let Err(e) = authorize(&state, &origin).await {
+        return error_response(&e, lang);
+    }
+    let certificates = state
+        .signing
+        .certificates(kind)
+        .iter()
+        .map(|c| c.to_dto())
+        .collect();
+    Json(api::CertificatesResponse { certificates }).into_response()
+}
+
+async fn sign(State(state): State<AppState>, request: Request) -> Response {
+    let lang = lang(request.headers());
+    let origin = request
+        .extensions()
+        .get::<RequestOrigin>()
+        .cloned()
+        .unwrap_or(RequestOrigin(None));
+    let body: api::SignRequest = match json_body(request, SIGN_BODY_LIMIT, lang).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let order = match SignOrder::from_request(body) {
+        Ok(order) => order,
+        Err(e) => return error_response(&e, lang),
+    };
+    if let Err(e) = authorize(&state, &origin).await {
+        return error_response(&e, lang);
+    }
+    let signing = state.signing.clone();
+    let origin_text = origin.0.map(|o| o.to_string());
+    match blocking(move || signing.sign(order, origin_text.as_deref())).await {
+        Ok(signed) => Json(signed.to_response()).into_response(),
+        Err(e) => error_response(&e, lang),
+    }
+}
+
+/// Sets the batch's abort flag when the client goes away (the handler future is dropped).
+struct AbortOnDrop(Arc<AtomicBool>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn sign_batch(State(state): State<AppState>, request: Request) -> Response {
+    let lang = lang(request.headers());
+    let origin = request
+        .extensions()
+        .get::<RequestOrigin>()
+        .cloned()
+        .unwrap_or(RequestOrigin(None));
+    let body: api::BatchSignRequest = match json_body(request, BATCH_BODY_LIMIT, lang).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let orders = match SignOrder::from_batch(body) {
+        Ok(orders) => orders,
+        Err(e) => return error_response(&e, lang),
+    };
+    if let Err(e) = authorize(&state, &origin).await {
+        return error_response(&e, lang);
+    }
+    let abort = Arc::new(AtomicBool::new(false));
+    let guard = AbortOnDrop(abort.clone());
+    let signing = state.signing.clone();
+    let origin_text = origin.0.map(|o| o.to_string());
+    let outcome = blocking(move || signing.sign_batch(orders, origin_text.as_deref(), abort)).await;
+    std::mem::forget(guard);
+    match outcome {
+        Ok(results) => Json(api::BatchSignResponse {
+            results: results
+                .into_iter()
+                .map(|r| match r {
+                    Ok(signed) => api::BatchResult::Signed(signed.to_response()),
+                    Err(e) => api::BatchResult::Failed(e.to_response(lang)),
+                })
+                .collect(),
+        })
+        .into_response(),
+        Err(e) => error_response(&e, lang),
+    }
+}
+
+fn event_name(event: &TokenEvent) -> &'static str {
+    match event {
+        TokenEvent::TokenInserted { .. } => "tokenInserted",
+        TokenEvent::TokenRemoved { .. } => "tokenRemoved",
+        TokenEvent::PinLocked { .. } => "pinLocked",
+    }
+}
+
+/// Days before expiry from which `certificateExpiring` is sent.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+async fn events(State(state): State<AppState>, request: Request) -> Response {
+    let lang = lang(request.headers());
+    let origin = request
+        .extensions()
+        .get::<RequestOrigin>()
+        .cloned()
+        .unwrap_or(RequestOrigin(None));
+    if let Err(e) = authorize(&state, &origin).await {
+        return error_response(&e, lang);
+    }
+    let expiring: Vec<Result<Event, std::convert::Infallible>> = state
+        .signing
+        .certificates(None)
+        .into_iter()
+        .filter(|c| c.token.present && c.info.days_left() <= EXPIRY_WARNING_DAYS)
+        .map(|c| {
+            Ok(Event::default().event("certificateExpiring").data(
+                serde_json::json!({
+                    "type": "certificateExpiring",
+                    "certificateId": c.info.id,
+                    "holder": c.info.holder(),
+                    "daysLeft": c.info.days_left(),
+                })
+                .to_string(),
+            ))
+        })
+        .collect();
+    let receiver = state.signing.tokens().subscribe();
+    let live = stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) => {
+                    let data = serde_json::to_string(&event).unwrap_or_default();
+                    let sse = Event::default().event(event_name(&event)).data(data);
+                    return Some((Ok(sse), receiver));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let stream: std::pin::Pin<
+        Box<dyn Stream<Item = Result<Event, std::convert::Infallible>> + Send>,
+    > = Box::pin(stream::iter(expiring).chain(live));
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}

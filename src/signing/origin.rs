@@ -1,0 +1,305 @@
+//! Who may use the agent: the admin's allow-list, the user's approvals, and the cool-down after
+//! a refusal. Origins compare as exact (scheme, host, port) tuples: no suffix, substring or
+//! pattern match, no `null`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::prompt::{OriginDecision, Prompt};
+use super::Error;
+
+/// A parsed web origin (`https://dms.example.gov.vn`, `http://localhost:8080`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    /// Parses a serialized origin as browsers send it: scheme `https` (or `http`), a host, an
+    /// optional port; no user info, path, query or fragment; at most 255 characters.
+    ///
+    /// # Errors
+    /// A text that is not such an origin (including `null`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.len() > 255 || text.is_empty() {
+            return Err("origin length".into());
+        }
+        let (scheme, rest) = text.split_once("://").ok_or("no scheme")?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "https" && scheme != "http" {
+            return Err(format!("scheme {scheme} not allowed"));
+        }
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@', '\\', ' ']) {
+            return Err("an origin has no path, query, fragment or user info".into());
+        }
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (inner, after) = v6.split_once(']').ok_or("bad IPv6 host")?;
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':').ok_or("bad port")?),
+            };
+            (format!("[{}]", inner.to_ascii_lowercase()), port)
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (h.to_ascii_lowercase(), Some(p)),
+                None => (rest.to_ascii_lowercase(), None),
+            }
+        };
+        if host.is_empty()
+            || host.ends_with('.')
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+        {
+            return Err("bad host".into());
+        }
+        let port = match port {
+            Some(p) => Some(p.parse::<u16>().map_err(|_| "bad port")?),
+            None => None,
+        };
+        let default = if scheme == "https" { 443 } else { 80 };
+        Ok(Self {
+            port: port.filter(|p| *p != default),
+            scheme,
+            host,
+        })
+    }
+
+    /// Whether it is `https`.
+    pub fn is_secure(&self) -> bool {
+        self.scheme == "https"
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}://{}:{port}", self.scheme, self.host),
+            None => write!(f, "{}://{}", self.scheme, self.host),
+        }
+    }
+}
+
+/// Where user approvals are remembered (a file in the data folder; injected so this module
+/// touches no files).
+pub trait ApprovalStore: Send + Sync {
+    /// Approved origins.
+    fn load(&self) -> Vec<String>;
+    /// Replaces the approved origins.
+    ///
+    /// # Errors
+    /// A message when they could not be saved.
+    fn save(&self, origins: &[String]) -> Result<(), String>;
+}
+
+/// How an origin stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// In the admin policy.
+    Policy,
+    /// Approved by the user ("always allow").
+    Approved,
+    /// Not known: the first request asks the user (unless approvals are off).
+    Unknown,
+    /// Refused: approvals are off, or the user said no recently (cool-down).
+    Refused,
+}
+
+/// The origin policy.
+pub struct OriginPolicy {
+    admin: Vec<Origin>,
+    user_approvals: bool,
+    store: Arc<dyn ApprovalStore>,
+    cooldown: Duration,
+    denied: Mutex<HashMap<Origin, Instant>>,
+    /// One consent dialog at a time.
+    asking: Mutex<()>,
+}
+
+impl OriginPolicy {
+    /// Builds the policy; unparsable admin entries are logged and ignored.
+    pub fn new(
+        admin: &[String],
+        user_approvals: bool,
+        store: Arc<dyn ApprovalStore>,
+        cooldown: Duration,
+    ) -> Self {
+        let admin = admin
+            .iter()
+            .filter_map(|text| match Origin::parse(text) {
+                Ok(origin) => Some(origin),
+                Err(e) => {
+                    tracing::warn!(origin = %text, error = %e, "allowed_origins entry ignored");
+                    None
+                }
+            })
+            .collect();
+        Self {
+            admin,
+            user_approvals,
+            store,
+            cooldown,
+            denied: Mutex::new(HashMap::new()),
+            asking: Mutex::new(()),
+        }
+    }
+
+    fn approved(&self) -> Vec<Origin> {
+        self.store
+            .load()
+            .iter()
+            .filter_map(|t| Origin::parse(t).ok())
+            .collect()
+    }
+
+    /// Where `origin` stands now (no prompt, no side effect).
+    pub fn standing(&self, origin: &Origin) -> Standing {
+        if self.admin.contains(origin) {
+            return Standing::Policy;
+        }
+        if self.user_approvals && self.approved().contains(origin) {
+            return Standing::Approved;
+        }
+        let cooling = self
+            .denied
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(origin)
+            .is_some_and(|at| at.elapsed() < self.cooldown);
+        if !self.user_approvals || cooling || !origin.is_secure() {
+            Standing::Refused
+        } else {
+            Standing::Unknown
+        }
+    }
+
+    /// Lets the request through, asking the user for an unknown origin (blocking).
+    ///
+    /// # Errors
+    /// [`Error::OriginNotAllowed`] when refused.
+    pub fn authorize(&self, origin: &Origin, prompt: &dyn Prompt) -> Result<(), Error> {
+        match self.standing(origin) {
+            Standing::Policy | Standing::Approved => return Ok(()),
+            Standing::Refused => return Err(Error::OriginNotAllowed),
+            Standing::Unknown => {}
+        }
+        let _one_dialog = self.asking.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another request may have asked while this one waited.
+        match self.standing(origin) {
+            Standing::Policy | Standing::Approved => return Ok(()),
+            Standing::Refused => return Err(Error::OriginNotAllowed),
+            Standing::Unknown => {}
+        }
+        let decision = prompt
+            .approve_origin(&origin.to_string())
+            .unwrap_or(OriginDecision::Deny);
+        tracing::info!(%origin, ?decision, "origin approval");
+        match decision {
+            OriginDecision::AllowOnce => Ok(()),
+            OriginDecision::AlwaysAllow => {
+                let mut list: Vec<String> = self.approved().iter().map(Origin::to_string).collect();
+                list.push(origin.to_string());
+                list.sort();
+                list.dedup();
+                if let Err(e) = self.store.save(&list) {
+                    tracing::warn!(error = %e, "could not remember the approval");
+                }
+                Ok(())
+            }
+            OriginDecision::Deny => {
+                self.denied
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(origin.clone(), Instant::now());
+                Err(Error::OriginNotAllowed)
+            }
+        }
+    }
+
+    /// The admin-listed origins.
+    pub fn admin_origins(&self) -> Vec<String> {
+        self.admin.iter().map(Origin::to_string).collect()
+    }
+
+    /// The user-approved origins.
+    pub fn approved_origins(&self) -> Vec<String> {
+        self.approved().iter().map(Origin::to_string).collect()
+    }
+
+    /// Forgets a user approval. Returns whether it was there.
+    ///
+    /// # Errors
+    /// A message when the store could not be saved.
+    pub fn revoke(&self, origin: &Origin) -> Result<bool, String> {
+        let before = self.approved();
+        let after: Vec<String> = before
+            .iter()
+            .filter(|o| *o != origin)
+            .map(Origin::to_string)
+            .collect();
+        let removed = after.len() != before.len();
+        if removed {
+            self.store.save(&after)?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_normalises_case_and_default_ports() {
+        let a = Origin::parse("HTTPS://DMS.Example.gov.vn:443").expect("a");
+        assert_eq!(a.to_string(), "https://dms.example.gov.vn");
+        assert_eq!(
+            Origin::parse("http://localhost:8080")
+                .expect("b")
+                .to_string(),
+            "http://localhost:8080"
+        );
+        assert_eq!(
+            Origin::parse("https://[::1]:47400").expect("c").to_string(),
+            "https://[::1]:47400"
+        );
+    }
+
+    #[test]
+    fn parse_refuses_null_paths_userinfo_and_other_schemes() {
+        for bad in [
+            "null",
+            "",
+            "file://",
+            "https://dms.example.vn/path",
+            "https://user@dms.example.vn",
+            "chrome-extension://abc",
+            "https://dms.example.vn.",
+            "https://dms.example.vn:99999",
+        ] {
+            assert!(Origin::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn lookalikes_do_not_match_the_allowed_origin() {
+        let allowed = Origin::parse("https://dms.example.vn").expect("allowed");
+        for lookalike in [
+            "https://dms.example.vn.evil.test",
+            "http://dms.example.vn",
+            "https://dms.example.vn:8443",
+            "https://xdms.example.vn",
+            "https://evil-dms.example.vn",
+        ] {
+            assert_ne!(
+                Origin::parse(lookalike).expect("parses"),
+                allowed,
+                "{lookalike}"
+            );
+        }
+    }
+}

@@ -1,0 +1,700 @@
+//! The HTTPS agent (`kyso serve`) over real TLS: curl trusting only the agent's own CA (no
+//! insecure flag), every CMS checked by OpenSSL, and the refusals a signing agent owes its users.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const DMS: &str = "https://dms.example.vn";
+
+/// A running `kyso serve` with its own data folder (and so its own local CA).
+struct Agent {
+    child: Child,
+    port: u16,
+    data: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Options<'a> {
+    modules: Vec<PathBuf>,
+    extra_config: &'a str,
+    script: &'a str,
+    env: Vec<(&'a str, PathBuf)>,
+    port: u16,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Self {
+            modules: vec![PathBuf::from(SOFTHSM)],
+            extra_config: "",
+            script: "pin = \"123456\"\nconsent = \"deny\"\n",
+            env: Vec::new(),
+            port: 0,
+        }
+    }
+}
+
+fn start(name: &str, options: Options<'_>) -> Result<Agent, String> {
+    let fx = fixture("agent");
+    let dir = fx.dir.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let modules: Vec<&Path> = options.modules.iter().map(PathBuf::as_path).collect();
+    let config = write_config(
+        &dir,
+        "config.toml",
+        &modules,
+        &format!("allowed_origins = [\"{DMS}\"]\n{}", options.extra_config),
+    );
+    let script = write_script(&dir, "prompt.toml", options.script);
+    let data = dir.join("data");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kyso"));
+    command
+        .env("SOFTHSM2_CONF", &fx.softhsm_conf)
+        .env("KYSO_POLICY_FILE", dir.join("no-policy.toml"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--prompter")
+        .arg(format!("scripted:{}", script.display()))
+        .args(["serve", "--port", &options.port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in &options.env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().and_then(Result::ok);
+    let Some(port) = first
+        .as_deref()
+        .and_then(|l| l.strip_prefix("listening on https://127.0.0.1:"))
+        .and_then(|p| p.trim().parse::<u16>().ok())
+    else {
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+        }
+        let _ = child.wait();
+        return Err(format!("no listening line (got {first:?}); stderr: {err}"));
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Agent {
+        child,
+        port,
+        data,
+        dir,
+    })
+}
+
+/// An HTTP answer.
+struct Reply {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+}
+
+impl Agent {
+    fn ca(&self) -> PathBuf {
+        self.data.join("tls/ca.pem")
+    }
+
+    /// curl trusting only the agent's CA.
+    fn curl(&self, path: &str, args: &[&str]) -> Reply {
+        let headers = self.dir.join(format!("h-{}", rand_suffix()));
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(self.ca())
+            .arg("-D")
+            .arg(&headers)
+            .args(args)
+            .arg(format!("https://127.0.0.1:{}{path}", self.port))
+            .output()
+            .expect("curl");
+        let head = std::fs::read_to_string(&headers).unwrap_or_default();
+        let status = head
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Reply {
+            status,
+            headers: head,
+            body: String::from_utf8_lossy(&out.stdout).into_owned(),
+        }
+    }
+
+    fn post(&self, path: &str, origin: &str, body: &str) -> Reply {
+        self.curl(
+            path,
+            &[
+                "-H",
+                &format!("Origin: {origin}"),
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+            ],
+        )
+    }
+
+    fn set_script(&self, body: &str) {
+        std::fs::write(self.dir.join("prompt.toml"), body).expect("script");
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn sign_body(fx: &Fixture, name: &str, digest: &str) -> String {
+    serde_json::json!({
+        "certificateId": fx.id(name),
+        "digest": digest,
+        "digestAlgorithm": "SHA-256",
+        "document": {"title": "Quyết định về việc thử nghiệm", "number": "12/QĐ-UBND", "purpose": "approve"}
+    })
+    .to_string()
+}
+
+fn b64(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
+}
+
+#[test]
+fn certificates_sign_and_batch_over_tls_verify_with_openssl() {
+    let fx = fixture("agent");
+    let agent = start("happy", Options::default()).expect("agent starts");
+    let certs = agent.curl(
+        "/v1/certificates?kind=personal",
+        &["-H", &format!("Origin: {DMS}")],
+    );
+    assert_eq!(certs.status, 200, "{}", certs.body);
+    assert_eq!(
+        certs.header("access-control-allow-origin").as_deref(),
+        Some(DMS)
+    );
+    assert_eq!(certs.header("cache-control").as_deref(), Some("no-store"));
+    let list = certs.json();
+    let kinds: Vec<&str> = list["certificates"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["kind"].as_str())
+        .collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| *k == "personal"),
+        "{kinds:?}"
+    );
+
+    for name in ["personal", "personal-ec"] {
+        let (content, digest) = document(&agent.dir, &format!("{name}.bin"), "SHA-256");
+        let reply = agent.post("/v1/sign", DMS, &sign_body(fx, name, &digest));
+        assert_eq!(reply.status, 200, "{name}: {}", reply.body);
+        let cms = agent.dir.join(format!("{name}.p7s"));
+        std::fs::write(&cms, b64(reply.json()["cms"].as_str().expect("cms"))).expect("write");
+        openssl_verify(fx, &cms, &content).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+
+    let docs: Vec<(PathBuf, String)> = (0..3)
+        .map(|i| document(&agent.dir, &format!("batch-{i}.bin"), "SHA-256"))
+        .collect();
+    let body = serde_json::json!({
+        "certificateId": fx.id("personal"),
+        "digestAlgorithm": "SHA-256",
+        "items": docs.iter().enumerate().map(|(i, (_, d))| serde_json::json!({
+            "digest": d, "document": {"title": format!("Văn bản {i}"), "purpose": "issue"}
+        })).collect::<Vec<_>>()
+    });
+    let reply = agent.post("/v1/sign/batch", DMS, &body.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let results = reply.json()["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), 3);
+    for ((content, _), result) in docs.iter().zip(results) {
+        let cms = content.with_extension("p7s");
+        std::fs::write(&cms, b64(result["cms"].as_str().expect("cms"))).expect("write");
+        openssl_verify(fx, &cms, content).expect("batch item verifies");
+    }
+}
+
+#[test]
+fn the_local_ca_is_name_constrained_and_its_key_is_not_kept() {
+    let agent = start("ca", Options::default()).expect("agent starts");
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(agent.ca())
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("X509v3 Name Constraints: critical"), "{text}");
+    assert!(text.contains("DNS:localhost"), "{text}");
+    assert!(text.contains("IP:127.0.0.1/255.255.255.255"), "{text}");
+    assert!(
+        text.contains("IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF"),
+        "{text}"
+    );
+    assert!(text.contains("CA:TRUE, pathlen:0"), "{text}");
+    // Only the leaf's key is on disk.
+    let keys: Vec<String> = std::fs::read_dir(agent.data.join("tls"))
+        .expect("tls dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .contains("PRIVATE KEY")
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(keys, vec!["leaf-key.pem".to_string()]);
+    // TLS 1.1 is refused.
+    let old = Command::new("curl")
+        .args(["-sS", "--tls-max", "1.1", "--cacert"])
+        .arg(agent.ca())
+        .arg(format!("https://127.0.0.1:{}/v1/status", agent.port))
+        .output()
+        .expect("curl");
+    assert!(!old.status.success());
+}
+
+#[test]
+fn foreign_and_lookalike_origins_get_a_readable_refusal_and_nothing_else() {
+    let fx = fixture("agent");
+    let agent = start("origins", Options::default()).expect("agent starts");
+    let (_, digest) = document(&agent.dir, "o.bin", "SHA-256");
+    for origin in [
+        "https://dms.example.vn.evil.test",
+        "http://dms.example.vn",
+        "https://dms.example.vn:8443",
+        "https://evil.test",
+    ] {
+        let reply = agent.post("/v1/sign", origin, &sign_body(fx, "personal", &digest));
+        assert_eq!(reply.status, 403, "{origin}: {}", reply.body);
+        assert_eq!(reply.code(), "ORIGIN_NOT_ALLOWED", "{origin}");
+        // The page can read its refusal: CORS for that origin, never credentials, never *.
+        assert_eq!(
+            reply.header("access-control-allow-origin").as_deref(),
+            Some(origin)
+        );
+        assert!(reply.header("access-control-allow-credentials").is_none());
+        assert!(reply.json().get("cms").is_none());
+        let status = agent.curl("/v1/status", &["-H", &format!("Origin: {origin}")]);
+        assert_eq!(status.status, 403, "{origin}");
+        assert!(!status.body.contains("certificates"));
+    }
+    let null = agent.post("/v1/sign", "null", &sign_body(fx, "personal", &digest));
+    assert_eq!(null.status, 403);
+    assert!(null.header("access-control-allow-origin").is_none());
+    // Preflight of a foreign origin: answered for that origin, with the PNA header.
+    let preflight = agent.curl(
+        "/v1/sign",
+        &[
+            "-X",
+            "OPTIONS",
+            "-H",
+            "Origin: https://evil.test",
+            "-H",
+            "Access-Control-Request-Method: POST",
+            "-H",
+            "Access-Control-Request-Private-Network: true",
+        ],
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-origin").as_deref(),
+        Some("https://evil.test")
+    );
+    assert_eq!(
+        preflight
+            .header("access-control-allow-private-network")
+            .as_deref(),
+        Some("true")
+    );
+    // The events channel refuses a foreign origin before it opens.
+    let events = agent.curl("/v1/events", &["-H", "Origin: https://evil.test"]);
+    assert_eq!(events.status, 403);
+    assert_eq!(events.code(), "ORIGIN_NOT_ALLOWED");
+}
+
+#[test]
+fn an_unknown_origin_asks_once_and_a_denial_cools_down() {
+    let fx = fixture("agent");
+    let agent = start("consent", Options::default()).expect("agent starts");
+    let (_, digest) = document(&agent.dir, "c.bin", "SHA-256");
+    let site = "https://van-phong.example.vn";
+    agent.set_script("pin = \"123456\"\nconsent = \"deny\"\n");
+    assert_eq!(
+        agent
+            .post("/v1/sign", site, &sign_body(fx, "personal", &digest))
+            .code(),
+        "ORIGIN_NOT_ALLOWED"
+    );
+    // Denied: even if the user would now say yes, no new dialog during the cool-down.
+    agent.set_script("pin = \"123456\"\nconsent = \"always\"\n");
+    assert_eq!(
+        agent
+            .post("/v1/sign", site, &sign_body(fx, "personal", &digest))
+            .code(),
+        "ORIGIN_NOT_ALLOWED"
+    );
+    // Another site is asked, approved for good, and remembered.
+    let other = "https://mot-cua.example.vn";
+    let reply = agent.post("/v1/sign", other, &sign_body(fx, "personal", &digest));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    agent.set_script("pin = \"123456\"\nconsent = \"deny\"\n");
+    assert_eq!(
+        agent
+            .post("/v1/sign", other, &sign_body(fx, "personal", &digest))
+            .status,
+        200
+    );
+    let list = Command::new(env!("CARGO_BIN_EXE_kyso"))
+        .env("KYSO_POLICY_FILE", agent.dir.join("no-policy.toml"))
+        .env("SOFTHSM2_CONF", &fx.softhsm_conf)
+        .arg("--config")
+        .arg(agent.dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(&agent.data)
+        .args(["origins", "list"])
+        .output()
+        .expect("origins list");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains(other) && listed.contains(DMS) && !listed.contains(site),
+        "{listed}"
+    );
+    let revoke = Command::new(env!("CARGO_BIN_EXE_kyso"))
+        .env("KYSO_POLICY_FILE", agent.dir.join("no-policy.toml"))
+        .env("SOFTHSM2_CONF", &fx.softhsm_conf)
+        .arg("--config")
+        .arg(agent.dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(&agent.data)
+        .args(["origins", "revoke", other])
+        .output()
+        .expect("origins revoke");
+    assert!(revoke.status.success());
+    assert_eq!(
+        agent
+            .post("/v1/sign", other, &sign_body(fx, "personal", &digest))
+            .code(),
+        "ORIGIN_NOT_ALLOWED"
+    );
+}
+
+#[test]
+fn malformed_requests_get_4xx_with_stable_codes() {
+    let fx = fixture("agent");
+    let agent = start("malformed", Options::default()).expect("agent starts");
+    let (_, digest) = document(&agent.dir, "m.bin", "SHA-256");
+    let good = sign_body(fx, "personal", &digest);
+    // Wrong Host (DNS rebinding).
+    let host = agent.curl("/v1/status", &["-H", "Host: evil.test", "--http1.1"]);
+    assert_eq!(host.status, 421);
+    assert_eq!(host.code(), "BAD_REQUEST");
+    // Simple-request content types.
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let reply = agent.curl(
+            "/v1/sign",
+            &[
+                "-H",
+                &format!("Origin: {DMS}"),
+                "-H",
+                &format!("Content-Type: {content_type}"),
+                "--data-binary",
+                &good,
+            ],
+        );
+        assert_eq!(reply.status, 415, "{content_type}");
+        assert_eq!(reply.code(), "BAD_REQUEST");
+    }
+    let mut with_pin: serde_json::Value = serde_json::from_str(&good).expect("json");
+    with_pin["pin"] = "123456".into();
+    let reply = agent.post("/v1/sign", DMS, &with_pin.to_string());
+    assert_eq!((reply.status, reply.code().as_str()), (400, "BAD_REQUEST"));
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("pin"),
+        "{}",
+        reply.body
+    );
+    let duplicate = good.replacen("{", "{\"digestAlgorithm\":\"SHA-256\",", 1);
+    assert_eq!(agent.post("/v1/sign", DMS, &duplicate).status, 400);
+    let huge = agent.dir.join("huge.json");
+    std::fs::write(&huge, format!("{{\"x\":\"{}\"}}", "A".repeat(200_000))).expect("write");
+    let reply = agent.post("/v1/sign", DMS, &format!("@{}", huge.display()));
+    assert_eq!((reply.status, reply.code().as_str()), (413, "BAD_REQUEST"));
+    let short = sign_body(fx, "personal", "AAAA");
+    assert_eq!(agent.post("/v1/sign", DMS, &short).code(), "BAD_REQUEST");
+    let unknown = good.replace(&fx.id("personal"), &"ab".repeat(32));
+    let reply = agent.post("/v1/sign", DMS, &unknown);
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (404, "CERTIFICATE_NOT_FOUND")
+    );
+    let expired = good.replace(&fx.id("personal"), &fx.id("expired"));
+    assert_eq!(
+        agent.post("/v1/sign", DMS, &expired).code(),
+        "CERTIFICATE_NOT_VALID"
+    );
+    let reply = agent.post("/v1/sign", DMS, "{not json");
+    assert_eq!(reply.status, 400);
+    // English when asked.
+    let english = agent.curl(
+        "/v1/sign",
+        &[
+            "-H",
+            &format!("Origin: {DMS}"),
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Accept-Language: en-US",
+            "--data-binary",
+            &unknown,
+        ],
+    );
+    assert!(
+        english.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not found"),
+        "{}",
+        english.body
+    );
+    // Sign without an Origin (not a browser) is refused; reading status is not.
+    let no_origin = agent.curl(
+        "/v1/sign",
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &good,
+        ],
+    );
+    assert_eq!(no_origin.code(), "ORIGIN_NOT_ALLOWED");
+    assert_eq!(agent.curl("/v1/status", &[]).status, 200);
+    // The agent is still alive and well after all of that.
+    assert_eq!(agent.post("/v1/sign", DMS, &good).status, 200);
+}
+
+#[test]
+fn cancel_wrong_pin_removal_and_busy_map_to_their_codes() {
+    let fx = fixture("agent");
+    let control = fx.dir.join("agent-fault.ctl");
+    std::fs::write(&control, "pin_retries=3\ncounter_epoch=agent\n").expect("control");
+    let agent = start(
+        "faults",
+        Options {
+            modules: vec![fault_module()],
+            extra_config: "token_timeout_secs = 1\npoll_interval_ms = 200\n",
+            env: vec![("KYSO_FAULT_CONTROL", control.clone())],
+            ..Options::default()
+        },
+    )
+    .expect("agent starts");
+    let (_, digest) = document(&agent.dir, "f.bin", "SHA-256");
+    let body = sign_body(fx, "personal", &digest);
+
+    agent.set_script("action = \"cancel\"\n");
+    let reply = agent.post("/v1/sign", DMS, &body);
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (409, "USER_CANCELLED")
+    );
+
+    agent.set_script("pin = \"000000\"\n");
+    let reply = agent.post("/v1/sign", DMS, &body);
+    assert_eq!(reply.code(), "PIN_INCORRECT", "{}", reply.body);
+    assert_eq!(reply.json()["error"]["retriesLeft"], 2);
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Còn 2 lần thử"));
+
+    // Events: an allowed origin hears about the removal.
+    let events_out = agent.dir.join("events.txt");
+    let mut events = Command::new("curl")
+        .args(["-sS", "-N", "--max-time", "6", "--cacert"])
+        .arg(agent.ca())
+        .args(["-H", &format!("Origin: {DMS}"), "-o"])
+        .arg(&events_out)
+        .arg(format!("https://127.0.0.1:{}/v1/events", agent.port))
+        .spawn()
+        .expect("curl events");
+    std::thread::sleep(Duration::from_millis(800));
+    std::fs::write(&control, "present=0\npin_retries=3\ncounter_epoch=agent\n").expect("control");
+    std::thread::sleep(Duration::from_millis(600));
+    agent.set_script("pin = \"123456\"\n");
+    let reply = agent.post("/v1/sign", DMS, &body);
+    assert_eq!(reply.code(), "TOKEN_NOT_PRESENT", "{}", reply.body);
+    std::fs::write(&control, "present=1\npin_retries=3\ncounter_epoch=agent\n").expect("control");
+    let _ = events.wait();
+    let heard = std::fs::read_to_string(&events_out).unwrap_or_default();
+    assert!(heard.contains("event: tokenRemoved"), "{heard}");
+    assert!(heard.contains("event: tokenInserted"), "{heard}");
+
+    // A second request while the first waits at the PIN prompt: BUSY, no second dialog.
+    agent.set_script("pin = \"123456\"\ndelay_ms = 3000\n");
+    let first = {
+        let (ca, port, body) = (agent.ca(), agent.port, body.clone());
+        std::thread::spawn(move || {
+            Command::new("curl")
+                .args(["-sS", "--cacert"])
+                .arg(ca)
+                .args([
+                    "-H",
+                    &format!("Origin: {DMS}"),
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data-binary",
+                    &body,
+                ])
+                .arg(format!("https://127.0.0.1:{port}/v1/sign"))
+                .output()
+                .expect("curl")
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let second = agent.post("/v1/sign", DMS, &body);
+    assert_eq!(
+        (second.status, second.code().as_str()),
+        (503, "BUSY"),
+        "{}",
+        second.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let first = first.join().expect("first");
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).expect("json");
+    assert!(first["cms"].is_string(), "{first}");
+}
+
+#[test]
+fn a_port_taken_by_another_program_is_a_clear_error() {
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = blocker.local_addr().expect("addr").port();
+    let error = match start(
+        "taken",
+        Options {
+            port,
+            ..Options::default()
+        },
+    ) {
+        Ok(_) => panic!("started on a taken port"),
+        Err(e) => e,
+    };
+    assert!(
+        error.contains(&format!("port {port} is used by another program")),
+        "{error}"
+    );
+}
+
+#[test]
+fn chromium_trusts_the_agent_after_kyso_trust_install() {
+    let agent = start("chromium", Options::default()).expect("agent starts");
+    let home = agent.dir.join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let url = format!("https://127.0.0.1:{}/v1/status", agent.port);
+    let load = |home: &Path| {
+        let out = Command::new("/usr/bin/chromium")
+            .env("HOME", home)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--dump-dom",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                home.join("profile").display()
+            ))
+            .arg(&url)
+            .output()
+            .expect("chromium");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Before: the CA is unknown, no page.
+    let before = load(&home);
+    assert!(!before.contains("agentVersion"), "{before}");
+    let fx = fixture("agent");
+    let install = Command::new(env!("CARGO_BIN_EXE_kyso"))
+        .env("HOME", &home)
+        .env("KYSO_POLICY_FILE", agent.dir.join("no-policy.toml"))
+        .env("SOFTHSM2_CONF", &fx.softhsm_conf)
+        .arg("--data-dir")
+        .arg(&agent.data)
+        .args(["trust", "install"])
+        .output()
+        .expect("trust install");
+    assert!(install.status.success(), "{:?}", text(&install));
+    assert!(String::from_utf8_lossy(&install.stdout).contains(".pki/nssdb"));
+    let after = load(&home);
+    assert!(after.contains("agentVersion"), "{after}");
+    let status = Command::new(env!("CARGO_BIN_EXE_kyso"))
+        .env("HOME", &home)
+        .arg("--data-dir")
+        .arg(&agent.data)
+        .args(["trust", "status"])
+        .output()
+        .expect("trust status");
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("trusted"),
+        "{:?}",
+        text(&status)
+    );
+}
