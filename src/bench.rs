@@ -43,6 +43,18 @@ pub fn stats(samples: &[Duration]) -> Stats {
     }
 }
 
+/// Per-key figures of [`run`], for the agent benchmark to compare against.
+pub struct KeyFigures {
+    /// Certificate id.
+    pub certificate_id: String,
+    /// Raw `C_Sign`.
+    pub raw: Stats,
+    /// Digest → CMS in process.
+    pub cms: Stats,
+    /// `C_Login` + `C_Sign` + `C_Logout`.
+    pub login_sign_logout: Stats,
+}
+
 /// Runs the benchmark for each certificate and prints one block per certificate.
 ///
 /// # Errors
@@ -52,7 +64,8 @@ pub fn run(
     certificates: &[SignerCertificate],
     iterations: usize,
     authenticator: impl Fn() -> Box<dyn crate::token::Authenticator>,
-) -> Result<(), crate::token::Error> {
+) -> Result<Vec<KeyFigures>, crate::token::Error> {
+    let mut figures = Vec::new();
     println!("kyso bench: {iterations} interleaved pairs per key (raw C_Sign vs digest → CMS)");
     println!(
         "{:<34} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}",
@@ -86,13 +99,185 @@ pub fn run(
                 0.0
             },
         );
+        let login = stats(&samples.login_sign_logout);
         println!(
-            "{:<34} raw p99 {:.1}µs mean {:.1}µs | cms p99 {:.1}µs mean {:.1}µs",
-            "", raw.p99, raw.mean, cms.p99, cms.mean
+            "{:<34} raw p99 {:.1}µs mean {:.1}µs | cms p99 {:.1}µs mean {:.1}µs | C_Login+C_Sign+C_Logout p50 {:.1}µs",
+            "", raw.p99, raw.mean, cms.p99, cms.mean, login.p50
         );
+        figures.push(KeyFigures {
+            certificate_id: cert.info.id.clone(),
+            raw,
+            cms,
+            login_sign_logout: login,
+        });
     }
     println!("target: the CMS path adds <= 100 µs over raw C_Sign at p50");
-    Ok(())
+    Ok(figures)
+}
+
+/// What the agent benchmark measured.
+pub struct AgentFigures {
+    /// From spawn to the `listening on` line.
+    pub ready: Duration,
+    /// Resident memory after start, idle.
+    pub idle_rss_kib: u64,
+    /// `/v1/sign` round trips on one kept-alive connection.
+    pub round_trips: Vec<Duration>,
+    /// One `/v1/sign/batch` of `batch_size` digests.
+    pub batch: Duration,
+    /// Documents in the batch.
+    pub batch_size: usize,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Starts `exe serve --port 0` with `args`, then measures readiness, idle memory, `/v1/sign`
+/// round trips over HTTPS and one batch, and stops it.
+///
+/// # Errors
+/// A message when the agent does not start or a request fails.
+pub fn agent(
+    exe: &std::path::Path,
+    args: &[std::ffi::OsString],
+    data_dir: &std::path::Path,
+    origin: &str,
+    certificate_id: &str,
+    iterations: usize,
+    batch_size: usize,
+) -> Result<AgentFigures, String> {
+    use std::io::BufRead as _;
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(exe)
+        .args(args)
+        .args(["serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let line = lines.next().and_then(Result::ok).unwrap_or_default();
+    let ready = started.elapsed();
+    let port: u16 = line
+        .strip_prefix("listening on https://127.0.0.1:")
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| format!("agent did not start: {line:?}"))?;
+    std::thread::spawn(move || for _ in lines {});
+    std::thread::sleep(Duration::from_millis(1500));
+    let idle_rss_kib = rss_kib(child.id());
+    let ca = crate::tls::read_ca(data_dir).map_err(|e| e.to_string())?;
+    let body = |i: usize| {
+        let digest = crate::digest::DigestAlgorithm::Sha256.digest(&i.to_le_bytes());
+        serde_json::json!({
+            "certificateId": certificate_id,
+            "digest": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest),
+            "digestAlgorithm": "SHA-256",
+            "document": {"title": format!("bench {i}"), "purpose": "approve"}
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = runtime.block_on(async {
+        let mut connection = crate::client::AgentConnection::connect(port, &ca)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut round_trips = Vec::with_capacity(iterations);
+        for i in 0..iterations + 20 {
+            let payload = serde_json::to_vec(&body(i)).map_err(|e| e.to_string())?;
+            let start = std::time::Instant::now();
+            let reply = connection
+                .request("POST", "/v1/sign", Some(origin), Some(payload))
+                .await
+                .map_err(|e| e.to_string())?;
+            if reply.status != 200 {
+                return Err(format!(
+                    "sign answered {}: {}",
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                ));
+            }
+            if i >= 20 {
+                round_trips.push(start.elapsed());
+            }
+        }
+        let items: Vec<serde_json::Value> = (0..batch_size)
+            .map(|i| {
+                let one = body(i);
+                serde_json::json!({"digest": one["digest"], "document": one["document"]})
+            })
+            .collect();
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "certificateId": certificate_id,
+            "digestAlgorithm": "SHA-256",
+            "items": items,
+        }))
+        .map_err(|e| e.to_string())?;
+        let start = std::time::Instant::now();
+        let reply = connection
+            .request("POST", "/v1/sign/batch", Some(origin), Some(payload))
+            .await
+            .map_err(|e| e.to_string())?;
+        let batch = start.elapsed();
+        if reply.status != 200 {
+            return Err(format!("batch answered {}", reply.status));
+        }
+        Ok((round_trips, batch))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (round_trips, batch) = result?;
+    Ok(AgentFigures {
+        ready,
+        idle_rss_kib,
+        round_trips,
+        batch,
+        batch_size,
+    })
+}
+
+/// Prints the agent figures against the in-process ones of the same key.
+pub fn print_agent(figures: &AgentFigures, key: &KeyFigures, binary_bytes: u64) {
+    let rt = stats(&figures.round_trips);
+    let per_item_us = figures.batch.as_secs_f64() * 1e6 / figures.batch_size as f64;
+    println!(
+        "agent (kyso serve, HTTPS keep-alive, {} round trips):",
+        figures.round_trips.len()
+    );
+    println!(
+        "  ready in {:.0} ms; idle RSS {:.1} MiB; release binary {:.2} MiB",
+        figures.ready.as_secs_f64() * 1e3,
+        figures.idle_rss_kib as f64 / 1024.0,
+        binary_bytes as f64 / (1024.0 * 1024.0)
+    );
+    println!(
+        "  /v1/sign p50 {:.0}µs p99 {:.0}µs | raw C_Sign p50 {:.0}µs → +{:.0}µs | C_Login+C_Sign+C_Logout p50 {:.0}µs → +{:.0}µs",
+        rt.p50,
+        rt.p99,
+        key.raw.p50,
+        rt.p50 - key.raw.p50,
+        key.login_sign_logout.p50,
+        rt.p50 - key.login_sign_logout.p50
+    );
+    println!(
+        "  batch of {}: {:.1} ms = {:.0}µs per document, {:.0}% of raw C_Sign throughput",
+        figures.batch_size,
+        figures.batch.as_secs_f64() * 1e3,
+        per_item_us,
+        100.0 * key.raw.p50 / per_item_us
+    );
+    println!("targets: round trip <= raw C_Sign + 500 µs at p50; batch >= 90 % of raw throughput; idle RSS <= 20 MiB; ready <= 300 ms");
 }
 
 #[cfg(test)]

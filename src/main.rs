@@ -124,6 +124,9 @@ enum Command {
         /// Interleaved pairs per key.
         #[arg(long, default_value_t = 300)]
         iterations: usize,
+        /// Also start `kyso serve` and measure it over HTTPS (first certificate).
+        #[arg(long)]
+        agent: bool,
     },
 }
 
@@ -181,6 +184,15 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
+    // The same global options, for a child `kyso serve` (the agent benchmark).
+    let mut child_args: Vec<std::ffi::OsString> =
+        vec!["--prompter".into(), cli.prompter.clone().into()];
+    if let Some(config) = &cli.config {
+        child_args.extend(["--config".into(), config.clone().into_os_string()]);
+    }
+    if let Some(data) = &cli.data_dir {
+        child_args.extend(["--data-dir".into(), data.clone().into_os_string()]);
+    }
     let config =
         Config::load(cli.config.as_deref(), cli.data_dir.as_deref()).map_err(|e| e.to_string())?;
     // Commands that need no token.
@@ -262,7 +274,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Origins { action } => origins(&app, action),
         Command::Trust { .. } | Command::Status { .. } => Ok(ExitCode::SUCCESS),
-        Command::Bench { cert, iterations } => {
+        Command::Bench {
+            cert,
+            iterations,
+            agent,
+        } => {
             let mut certs = app.signing.certificates(None);
             certs.retain(|c| {
                 c.token.present
@@ -281,10 +297,29 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 purpose: Purpose::Approve,
             }];
             let first = certs[0].clone();
-            kyso::bench::run(&app.tokens, &certs, iterations.max(1), || {
+            let figures = kyso::bench::run(&app.tokens, &certs, iterations.max(1), || {
                 app.signing.authenticator(&first, None, documents.clone())
             })
             .map_err(|e| e.to_string())?;
+            if agent {
+                let origin = app
+                    .config
+                    .allowed_origins
+                    .first()
+                    .ok_or("the agent benchmark needs an allowed_origins entry")?;
+                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                let binary = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
+                let measured = kyso::bench::agent(
+                    &exe,
+                    &child_args,
+                    &app.config.data_dir,
+                    origin,
+                    &first.info.id,
+                    iterations.max(1),
+                    100,
+                )?;
+                kyso::bench::print_agent(&measured, &figures[0], binary);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

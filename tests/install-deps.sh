@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test Kyso: the SoftHSM2 token, OpenSC
-# (pkcs11-tool), OpenSSL (the CMS verifier), poppler-utils (pdfsig). Skips what is there.
+# (pkcs11-tool), OpenSSL (the CMS verifier), poppler-utils (pdfsig), curl, certutil
+# (libnss3-tools) and Debian's Chromium for the browser tests. Skips what is there.
 set -euo pipefail
-packages=(softhsm2 opensc openssl poppler-utils pkg-config ca-certificates)
+packages=(softhsm2 opensc openssl poppler-utils pkg-config ca-certificates curl libnss3-tools chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

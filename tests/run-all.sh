@@ -19,13 +19,17 @@ cargo build --release --locked --bin kyso
 BENCH_DIR=target/kyso-bench
 bash tests/fixtures/make-token.sh "$BENCH_DIR" >/dev/null
 BENCH_DIR=$(realpath "$BENCH_DIR")
-printf 'pkcs11_modules = ["/usr/lib/softhsm/libsofthsm2.so"]\ndiscover_modules = false\n' > "$BENCH_DIR/config.toml"
+printf 'pkcs11_modules = ["/usr/lib/softhsm/libsofthsm2.so"]\ndiscover_modules = false\nallowed_origins = ["https://bench.kyso.test"]\n' > "$BENCH_DIR/config.toml"
 printf 'pin = "123456"\n' > "$BENCH_DIR/pin.toml"
 id_of() { openssl x509 -in "$BENCH_DIR/pki/$1.pem" -outform DER | sha256sum | cut -c1-64; }
 SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.toml" KYSO_LOG=error \
   target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
   --prompter "scripted:$BENCH_DIR/pin.toml" \
   bench --cert "$(id_of personal)" --cert "$(id_of personal-ec)" --iterations 1000
+SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.toml" KYSO_LOG=error \
+  target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
+  --prompter "scripted:$BENCH_DIR/pin.toml" \
+  bench --cert "$(id_of personal)" --iterations 500 --agent | tail -n 5
 
 # One closing line for the whole run (cargo prints one per test binary, the last is doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

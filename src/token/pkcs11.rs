@@ -126,6 +126,9 @@ pub struct BenchSamples {
     pub raw_sign: Vec<Duration>,
     /// Digest → signed attributes → hash → `C_Sign` → SignedData.
     pub cms_path: Vec<Duration>,
+    /// `C_Login` + `C_Sign` + `C_Logout`: the token work of one agent request, which logs in
+    /// and out every time (the PIN is held by the bench job only, like a batch).
+    pub login_sign_logout: Vec<Duration>,
 }
 
 enum Progress {
@@ -162,6 +165,7 @@ impl Pkcs11Tokens {
                     stale: false,
                     tokens: Vec::new(),
                     failures: HashMap::new(),
+                    slots: HashMap::new(),
                     first_scan: true,
                     last_error: None,
                 };
@@ -323,6 +327,8 @@ struct Worker {
     tokens: Vec<TokenStatus>,
     /// Wrong PINs seen since the last good login, per token serial.
     failures: HashMap<String, u32>,
+    /// Slot of each present token at the last scan, by serial.
+    slots: HashMap<String, Slot>,
     first_scan: bool,
     last_error: Option<String>,
 }
@@ -350,9 +356,17 @@ impl Worker {
                     if matches!(result, Err(Error::TokenNotPresent)) {
                         self.stale = true;
                     }
-                    // Publish what the job changed (PIN state after a good login, a removal).
-                    self.poll();
+                    let failed = result.is_err();
                     let _ = progress.send(Progress::Done(result));
+                    // Publish what the job changed (a removal, a PIN count cleared by a good
+                    // login), after the caller has its answer.
+                    let pin_was_counting = self
+                        .tokens
+                        .iter()
+                        .any(|t| t.present && t.pin_state != PinState::Ok);
+                    if failed || pin_was_counting {
+                        self.poll();
+                    }
                 }
                 Ok(Job::Bench { request, done }) => {
                     let _ = done.send(self.bench(request));
@@ -446,6 +460,10 @@ impl Worker {
     }
 
     fn apply_scan(&mut self, found: Vec<(Slot, TokenInfo)>) {
+        self.slots = found
+            .iter()
+            .map(|(slot, info)| (info.serial_number().trim().to_string(), *slot))
+            .collect();
         let mut events = Vec::new();
         let mut seen = Vec::new();
         for (slot, info) in &found {
@@ -583,8 +601,18 @@ impl Worker {
         Ok(out)
     }
 
-    /// Finds the slot of a token by serial, rescanning (and re-initialising if stale) first.
+    /// Finds the slot of a token by serial: its last known slot when that still holds it,
+    /// else a rescan (re-initialising the module first if it went stale).
     fn locate(&mut self, serial: &str) -> Result<(Slot, TokenInfo), Error> {
+        if !self.stale {
+            if let (Some(ctx), Some(slot)) = (&self.ctx, self.slots.get(serial)) {
+                if let Ok(info) = ctx.get_token_info(*slot) {
+                    if info.serial_number().trim() == serial {
+                        return Ok((*slot, info));
+                    }
+                }
+            }
+        }
         let found = self.scan();
         match found {
             Ok(found) => {
@@ -830,19 +858,21 @@ impl Worker {
         if let Err(e) = login(&session, UserType::User, &entry) {
             return Err(self.login_failed(slot, &serial, pin_state(&info), e));
         }
-        drop(entry);
         let run = || -> Result<BenchSamples, Error> {
-            let key = session
-                .find_objects(&[
-                    Attribute::Class(ObjectClass::PRIVATE_KEY),
-                    Attribute::Id(key_id.clone()),
-                ])
-                .map_err(classify)?
-                .into_iter()
-                .next()
-                .ok_or(Error::KeyNotFound)?;
+            let find_key = || -> Result<ObjectHandle, Error> {
+                session
+                    .find_objects(&[
+                        Attribute::Class(ObjectClass::PRIVATE_KEY),
+                        Attribute::Id(key_id.clone()),
+                    ])
+                    .map_err(classify)?
+                    .into_iter()
+                    .next()
+                    .ok_or(Error::KeyNotFound)
+            };
+            let mut key = find_key()?;
             let mechanism = mechanism_for(scheme, alg);
-            let sign_hash = |hash: &[u8]| -> Result<Vec<u8>, Error> {
+            let sign_hash = |key: ObjectHandle, hash: &[u8]| -> Result<Vec<u8>, Error> {
                 let data = match scheme {
                     SignatureScheme::RsaPkcs1v15 => alg.digest_info(hash),
                     _ => hash.to_vec(),
@@ -865,6 +895,7 @@ impl Worker {
             let mut samples = BenchSamples {
                 raw_sign: Vec::with_capacity(iterations),
                 cms_path: Vec::with_capacity(iterations),
+                login_sign_logout: Vec::with_capacity(iterations),
             };
             for i in 0..iterations {
                 let digest = alg.digest(&i.to_le_bytes());
@@ -878,17 +909,27 @@ impl Worker {
                     .map_err(classify)?;
                 samples.raw_sign.push(start.elapsed());
                 let start = std::time::Instant::now();
-                cades::sign_detached(alg, scheme, &digest, &signer, sign_hash).map_err(|e| {
-                    Error::Pkcs11 {
+                cades::sign_detached(alg, scheme, &digest, &signer, |h| sign_hash(key, h))
+                    .map_err(|e| Error::Pkcs11 {
                         rv: e.to_string(),
                         function: "cms".into(),
-                    }
-                })?;
+                    })?;
                 samples.cms_path.push(start.elapsed());
+                let start = std::time::Instant::now();
+                session.logout().map_err(classify)?;
+                login(&session, UserType::User, &entry).map_err(classify)?;
+                // Private-key handles do not survive a logout: find the key again, as a
+                // request does.
+                key = find_key()?;
+                session
+                    .sign(&mechanism, key, &raw_input)
+                    .map_err(classify)?;
+                samples.login_sign_logout.push(start.elapsed());
             }
             Ok(samples)
         };
         let result = run();
+        drop(entry);
         let _ = session.logout();
         result
     }
