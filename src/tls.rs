@@ -398,4 +398,23 @@ mod tests {
         assert_eq!(again.ca_der, identity.ca_der);
         assert!(again.leaf_days_left() > 390);
     }
+
+    #[test]
+    fn a_leaf_close_to_expiry_is_renewed_with_a_new_ca() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = ensure(dir.path()).expect("identity");
+        // Replace the leaf by one that expires in 10 days.
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(380);
+        params.not_after = now + time::Duration::days(10);
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
+        let short = params.self_signed(&key).expect("cert");
+        write_private(&first.paths.leaf, short.pem().as_bytes()).expect("write");
+        assert!(load(&first.paths).expect("load").leaf_days_left() < RENEW_DAYS);
+        let renewed = ensure(dir.path()).expect("renewed");
+        assert!(renewed.renewed);
+        assert_ne!(renewed.ca_der, first.ca_der, "a renewal makes a new CA");
+        assert!(renewed.leaf_days_left() > 390);
+    }
 }

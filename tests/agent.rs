@@ -260,6 +260,22 @@ fn certificates_sign_and_batch_over_tls_verify_with_openssl() {
         std::fs::write(&cms, b64(result["cms"].as_str().expect("cms"))).expect("write");
         openssl_verify(fx, &cms, content).expect("batch item verifies");
     }
+
+    // `kyso status` asks the running agent over TLS, trusting its CA.
+    let status = Command::new(env!("CARGO_BIN_EXE_kyso"))
+        .env("KYSO_POLICY_FILE", agent.dir.join("no-policy.toml"))
+        .arg("--data-dir")
+        .arg(&agent.data)
+        .args(["status", "--port", &agent.port.to_string()])
+        .output()
+        .expect("kyso status");
+    assert!(status.status.success(), "{:?}", text(&status));
+    let reported: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(reported["apiVersion"], 1);
+    assert!(
+        reported["tokens"].as_array().is_some_and(|t| t.len() == 2),
+        "{reported}"
+    );
 }
 
 #[test]
