@@ -55,6 +55,9 @@ pub struct Settings {
     pub discover_modules: Option<bool>,
     /// PEM files of intermediate/root certificates to send along when the token lacks them.
     pub chain_certificates: Option<Vec<PathBuf>>,
+    /// PEM files of root certificates trusted when verifying received PDFs (the Ban Cơ yếu
+    /// and national roots IT installs).
+    pub trust_anchors: Option<Vec<PathBuf>>,
     /// Seconds the user has to answer a prompt (default 120).
     pub prompt_timeout_secs: Option<u64>,
     /// Seconds a token may take for one call (default 30).
@@ -89,6 +92,8 @@ pub struct Config {
     pub discover_modules: bool,
     /// Chain certificate files.
     pub chain_certificates: Vec<PathBuf>,
+    /// Trust anchors for verification.
+    pub trust_anchors: Vec<PathBuf>,
     /// Prompt timeout.
     pub prompt_timeout: Duration,
     /// Token call timeout.
@@ -209,6 +214,10 @@ impl Config {
             chain_certificates: policy
                 .chain_certificates
                 .or(user.chain_certificates)
+                .unwrap_or_default(),
+            trust_anchors: policy
+                .trust_anchors
+                .or(user.trust_anchors)
                 .unwrap_or_default(),
             prompt_timeout: Duration::from_secs(
                 policy

@@ -23,6 +23,7 @@ pub mod certificate;
 pub mod client;
 pub mod config;
 pub mod digest;
+pub mod pades;
 pub mod platform;
 pub mod server;
 pub mod signing;

@@ -115,6 +115,11 @@ enum Command {
         #[command(subcommand)]
         action: OriginsAction,
     },
+    /// PDF tools for the DMS server: prepare, embed, sign in one step.
+    Pdf {
+        #[command(subcommand)]
+        action: PdfAction,
+    },
     /// Measure the CMS path against raw C_Sign on each signing key.
     Bench {
         /// Certificates to measure (id or prefix; repeat for several). Default: every valid
@@ -144,6 +149,93 @@ enum TrustAction {
     Uninstall,
     /// Print the local CA certificate (PEM).
     ExportCa,
+}
+
+#[derive(clap::Args, Clone)]
+struct StampArgs {
+    /// approve (leader: --image signature at --rect) or issue (clerk: --image seal, placed
+    /// over the left third of the leader's signature at its real size).
+    #[arg(long, default_value = "approve")]
+    role: String,
+    /// The signer's certificate (PEM or DER): its holder goes into /Name.
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// PNG shown in the stamp (the leader's signature, the agency's seal).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Page of the stamp, from 1.
+    #[arg(long, default_value_t = 1)]
+    page: usize,
+    /// Stamp rectangle in points: x,y,width,height (origin bottom-left). None: invisible.
+    #[arg(long)]
+    rect: Option<String>,
+    /// Field name (default Signature1, Signature2…).
+    #[arg(long)]
+    field: Option<String>,
+    /// /Reason.
+    #[arg(long)]
+    reason: Option<String>,
+    /// DER bytes reserved for the CMS.
+    #[arg(long, default_value_t = kyso::pades::prepare::DEFAULT_CONTENTS_SIZE)]
+    contents_size: usize,
+}
+
+#[derive(Subcommand)]
+enum PdfAction {
+    /// Add a signature field and placeholder; print the digest to sign (last line).
+    Prepare {
+        /// The PDF.
+        input: PathBuf,
+        /// The prepared PDF.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        stamp: StampArgs,
+        /// Print JSON {digest, byteRange, field, capacity}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a CMS into a prepared PDF after checking it belongs to it.
+    Embed {
+        /// The prepared PDF.
+        input: PathBuf,
+        /// The DER CMS.
+        #[arg(long)]
+        cms: PathBuf,
+        /// The signed PDF.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Check every signature: valid, validity unknown, or invalid.
+    Verify {
+        /// The PDF.
+        input: PathBuf,
+        /// Trusted root certificates (PEM/DER), besides the configured trust_anchors.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+        /// `issued`: also require a personal and an organisation signature with its seal.
+        #[arg(long)]
+        policy: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Language of the human output: vi or en.
+        #[arg(long, default_value = "vi")]
+        lang: String,
+    },
+    /// Prepare, sign with a token (PIN prompt) and embed, in one step.
+    Sign {
+        /// The PDF.
+        input: PathBuf,
+        /// Certificate id (or unique prefix) on a token.
+        #[arg(long = "with")]
+        certificate: String,
+        /// The signed PDF.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        stamp: StampArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,6 +290,42 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     // Commands that need no token.
     match &cli.command {
         Command::Trust { action } => return trust(&config, action),
+        Command::Pdf {
+            action:
+                PdfAction::Prepare {
+                    input,
+                    output,
+                    stamp,
+                    json,
+                },
+        } => return pdf_prepare(input, output, stamp, None, *json).map(|_| ExitCode::SUCCESS),
+        Command::Pdf {
+            action:
+                PdfAction::Verify {
+                    input,
+                    trust,
+                    policy,
+                    json,
+                    lang,
+                },
+        } => {
+            return Ok(pdf_verify(
+                &config,
+                input,
+                trust,
+                policy.as_deref(),
+                *json,
+                lang,
+            ))
+        }
+        Command::Pdf {
+            action: PdfAction::Embed { input, cms, output },
+        } => {
+            let cms = std::fs::read(cms).map_err(|e| format!("{}: {e}", cms.display()))?;
+            kyso::pades::embed_file(input, &cms, output).map_err(|e| e.to_string())?;
+            println!("{}", output.display());
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Status { port } => return agent_status(&config, port.unwrap_or(config.port)),
         _ => {}
     }
@@ -273,6 +401,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Origins { action } => origins(&app, action),
+        Command::Pdf {
+            action:
+                PdfAction::Sign {
+                    input,
+                    certificate,
+                    output,
+                    stamp,
+                },
+        } => pdf_sign(&app, &input, &certificate, &output, &stamp),
+        Command::Pdf { .. } => Ok(ExitCode::SUCCESS),
         Command::Trust { .. } | Command::Status { .. } => Ok(ExitCode::SUCCESS),
         Command::Bench {
             cert,
@@ -440,6 +578,287 @@ fn origins(app: &App, action: OriginsAction) -> Result<ExitCode, String> {
             }
         }
     }
+}
+
+fn parse_rect(text: &str) -> Result<[f64; 4], String> {
+    let values: Vec<f64> = text
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("bad --rect {text:?}: x,y,width,height in points"))
+        })
+        .collect::<Result<_, _>>()?;
+    values
+        .try_into()
+        .map_err(|_| format!("bad --rect {text:?}: four numbers"))
+}
+
+fn prepare_request(
+    input: &std::path::Path,
+    stamp: &StampArgs,
+    signer: Option<String>,
+) -> Result<kyso::pades::prepare::PrepareRequest, String> {
+    use kyso::pades::prepare::{Placement, PrepareRequest, Stamp};
+    let signer = match (&signer, &stamp.cert) {
+        (Some(name), _) => Some(name.clone()),
+        (None, Some(path)) => {
+            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let der = certificate::read_pem_or_der(&data).map_err(|e| e.to_string())?;
+            let info =
+                certificate::CertificateInfo::from_der(&der[0]).map_err(|e| e.to_string())?;
+            Some(info.holder().to_string())
+        }
+        (None, None) => None,
+    };
+    let image = match &stamp.image {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(kyso::pades::image::RgbaImage::from_png(&bytes).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let visible = match (stamp.role.as_str(), &stamp.rect, image) {
+        ("issue", None, Some(seal)) => {
+            let map = kyso::pades::map_file(input).map_err(|e| e.to_string())?;
+            let doc = kyso::pades::pdf::Document::load(&map).map_err(|e| e.to_string())?;
+            let placement = kyso::pades::prepare::seal_placement(&doc, &map, &seal).map_err(|e| e.to_string())?;
+            Some(Stamp { placement, image: Some(seal) })
+        }
+        ("issue", None, None) => return Err("--role issue needs --image SEAL.png".into()),
+        ("approve" | "issue", Some(rect), image) => Some(Stamp {
+            placement: Placement { page: stamp.page, rect: parse_rect(rect)? },
+            image,
+        }),
+        ("approve", None, Some(_)) => return Err("--image needs --rect x,y,width,height".into()),
+        ("approve", None, None) => None,
+        (other, _, _) => {
+            return Err(format!(
+                "--role {other}: only approve and issue are available in this version (appendix, copy and incoming stamps need the text stamp, not built yet)"
+            ))
+        }
+    };
+    Ok(PrepareRequest {
+        field_name: stamp.field.clone(),
+        signer_name: signer,
+        reason: stamp.reason.clone(),
+        time: kyso::pades::vietnam_now(),
+        contents_size: stamp.contents_size,
+        stamp: visible,
+    })
+}
+
+fn pdf_prepare(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    stamp: &StampArgs,
+    signer: Option<String>,
+    json: bool,
+) -> Result<kyso::pades::prepare::Prepared, String> {
+    let request = prepare_request(input, stamp, signer)?;
+    let prepared = kyso::pades::prepare_file(input, output, &request).map_err(|e| e.to_string())?;
+    if json {
+        print_json(&serde_json::json!({
+            "digest": B64.encode(&prepared.digest),
+            "digestAlgorithm": "SHA-256",
+            "byteRange": prepared.byte_range,
+            "field": prepared.field,
+            "capacity": prepared.capacity,
+        }));
+    } else {
+        eprintln!(
+            "{} — {} {:?}",
+            output.display(),
+            prepared.field,
+            prepared.byte_range
+        );
+        println!("{}", B64.encode(&prepared.digest));
+    }
+    Ok(prepared)
+}
+
+fn pdf_verify(
+    config: &Config,
+    input: &std::path::Path,
+    trust: &[PathBuf],
+    policy: Option<&str>,
+    json: bool,
+    lang: &str,
+) -> ExitCode {
+    use kyso::pades::verify::Verdict;
+    let usage = |m: String| {
+        eprintln!("kyso: {m}");
+        ExitCode::from(3)
+    };
+    let issued = match policy {
+        None => false,
+        Some("issued") => true,
+        Some(other) => return usage(format!("unknown policy {other:?} (issued)")),
+    };
+    let mut anchors = Vec::new();
+    for path in config.trust_anchors.iter().chain(trust) {
+        match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|d| certificate::read_pem_or_der(&d).map_err(|e| e.to_string()))
+        {
+            Ok(certs) => anchors.extend(certs),
+            Err(e) => return usage(format!("{}: {e}", path.display())),
+        }
+    }
+    let map = match kyso::pades::map_file(input) {
+        Ok(map) => map,
+        Err(e) => return usage(format!("{}: {e}", input.display())),
+    };
+    let report = match kyso::pades::verify::verify(&map, &anchors, issued) {
+        Ok(report) => report,
+        Err(e) => return usage(format!("{}: {e}", input.display())),
+    };
+    if json {
+        print_json(&report);
+        return ExitCode::from(report.exit_code());
+    }
+    let en = lang.eq_ignore_ascii_case("en");
+    if report.signatures.is_empty() {
+        println!(
+            "{}",
+            if en {
+                "No signature."
+            } else {
+                "Văn bản không có chữ ký số."
+            }
+        );
+    }
+    for (i, s) in report.signatures.iter().enumerate() {
+        let (vi, english) = s.verdict.label();
+        let kind = match s.kind {
+            Some(Kind::Personal) => {
+                if en {
+                    "personal"
+                } else {
+                    "cá nhân"
+                }
+            }
+            Some(Kind::Organization) => {
+                if en {
+                    "organisation"
+                } else {
+                    "tổ chức"
+                }
+            }
+            None => "?",
+        };
+        println!(
+            "{} {}: {} — {} ({kind}){}",
+            if en { "Signature" } else { "Chữ ký" },
+            i + 1,
+            s.field,
+            s.signer.as_deref().unwrap_or("?"),
+            s.organization
+                .as_deref()
+                .map(|o| format!(", {o}"))
+                .unwrap_or_default()
+        );
+        if let Some(t) = &s.signing_time {
+            println!("  {}: {t}", if en { "Signed at" } else { "Thời gian ký" });
+        }
+        println!(
+            "  {}: {}",
+            if en { "Verdict" } else { "Kết quả" },
+            if en {
+                english.to_uppercase()
+            } else {
+                vi.to_uppercase()
+            }
+        );
+        for reason in &s.reasons {
+            println!("  - {reason}");
+        }
+        if !s.covers_whole_file {
+            for change in &s.later_changes {
+                println!(
+                    "  {} {}: {}",
+                    if change.allowed { "+" } else { "!" },
+                    change.object,
+                    change.what
+                );
+            }
+        }
+    }
+    if let Some(p) = &report.policy {
+        if p.met {
+            println!(
+                "{}",
+                if en {
+                    "Issued-document policy: met."
+                } else {
+                    "Đủ điều kiện văn bản phát hành."
+                }
+            );
+        } else {
+            println!(
+                "{}",
+                if en {
+                    "Issued-document policy NOT met; refuse the document:"
+                } else {
+                    "KHÔNG đủ điều kiện văn bản phát hành, từ chối tiếp nhận:"
+                }
+            );
+            for m in &p.missing {
+                println!("  - {m}");
+            }
+        }
+    }
+    let _ = Verdict::Valid;
+    ExitCode::from(report.exit_code())
+}
+
+fn pdf_sign(
+    app: &App,
+    input: &std::path::Path,
+    certificate: &str,
+    output: &std::path::Path,
+    stamp: &StampArgs,
+) -> Result<ExitCode, String> {
+    let id = match resolve_certificate(app, certificate) {
+        Ok(id) => id,
+        Err(e) => return Ok(report(&e, false)),
+    };
+    let signer = app
+        .signing
+        .certificates(None)
+        .into_iter()
+        .find(|c| c.info.id == id)
+        .map(|c| c.info.holder().to_string());
+    let prepared_path = output.with_extension("prepared.pdf");
+    let request = prepare_request(input, stamp, signer)?;
+    let prepared =
+        kyso::pades::prepare_file(input, &prepared_path, &request).map_err(|e| e.to_string())?;
+    let order = SignOrder {
+        certificate_id: id,
+        digest_algorithm: DigestAlgorithm::Sha256,
+        payload: Payload::Digest(prepared.digest.clone()),
+        document: Document {
+            title: input
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            number: None,
+            purpose: Purpose::Approve,
+        },
+        rsa_pss: false,
+    };
+    let outcome = app.signing.sign(order, None);
+    let result = match outcome {
+        Ok(signed) => {
+            let cms = signed.cms.unwrap_or_default();
+            kyso::pades::embed_file(&prepared_path, &cms, output).map_err(|e| e.to_string())?;
+            println!("{}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(report(&e, false)),
+    };
+    let _ = std::fs::remove_file(&prepared_path);
+    result
 }
 
 struct SignArgs {

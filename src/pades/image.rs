@@ -1,0 +1,113 @@
+//! PNG stamps (a leader's blue signature, an agency's red seal) as PDF image XObjects: RGB
+//! pixels with the alpha channel as a `/SMask`, so the transparency is kept.
+
+use std::io::Write as _;
+
+use super::pdf::{Dict, Object};
+use super::update::Update;
+
+/// Errors reading an image.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Not a PNG the decoder accepts.
+    #[error("PNG: {0}")]
+    Png(String),
+}
+
+/// An 8-bit RGBA image.
+#[derive(Clone, Debug)]
+pub struct RgbaImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Row-major RGBA bytes.
+    pub pixels: Vec<u8>,
+    /// Resolution from the PNG `pHYs` chunk, pixels per metre, if given.
+    pub pixels_per_metre: Option<u32>,
+}
+
+impl RgbaImage {
+    /// Decodes a PNG of any colour type and depth to RGBA8.
+    ///
+    /// # Errors
+    /// A file that is not a PNG.
+    pub fn from_png(bytes: &[u8]) -> Result<Self, Error> {
+        let mut decoder = png::Decoder::new(bytes);
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info().map_err(|e| Error::Png(e.to_string()))?;
+        let pixels_per_metre = reader
+            .info()
+            .pixel_dims
+            .filter(|d| d.unit == png::Unit::Meter && d.xppu > 0)
+            .map(|d| d.xppu);
+        let mut buffer = vec![0; reader.output_buffer_size()];
+        let frame = reader
+            .next_frame(&mut buffer)
+            .map_err(|e| Error::Png(e.to_string()))?;
+        let data = &buffer[..frame.buffer_size()];
+        let pixels = match frame.color_type {
+            png::ColorType::Rgba => data.to_vec(),
+            png::ColorType::Rgb => data
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
+            png::ColorType::GrayscaleAlpha => data
+                .chunks_exact(2)
+                .flat_map(|p| [p[0], p[0], p[0], p[1]])
+                .collect(),
+            png::ColorType::Grayscale => data.iter().flat_map(|g| [*g, *g, *g, 255]).collect(),
+            png::ColorType::Indexed => return Err(Error::Png("palette not expanded".into())),
+        };
+        Ok(Self {
+            width: frame.width,
+            height: frame.height,
+            pixels,
+            pixels_per_metre,
+        })
+    }
+
+    /// Physical size in PDF points from the PNG resolution (a seal must be printed at its real
+    /// size), if the PNG says its resolution.
+    pub fn size_pt(&self) -> Option<(f64, f64)> {
+        let ppm = f64::from(self.pixels_per_metre?);
+        let to_pt = |px: u32| f64::from(px) / ppm * 1000.0 / 25.4 * 72.0;
+        Some((to_pt(self.width), to_pt(self.height)))
+    }
+
+    /// Writes the image (and its alpha mask when not fully opaque) into `update`; returns the
+    /// image object number.
+    pub fn add_to(&self, update: &mut Update) -> u32 {
+        let mut rgb = Vec::with_capacity(self.pixels.len() / 4 * 3);
+        let mut alpha = Vec::with_capacity(self.pixels.len() / 4);
+        for p in self.pixels.chunks_exact(4) {
+            rgb.extend_from_slice(&p[..3]);
+            alpha.push(p[3]);
+        }
+        let image_dict = |colorspace: &[u8]| {
+            let mut d = Dict::default();
+            d.set(b"Type", Object::Name(b"XObject".to_vec()));
+            d.set(b"Subtype", Object::Name(b"Image".to_vec()));
+            d.set(b"Width", Object::Int(i64::from(self.width)));
+            d.set(b"Height", Object::Int(i64::from(self.height)));
+            d.set(b"ColorSpace", Object::Name(colorspace.to_vec()));
+            d.set(b"BitsPerComponent", Object::Int(8));
+            d.set(b"Filter", Object::Name(b"FlateDecode".to_vec()));
+            d
+        };
+        let mut dict = image_dict(b"DeviceRGB");
+        if alpha.iter().any(|a| *a != 255) {
+            let mask = update.add_stream(image_dict(b"DeviceGray"), &deflate(&alpha));
+            dict.set(b"SMask", Object::Ref(mask, 0));
+        }
+        update.add_stream(dict, &deflate(&rgb))
+    }
+}
+
+/// zlib-compresses `data`.
+pub fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
+}

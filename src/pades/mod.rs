@@ -1,0 +1,113 @@
+//! PDF signing for the DMS server: prepare a signature (field, stamp, placeholder, digest),
+//! embed the CMS the agent returns, verify incoming documents. Knows nothing of the agent: a
+//! Rust server calls these functions, others call `kyso pdf …` or the bridge.
+
+pub mod ber;
+pub mod embed;
+pub mod image;
+pub mod pdf;
+pub mod prepare;
+pub mod update;
+pub mod verify;
+
+/// Errors of the PDF side.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The PDF cannot be read.
+    #[error(transparent)]
+    Pdf(#[from] pdf::Error),
+    /// Reading or writing a file failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The stamp image is not a usable PNG.
+    #[error(transparent)]
+    Image(#[from] image::Error),
+    /// The stamp cannot be placed as asked.
+    #[error("placement: {0}")]
+    Placement(String),
+    /// The file has no empty signature placeholder (not prepared, or already signed).
+    #[error("no empty signature placeholder: prepare the file first")]
+    NoPlaceholder,
+    /// The CMS is not a usable SignedData.
+    #[error("CMS: {0}")]
+    Cms(String),
+    /// The CMS was made for other bytes (another preparation of the file).
+    #[error("the CMS does not belong to this prepared file (message-digest differs from the ByteRange digest)")]
+    CmsMismatch,
+    /// The CMS is larger than the placeholder.
+    #[error("the CMS needs {needed} bytes but the placeholder holds {available}: prepare with a larger --contents-size")]
+    CmsTooLarge {
+        /// DER bytes of the CMS.
+        needed: usize,
+        /// DER bytes the placeholder holds.
+        available: usize,
+    },
+    /// An invariant of ours broke.
+    #[error("internal: {0}")]
+    Internal(&'static str),
+}
+
+use std::path::Path;
+
+/// Vietnam time (UTC+07:00), used for `/M` and the stamps.
+pub fn vietnam_now() -> time::OffsetDateTime {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    time::OffsetDateTime::now_utc().to_offset(offset)
+}
+
+/// Maps a file for reading without copying it into memory.
+///
+/// # Errors
+/// The file cannot be opened or mapped.
+pub fn map_file(path: &Path) -> Result<memmap2::Mmap, Error> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: the map is read-only and private to this process; a file changed underneath
+    // by another program is detected by the length check of the single copying pass.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    Ok(map)
+}
+
+/// Prepares `input` into `output` (a new file).
+///
+/// # Errors
+/// As [`prepare::prepare`].
+pub fn prepare_file(
+    input: &Path,
+    output: &Path,
+    request: &prepare::PrepareRequest,
+) -> Result<prepare::Prepared, Error> {
+    let map = map_file(input)?;
+    let doc = pdf::Document::load(&map)?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(input)?);
+    let writer = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(output)?);
+    let result = prepare::prepare(&doc, reader, writer, request);
+    if result.is_err() {
+        let _ = std::fs::remove_file(output);
+    }
+    result
+}
+
+/// Embeds `cms` into the prepared file `input`, writing `output`; the input is not changed and
+/// nothing is written when the CMS does not belong to it or does not fit.
+///
+/// # Errors
+/// As [`embed::check`], or I/O.
+pub fn embed_file(input: &Path, cms: &[u8], output: &Path) -> Result<(), Error> {
+    use std::io::{Seek, SeekFrom, Write};
+    let map = map_file(input)?;
+    let doc = pdf::Document::load(&map)?;
+    let placeholder = embed::find_placeholder(&doc)?;
+    let hex = embed::check(&map, &placeholder, cms)?;
+    drop(doc);
+    drop(map);
+    let temporary = output.with_extension("kyso-partial");
+    std::fs::copy(input, &temporary)?;
+    let mut file = std::fs::OpenOptions::new().write(true).open(&temporary)?;
+    file.seek(SeekFrom::Start(placeholder.byte_range[1] as u64 + 1))?;
+    file.write_all(&hex)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, output)?;
+    Ok(())
+}
