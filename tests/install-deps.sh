@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test Kyso: the SoftHSM2 token, OpenSC
 # (pkcs11-tool), OpenSSL (the CMS verifier), poppler-utils (pdfsig), curl, certutil
-# (libnss3-tools) and Debian's Chromium for the browser tests. Skips what is there.
+# (libnss3-tools), qpdf, Debian's Chromium for the browser tests, and pyHanko (PyPI, in a
+# venv). Skips what is there.
 set -euo pipefail
-packages=(softhsm2 opensc openssl poppler-utils pkg-config ca-certificates curl libnss3-tools chromium)
+packages=(softhsm2 opensc openssl poppler-utils qpdf pkg-config ca-certificates curl libnss3-tools chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -15,3 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
+# pyHanko, the independent PAdES verifier of the PDF tests, in a venv under target/.
+VENV="$(dirname "$0")/../target/kyso-venv"
+if [ ! -x "$VENV/bin/pyhanko" ]; then
+  echo "installing pyHanko into $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q 'pyhanko==0.38.0' 'pyhanko-cli==0.6.0'
+fi

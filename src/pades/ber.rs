@@ -156,8 +156,7 @@ pub fn signed_attributes_raw(cms: &[u8]) -> Option<Vec<u8>> {
     let signed_data = children(cms, &explicit).into_iter().next()?;
     let signer_infos = children(cms, &signed_data)
         .into_iter()
-        .filter(|c| c.tag == [0x31])
-        .last()?;
+        .rfind(|c| c.tag == [0x31])?;
     let signer = children(cms, &signer_infos).into_iter().next()?;
     let attrs = children(cms, &signer)
         .into_iter()

@@ -453,6 +453,9 @@ pub struct Section {
     pub is_stream: bool,
 }
 
+/// The objects of one decoded object stream: (number, object).
+type ObjectStream = std::rc::Rc<Vec<(u32, Object)>>;
+
 /// A parsed document (newest revision), over the file bytes.
 pub struct Document<'a> {
     /// The whole file.
@@ -467,7 +470,7 @@ pub struct Document<'a> {
     pub size: u32,
     /// `startxref` of the newest section.
     pub startxref: usize,
-    objstm_cache: RefCell<HashMap<u32, std::rc::Rc<Vec<(u32, Object)>>>>,
+    objstm_cache: RefCell<HashMap<u32, ObjectStream>>,
 }
 
 impl<'a> Document<'a> {
@@ -707,7 +710,7 @@ impl<'a> Document<'a> {
         Ok((n as u32, object))
     }
 
-    fn object_stream(&self, stream: u32) -> Result<std::rc::Rc<Vec<(u32, Object)>>, Error> {
+    fn object_stream(&self, stream: u32) -> Result<ObjectStream, Error> {
         if let Some(cached) = self.objstm_cache.borrow().get(&stream) {
             return Ok(cached.clone());
         }

@@ -272,7 +272,7 @@ fn find_signer<'a>(signer: &SignerInfo, certs: &'a [Certificate]) -> Option<&'a 
 fn chains_to_anchor(cert: &Certificate, pool: &[Certificate], anchors: &[Certificate]) -> bool {
     let mut current = cert.clone();
     for _ in 0..10 {
-        if anchors.iter().any(|a| *a == current) {
+        if anchors.contains(&current) {
             return true;
         }
         let issuers = anchors
@@ -461,7 +461,29 @@ fn later_changes(data: &[u8], signed_end: usize) -> Vec<Change> {
             allowed: false,
         });
     }
-    let catalog_n = signed.catalog().map(|(n, _)| n).ok();
+    let catalog = signed.catalog().ok();
+    let catalog_n = catalog.as_ref().map(|(n, _)| *n);
+    let acroform_n = catalog
+        .as_ref()
+        .and_then(|(_, c)| c.get(b"AcroForm"))
+        .and_then(Object::as_ref)
+        .map(|r| r.0);
+    let info_n = signed
+        .trailer
+        .get(b"Info")
+        .and_then(Object::as_ref)
+        .map(|r| r.0);
+    let annots_arrays: Vec<u32> = signed_pages
+        .iter()
+        .filter_map(|(_, p)| p.get(b"Annots").and_then(Object::as_ref).map(|r| r.0))
+        .collect();
+    let without = |d: &Dict, keys: &[&[u8]]| {
+        let mut d = d.clone();
+        for k in keys {
+            d.remove(k);
+        }
+        d
+    };
     for n in changed {
         let before = signed.object(n).ok();
         let after = full.object(n).ok();
@@ -474,7 +496,7 @@ fn later_changes(data: &[u8], signed_end: usize) -> Vec<Change> {
             (Some(_), None) => Change {
                 object: n,
                 what: "removed".into(),
-                allowed: true,
+                allowed: false,
             },
             (Some(b), Some(a)) => {
                 let same_bytes = match (b, a) {
@@ -486,56 +508,54 @@ fn later_changes(data: &[u8], signed_end: usize) -> Vec<Change> {
                 if same_bytes {
                     continue;
                 }
-                if content_objects.contains(&n) {
-                    Change {
-                        object: n,
-                        what: "page content or resources changed".into(),
-                        allowed: false,
-                    }
-                } else if let Some(page) = signed_pages.iter().find(|(p, _)| *p == n) {
-                    let mut old = page.1.clone();
-                    let mut new = a.as_dict().cloned().unwrap_or_default();
-                    old.remove(b"Annots");
-                    new.remove(b"Annots");
-                    if same_dict(&old, &new) {
-                        Change {
-                            object: n,
-                            what: "page annotations updated".into(),
-                            allowed: true,
-                        }
+                let old = b.as_dict().cloned().unwrap_or_default();
+                let new = a.as_dict().cloned().unwrap_or_default();
+                let only = |keys: &[&[u8]]| same_dict(&without(&old, keys), &without(&new, keys));
+                let (what, allowed) = if content_objects.contains(&n) {
+                    ("page content or resources changed", false)
+                } else if signed_pages.iter().any(|(p, _)| *p == n) {
+                    if only(&[b"Annots"]) {
+                        ("page annotations updated", true)
                     } else {
-                        Change {
-                            object: n,
-                            what: "page dictionary changed".into(),
-                            allowed: false,
-                        }
+                        ("page dictionary changed", false)
                     }
                 } else if Some(n) == catalog_n {
-                    let mut old = b.as_dict().cloned().unwrap_or_default();
-                    let mut new = a.as_dict().cloned().unwrap_or_default();
-                    for key in [&b"AcroForm"[..], b"DSS", b"Extensions", b"Perms"] {
-                        old.remove(key);
-                        new.remove(key);
-                    }
-                    if same_dict(&old, &new) {
-                        Change {
-                            object: n,
-                            what: "catalog: form or security data".into(),
-                            allowed: true,
-                        }
+                    if only(&[b"AcroForm", b"DSS", b"Extensions", b"Perms"]) {
+                        ("catalog: form or security data", true)
                     } else {
-                        Change {
-                            object: n,
-                            what: "catalog changed".into(),
-                            allowed: false,
-                        }
+                        ("catalog changed", false)
                     }
+                } else if Some(n) == acroform_n {
+                    if only(&[b"Fields", b"SigFlags", b"DR", b"DA", b"NeedAppearances"]) {
+                        ("form fields added", true)
+                    } else {
+                        ("form settings changed", false)
+                    }
+                } else if annots_arrays.contains(&n) {
+                    ("page annotations updated", true)
+                } else if old.type_name() == Some(b"Sig")
+                    || old.type_name() == Some(b"DocTimeStamp")
+                {
+                    ("an existing signature dictionary changed", false)
+                } else if old.get(b"FT").is_some()
+                    || old.get(b"Subtype").and_then(Object::as_name) == Some(b"Widget")
+                {
+                    if old.get(b"V").is_none() && only(&[b"V", b"AP", b"AS", b"MK", b"F"]) {
+                        ("empty form field filled", true)
+                    } else {
+                        ("a filled form field or its appearance changed", false)
+                    }
+                } else if matches!(old.type_name(), Some(b"DSS") | Some(b"VRI")) {
+                    ("validation data updated", true)
+                } else if Some(n) == info_n || old.type_name() == Some(b"Metadata") {
+                    ("document information updated", true)
                 } else {
-                    Change {
-                        object: n,
-                        what: describe(a, "updated"),
-                        allowed: true,
-                    }
+                    ("an existing object changed", false)
+                };
+                Change {
+                    object: n,
+                    what: what.into(),
+                    allowed,
                 }
             }
             (None, None) => continue,
