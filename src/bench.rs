@@ -224,16 +224,26 @@ pub fn agent(
             "items": items,
         }))
         .map_err(|e| e.to_string())?;
-        let start = std::time::Instant::now();
-        let reply = connection
-            .request("POST", "/v1/sign/batch", Some(origin), Some(payload))
-            .await
-            .map_err(|e| e.to_string())?;
-        let batch = start.elapsed();
-        if reply.status != 200 {
-            return Err(format!("batch answered {}", reply.status));
+        // Median of three batches: one run is at the mercy of the VM's noise.
+        let mut batches = Vec::new();
+        for _ in 0..3 {
+            let start = std::time::Instant::now();
+            let reply = connection
+                .request(
+                    "POST",
+                    "/v1/sign/batch",
+                    Some(origin),
+                    Some(payload.clone()),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            batches.push(start.elapsed());
+            if reply.status != 200 {
+                return Err(format!("batch answered {}", reply.status));
+            }
         }
-        Ok((round_trips, batch))
+        batches.sort();
+        Ok((round_trips, batches[1]))
     });
     let _ = child.kill();
     let _ = child.wait();

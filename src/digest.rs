@@ -75,10 +75,17 @@ impl DigestAlgorithm {
 
     /// Hashes `data` in one call.
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        let mut hasher = self.hasher();
+        hasher.update(data);
+        hasher.finish()
+    }
+
+    /// An incremental hasher, for data that comes in pieces (a PDF's two byte ranges).
+    pub fn hasher(self) -> Hasher {
         match self {
-            Self::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            Self::Sha384 => sha2::Sha384::digest(data).to_vec(),
-            Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
+            Self::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            Self::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
+            Self::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
         }
     }
 
@@ -106,6 +113,36 @@ impl DigestAlgorithm {
         let mut out = self.digest_info_prefix().to_vec();
         out.extend_from_slice(digest);
         out
+    }
+}
+
+/// An incremental hasher of one of the [`DigestAlgorithm`]s.
+pub enum Hasher {
+    /// SHA-256.
+    Sha256(sha2::Sha256),
+    /// SHA-384.
+    Sha384(sha2::Sha384),
+    /// SHA-512.
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    /// Adds bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(data),
+            Self::Sha384(h) => h.update(data),
+            Self::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// The digest.
+    pub fn finish(self) -> Vec<u8> {
+        match self {
+            Self::Sha256(h) => h.finalize().to_vec(),
+            Self::Sha384(h) => h.finalize().to_vec(),
+            Self::Sha512(h) => h.finalize().to_vec(),
+        }
     }
 }
 

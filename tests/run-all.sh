@@ -31,6 +31,10 @@ SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.
   --prompter "scripted:$BENCH_DIR/pin.toml" \
   bench --cert "$(id_of personal)" --iterations 500 --agent | tail -n 5
 
+echo "== PDF benchmark: prepare + embed vs one read and vs pyHanko (1, 10, 100 MB)"
+python3 tests/bench_pdf.py "$(realpath target/release/kyso)" "$(realpath target/kyso-venv/bin/pyhanko)" \
+  "$(realpath -m target/kyso-bench-pdf)" "$BENCH_DIR"
+
 # One closing line for the whole run (cargo prints one per test binary, the last is doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log

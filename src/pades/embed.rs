@@ -65,13 +65,13 @@ pub fn find_placeholder(doc: &Document<'_>) -> Result<Placeholder, Error> {
         .ok_or(Error::NoPlaceholder)
 }
 
-/// Digest of the ByteRange with `alg`.
+/// Digest of the ByteRange with `alg`, hashing the two ranges in place.
 pub fn range_digest(data: &[u8], byte_range: [usize; 4], alg: DigestAlgorithm) -> Vec<u8> {
     let [a0, l0, b0, l1] = byte_range;
-    let mut bytes = Vec::with_capacity(l0 + l1);
-    bytes.extend_from_slice(&data[a0..a0 + l0]);
-    bytes.extend_from_slice(&data[b0..b0 + l1]);
-    alg.digest(&bytes)
+    let mut hasher = alg.hasher();
+    hasher.update(&data[a0..a0 + l0]);
+    hasher.update(&data[b0..b0 + l1]);
+    hasher.finish()
 }
 
 /// The digest algorithm and message-digest attribute of a CMS's single signer.
@@ -110,13 +110,17 @@ pub fn cms_message_digest(cms: &[u8]) -> Result<(DigestAlgorithm, Vec<u8>), Erro
 /// # Errors
 /// [`Error::CmsMismatch`] when the CMS was made for other bytes; [`Error::CmsTooLarge`] when
 /// it does not fit.
-pub fn check(data: &[u8], placeholder: &Placeholder, cms: &[u8]) -> Result<Vec<u8>, Error> {
+pub fn check(
+    placeholder: &Placeholder,
+    cms: &[u8],
+    range_digest: impl FnOnce(DigestAlgorithm) -> Result<Vec<u8>, Error>,
+) -> Result<Vec<u8>, Error> {
     // Re-encode to drop any trailing padding a caller may have kept.
     let cms = ContentInfo::from_der(cms)
         .and_then(|c| c.to_der())
         .map_err(|e| Error::Cms(e.to_string()))?;
     let (alg, digest) = cms_message_digest(&cms)?;
-    if range_digest(data, placeholder.byte_range, alg) != digest {
+    if range_digest(alg)? != digest {
         return Err(Error::CmsMismatch);
     }
     let hex = hex::encode(&cms).into_bytes();

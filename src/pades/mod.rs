@@ -80,7 +80,7 @@ pub fn prepare_file(
 ) -> Result<prepare::Prepared, Error> {
     let map = map_file(input)?;
     let doc = pdf::Document::load(&map)?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(input)?);
+    let reader = std::fs::File::open(input)?;
     let writer = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(output)?);
     let result = prepare::prepare(&doc, reader, writer, request);
     if result.is_err() {
@@ -90,24 +90,65 @@ pub fn prepare_file(
 }
 
 /// Embeds `cms` into the prepared file `input`, writing `output`; the input is not changed and
-/// nothing is written when the CMS does not belong to it or does not fit.
+/// nothing is left at `output` when the CMS does not belong to it or does not fit. The input is
+/// read once: copied to a temporary file while its ByteRange is hashed, then the CMS hex is
+/// written in place and the file renamed.
 ///
 /// # Errors
 /// As [`embed::check`], or I/O.
 pub fn embed_file(input: &Path, cms: &[u8], output: &Path) -> Result<(), Error> {
-    use std::io::{Seek, SeekFrom, Write};
-    let map = map_file(input)?;
-    let doc = pdf::Document::load(&map)?;
-    let placeholder = embed::find_placeholder(&doc)?;
-    let hex = embed::check(&map, &placeholder, cms)?;
-    drop(doc);
-    drop(map);
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let placeholder = {
+        let map = map_file(input)?;
+        let doc = pdf::Document::load(&map)?;
+        embed::find_placeholder(&doc)?
+    };
+    let (alg, _) = embed::cms_message_digest(
+        &<cms::content_info::ContentInfo as der::Decode>::from_der(cms)
+            .and_then(|c| der::Encode::to_der(&c))
+            .map_err(|e| Error::Cms(e.to_string()))?,
+    )?;
     let temporary = output.with_extension("kyso-partial");
-    std::fs::copy(input, &temporary)?;
-    let mut file = std::fs::OpenOptions::new().write(true).open(&temporary)?;
-    file.seek(SeekFrom::Start(placeholder.byte_range[1] as u64 + 1))?;
-    file.write_all(&hex)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, output)?;
-    Ok(())
+    let result = (|| -> Result<(), Error> {
+        let mut reader = std::fs::File::open(input)?;
+        let mut writer =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&temporary)?);
+        let [_, a, b, _] = placeholder.byte_range;
+        let mut hasher = alg.hasher();
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut offset = 0usize;
+        loop {
+            let n = reader.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buffer[..n];
+            // Hash what lies outside the gap [a, b).
+            let (start, end) = (offset, offset + n);
+            if start < a {
+                hasher.update(&chunk[..a.min(end) - start]);
+            }
+            if end > b {
+                hasher.update(&chunk[b.max(start) - start..]);
+            }
+            writer.write_all(chunk)?;
+            offset = end;
+        }
+        let digest = hasher.finish();
+        let hex = embed::check(&placeholder, cms, |_| Ok(digest))?;
+        let mut file = writer.into_inner().map_err(|e| Error::Io(e.into_error()))?;
+        file.seek(SeekFrom::Start(a as u64 + 1))?;
+        file.write_all(&hex)?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            std::fs::rename(&temporary, output)?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(e)
+        }
+    }
 }
