@@ -153,10 +153,33 @@ enum TrustAction {
 
 #[derive(clap::Args, Clone)]
 struct StampArgs {
-    /// approve (leader: --image signature at --rect) or issue (clerk: --image seal, placed
-    /// over the left third of the leader's signature at its real size).
+    /// approve (leader: --image signature at --rect), issue (clerk: --image seal over the left
+    /// third of the leader's signature at its real size, --number, --date), appendix (--number
+    /// of the main document, top right), copy (--copy-form, top right).
     #[arg(long, default_value = "approve")]
     role: String,
+    /// Document number: the number to write (issue) or the main document's number and symbol
+    /// (appendix).
+    #[arg(long)]
+    number: Option<String>,
+    /// Issue date YYYY-MM-DD (issue), written "ngày dd tháng mm năm yyyy".
+    #[arg(long)]
+    date: Option<String>,
+    /// Where the number goes: PAGE:X,Y (baseline start, points).
+    #[arg(long)]
+    number_at: Option<String>,
+    /// Where the date goes: PAGE:X,Y.
+    #[arg(long)]
+    date_at: Option<String>,
+    /// "SAO Y", "SAO LỤC" or "TRÍCH SAO" (copy).
+    #[arg(long)]
+    copy_form: Option<String>,
+    /// The copying organisation (copy; default: the certificate's O).
+    #[arg(long)]
+    organization: Option<String>,
+    /// TrueType font for text stamps (default: Liberation Serif / Times New Roman).
+    #[arg(long)]
+    font: Option<PathBuf>,
     /// The signer's certificate (PEM or DER): its holder goes into /Name.
     #[arg(long)]
     cert: Option<PathBuf>,
@@ -298,7 +321,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     stamp,
                     json,
                 },
-        } => return pdf_prepare(input, output, stamp, None, *json).map(|_| ExitCode::SUCCESS),
+        } => return pdf_prepare(input, output, stamp, *json).map(|_| ExitCode::SUCCESS),
         Command::Pdf {
             action:
                 PdfAction::Verify {
@@ -594,23 +617,36 @@ fn parse_rect(text: &str) -> Result<[f64; 4], String> {
         .map_err(|_| format!("bad --rect {text:?}: four numbers"))
 }
 
+fn parse_anchor(text: &str) -> Result<kyso::pades::roles::Anchor, String> {
+    let bad = || format!("bad place {text:?}: PAGE:X,Y in points");
+    let (page, xy) = text.split_once(':').ok_or_else(bad)?;
+    let (x, y) = xy.split_once(',').ok_or_else(bad)?;
+    Ok(kyso::pades::roles::Anchor {
+        page: page.trim().parse().map_err(|_| bad())?,
+        x: x.trim().parse().map_err(|_| bad())?,
+        y: y.trim().parse().map_err(|_| bad())?,
+    })
+}
+
 fn prepare_request(
     input: &std::path::Path,
     stamp: &StampArgs,
-    signer: Option<String>,
+    token_cert: Option<certificate::CertificateInfo>,
 ) -> Result<kyso::pades::prepare::PrepareRequest, String> {
-    use kyso::pades::prepare::{Placement, PrepareRequest, Stamp};
-    let signer = match (&signer, &stamp.cert) {
-        (Some(name), _) => Some(name.clone()),
-        (None, Some(path)) => {
+    use kyso::pades::prepare::{Placement, PrepareRequest};
+    use kyso::pades::roles::{self, Role, RoleRequest};
+    let role =
+        Role::parse(&stamp.role).ok_or_else(|| format!("unknown --role {:?}", stamp.role))?;
+    let signer_cert = match &stamp.cert {
+        _ if token_cert.is_some() => token_cert,
+        Some(path) => {
             let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let der = certificate::read_pem_or_der(&data).map_err(|e| e.to_string())?;
-            let info =
-                certificate::CertificateInfo::from_der(&der[0]).map_err(|e| e.to_string())?;
-            Some(info.holder().to_string())
+            Some(certificate::CertificateInfo::from_der(&der[0]).map_err(|e| e.to_string())?)
         }
-        (None, None) => None,
+        None => None,
     };
+    let signer = signer_cert.as_ref().map(|c| c.holder().to_string());
     let image = match &stamp.image {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -618,33 +654,52 @@ fn prepare_request(
         }
         None => None,
     };
-    let visible = match (stamp.role.as_str(), &stamp.rect, image) {
-        ("issue", None, Some(seal)) => {
-            let map = kyso::pades::map_file(input).map_err(|e| e.to_string())?;
-            let doc = kyso::pades::pdf::Document::load(&map).map_err(|e| e.to_string())?;
-            let placement = kyso::pades::prepare::seal_placement(&doc, &map, &seal).map_err(|e| e.to_string())?;
-            Some(Stamp { placement, image: Some(seal) })
-        }
-        ("issue", None, None) => return Err("--role issue needs --image SEAL.png".into()),
-        ("approve" | "issue", Some(rect), image) => Some(Stamp {
-            placement: Placement { page: stamp.page, rect: parse_rect(rect)? },
-            image,
-        }),
-        ("approve", None, Some(_)) => return Err("--image needs --rect x,y,width,height".into()),
-        ("approve", None, None) => None,
-        (other, _, _) => {
-            return Err(format!(
-                "--role {other}: only approve and issue are available in this version (appendix, copy and incoming stamps need the text stamp, not built yet)"
-            ))
-        }
+    let date = match &stamp.date {
+        Some(text) => Some(
+            time::Date::parse(
+                text,
+                &time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .map_err(|_| format!("bad --date {text:?}: YYYY-MM-DD"))?,
+        ),
+        None => None,
     };
+    let now = kyso::pades::vietnam_now();
+    let request = RoleRequest {
+        role,
+        image,
+        placement: match &stamp.rect {
+            Some(rect) => Some(Placement {
+                page: stamp.page,
+                rect: parse_rect(rect)?,
+            }),
+            None => None,
+        },
+        number: stamp.number.clone(),
+        date,
+        number_at: stamp.number_at.as_deref().map(parse_anchor).transpose()?,
+        date_at: stamp.date_at.as_deref().map(parse_anchor).transpose()?,
+        copy_form: stamp.copy_form.clone(),
+        organization: stamp
+            .organization
+            .clone()
+            .or_else(|| signer_cert.as_ref().and_then(|c| c.organization.clone())),
+        time: now,
+        font: stamp.font.clone(),
+    };
+    let map = kyso::pades::map_file(input).map_err(|e| e.to_string())?;
+    let doc = kyso::pades::pdf::Document::load(&map).map_err(|e| e.to_string())?;
+    let plan = roles::plan(&doc, &map, &request).map_err(|e| e.to_string())?;
     Ok(PrepareRequest {
         field_name: stamp.field.clone(),
         signer_name: signer,
         reason: stamp.reason.clone(),
-        time: kyso::pades::vietnam_now(),
+        time: now,
         contents_size: stamp.contents_size,
-        stamp: visible,
+        stamps: plan.stamps,
+        font: stamp.font.clone(),
+        create_fields: plan.create_fields,
+        fill_fields: plan.fill_fields,
     })
 }
 
@@ -652,10 +707,9 @@ fn pdf_prepare(
     input: &std::path::Path,
     output: &std::path::Path,
     stamp: &StampArgs,
-    signer: Option<String>,
     json: bool,
 ) -> Result<kyso::pades::prepare::Prepared, String> {
-    let request = prepare_request(input, stamp, signer)?;
+    let request = prepare_request(input, stamp, None)?;
     let prepared = kyso::pades::prepare_file(input, output, &request).map_err(|e| e.to_string())?;
     if json {
         print_json(&serde_json::json!({
@@ -828,7 +882,7 @@ fn pdf_sign(
         .certificates(None)
         .into_iter()
         .find(|c| c.info.id == id)
-        .map(|c| c.info.holder().to_string());
+        .map(|c| c.info);
     let prepared_path = output.with_extension("prepared.pdf");
     let request = prepare_request(input, stamp, signer)?;
     let prepared =

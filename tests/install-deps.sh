@@ -4,7 +4,7 @@
 # (libnss3-tools), qpdf, Debian's Chromium for the browser tests, and pyHanko (PyPI, in a
 # venv). Skips what is there.
 set -euo pipefail
-packages=(softhsm2 opensc openssl poppler-utils qpdf pkg-config ca-certificates curl libnss3-tools chromium)
+packages=(softhsm2 opensc openssl poppler-utils qpdf fonts-liberation2 pkg-config ca-certificates curl libnss3-tools chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -565,3 +565,239 @@ fn corpus_verdicts_agree_with_pyhanko() {
         disagreements.join("\n")
     );
 }
+
+fn pdftotext(file: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(file)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sign_role(input: &Path, output: &Path, clerk: bool, args: &[&str]) -> std::process::Output {
+    let fx = fixture("pdf");
+    let d = docs();
+    let id = fx.id(if clerk { "organization" } else { "personal" });
+    let mut all = vec![
+        "sign".to_string(),
+        input.display().to_string(),
+        "--with".into(),
+        id,
+        "-o".into(),
+        output.display().to_string(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    kyso_pdf(&all, Some(if clerk { &d.clerk } else { &d.leader }))
+}
+
+#[test]
+fn the_clerk_writes_number_and_date_and_both_signatures_stay_valid() {
+    let d = docs();
+    let approved = d.dir.join("numbered.approved.pdf");
+    let signature = d.dir.join("signature.png").display().to_string();
+    // The draft's "So:" line has its baseline at y=748, the date line at y=732.
+    let out = sign_role(
+        &d.dir.join("draft.pdf"),
+        &approved,
+        false,
+        &[
+            "--role",
+            "approve",
+            "--image",
+            &signature,
+            "--rect",
+            "300,560,150,60",
+            "--number-at",
+            "1:92,748",
+            "--date-at",
+            "1:330,732",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let issued = d.dir.join("numbered.issued.pdf");
+    let seal = d.dir.join("seal.png").display().to_string();
+    let out = sign_role(
+        &approved,
+        &issued,
+        true,
+        &[
+            "--role",
+            "issue",
+            "--image",
+            &seal,
+            "--number",
+            "12",
+            "--date",
+            "2026-12-05",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let extracted = pdftotext(&issued);
+    assert!(
+        extracted.contains("ngày 05 tháng 12 năm 2026"),
+        "{extracted}"
+    );
+    assert!(
+        extracted
+            .lines()
+            .any(|l| l.contains("12") && l.contains("/QD-UBND")),
+        "{extracted}"
+    );
+    let (code, report) = ours(&issued, true, true);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        verdicts(&report),
+        vec!["valid".to_string(), "valid".to_string()]
+    );
+    let (ok, py) = pyhanko(&issued);
+    assert!(ok && py.matches("judged VALID").count() == 2, "{py}");
+    assert!(py.contains("form filling"), "{py}");
+    let sig = pdfsig(&issued);
+    assert_eq!(sig.matches("Signature is Valid.").count(), 2, "{sig}");
+    // Without the places prepared by the leader, the clerk is told what to do.
+    leader_signs(
+        &d.dir.join("draft.pdf"),
+        &d.dir.join("noplace.approved.pdf"),
+    );
+    let out = sign_role(
+        &d.dir.join("noplace.approved.pdf"),
+        &d.dir.join("never3.pdf"),
+        true,
+        &["--role", "issue", "--image", &seal, "--number", "12"],
+    );
+    assert!(text(&out).1.contains("--number-at"), "{:?}", text(&out));
+}
+
+#[test]
+fn appendix_and_copy_lines_are_exact_text_and_verify() {
+    let d = docs();
+    let appendix = d.dir.join("appendix.pdf");
+    let out = sign_role(
+        &d.dir.join("draft-2p.pdf"),
+        &appendix,
+        true,
+        &["--role", "appendix", "--number", "12/QĐ-UBND"],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let first_page = Command::new("pdftotext")
+        .args(["-f", "1", "-l", "1"])
+        .arg(&appendix)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let first_page = String::from_utf8_lossy(&first_page.stdout).into_owned();
+    let line = first_page
+        .lines()
+        .find(|l| l.starts_with("12/QĐ-UBND "))
+        .unwrap_or_else(|| panic!("{first_page}"));
+    assert!(
+        line.ends_with("+07:00") && line.len() == "12/QĐ-UBND 2026-11-30T18:22:24+07:00".len(),
+        "{line}"
+    );
+    let copy = d.dir.join("copy.pdf");
+    let out = sign_role(
+        &d.dir.join("draft.pdf"),
+        &copy,
+        true,
+        &["--role", "copy", "--copy-form", "SAO LỤC"],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        pdftotext(&copy).contains("SAO LỤC UBND Thành phố Thử Nghiệm 20"),
+        "{}",
+        pdftotext(&copy)
+    );
+    for file in [&appendix, &copy] {
+        let (code, report) = ours(file, true, false);
+        assert_eq!(code, 0, "{report:#}");
+        assert!(pdfsig(file).contains("Signature is Valid."));
+        let (ok, py) = pyhanko(file);
+        assert!(ok, "{py}");
+        // The text is drawn with an embedded subset of a Times-compatible font.
+        let fonts = Command::new("pdffonts")
+            .arg(file)
+            .output()
+            .expect("pdffonts");
+        let fonts = String::from_utf8_lossy(&fonts.stdout).into_owned();
+        assert!(
+            fonts.contains("CID TrueType") && fonts.contains("Identity-H"),
+            "{fonts}"
+        );
+    }
+}
+
+#[test]
+fn the_seal_covers_the_left_third_of_the_leader_signature_with_its_transparency() {
+    let d = docs();
+    let approved = d.dir.join("render.approved.pdf");
+    leader_signs(&d.dir.join("draft.pdf"), &approved);
+    let issued = d.dir.join("render.issued.pdf");
+    assert!(clerk_issues(&approved, &issued).status.success());
+    // At 72 dpi a pixel is a point; y grows downwards from the top (page height 841.89).
+    let prefix = d.dir.join("render");
+    let out = Command::new("pdftoppm")
+        .args(["-r", "72", "-png", "-f", "1", "-l", "1"])
+        .arg(&issued)
+        .arg(&prefix)
+        .output()
+        .expect("pdftoppm");
+    assert!(out.status.success());
+    let png_path = d.dir.join("render-1.png");
+    let decoder = png::Decoder::new(std::fs::File::open(&png_path).expect("png"));
+    let mut reader = decoder.read_info().expect("png info");
+    let mut buffer = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buffer).expect("frame");
+    let channels = info.line_size / info.width as usize;
+    let pixel = |x: usize, y: usize| {
+        let at = y * info.line_size + x * channels;
+        (buffer[at], buffer[at + 1], buffer[at + 2])
+    };
+    let mut red = (usize::MAX, 0usize, usize::MAX, 0usize);
+    let mut blue = (usize::MAX, 0usize, usize::MAX, 0usize);
+    let mut white_in_seal = 0;
+    for y in 0..info.height as usize {
+        for x in 0..info.width as usize {
+            let (r, g, b) = pixel(x, y);
+            let grow = |bbox: &mut (usize, usize, usize, usize)| {
+                *bbox = (bbox.0.min(x), bbox.1.max(x), bbox.2.min(y), bbox.3.max(y));
+            };
+            if r > 150 && g < 90 && b < 90 {
+                grow(&mut red);
+            } else if b > 120 && r < 110 && g < 130 {
+                grow(&mut blue);
+            }
+        }
+    }
+    for y in red.2..=red.3 {
+        for x in red.0..=red.1 {
+            let (r, g, b) = pixel(x, y);
+            if r > 240 && g > 240 && b > 240 {
+                white_in_seal += 1;
+            }
+        }
+    }
+    // The leader's image box is x 300..450; its left third ends at x = 350.
+    assert!(
+        (345..=355).contains(&red.1),
+        "seal right edge at {} (red {red:?}, blue {blue:?})",
+        red.1
+    );
+    assert!(
+        red.0 < 300 && blue.0 >= 299 && blue.1 > 400,
+        "red {red:?} blue {blue:?}"
+    );
+    // Real size: 40 mm = 113 pt.
+    assert!(
+        (108..=118).contains(&(red.1 - red.0)),
+        "seal width {}",
+        red.1 - red.0
+    );
+    // Transparent between the rings: the page shows through.
+    let area = (red.1 - red.0 + 1) * (red.3 - red.2 + 1);
+    assert!(
+        white_in_seal * 100 / area > 30,
+        "only {white_in_seal} of {area} pixels show the page"
+    );
+}

@@ -7,6 +7,8 @@ pub mod embed;
 pub mod image;
 pub mod pdf;
 pub mod prepare;
+pub mod roles;
+pub mod text;
 pub mod update;
 pub mod verify;
 
@@ -23,6 +25,9 @@ pub enum Error {
     /// The stamp image is not a usable PNG.
     #[error(transparent)]
     Image(#[from] image::Error),
+    /// The stamp font cannot be used.
+    #[error("font: {0}")]
+    Font(String),
     /// The stamp cannot be placed as asked.
     #[error("placement: {0}")]
     Placement(String),

@@ -30,6 +30,23 @@ pub struct Stamp {
     pub placement: Placement,
     /// The image, centred in the rectangle with its aspect ratio kept.
     pub image: Option<RgbaImage>,
+    /// Text lines drawn in the rectangle (after the image).
+    pub lines: Vec<TextLine>,
+}
+
+/// One line of text in a stamp.
+#[derive(Clone, Debug)]
+pub struct TextLine {
+    /// The text (precomposed Vietnamese letters).
+    pub text: String,
+    /// Font size in points.
+    pub size: f64,
+    /// Italic (the date line of Decree 30).
+    pub italic: bool,
+    /// Baseline start, from the stamp rectangle's bottom-left corner, in points.
+    pub x: f64,
+    /// Baseline height from the rectangle's bottom.
+    pub y: f64,
 }
 
 /// What to prepare.
@@ -45,8 +62,70 @@ pub struct PrepareRequest {
     pub time: time::OffsetDateTime,
     /// Bytes reserved for the DER CMS (the placeholder holds twice as many hex digits).
     pub contents_size: usize,
-    /// Visible stamp, or `None` for an invisible signature (on page 1).
-    pub stamp: Option<Stamp>,
+    /// Visible stamps: the first is the signature's widget, the others locked stamp
+    /// annotations covered by the same signature; none: an invisible signature.
+    pub stamps: Vec<Stamp>,
+    /// The stamp font (regular and italic are looked up next to it by name), or the default.
+    pub font: Option<std::path::PathBuf>,
+    /// Empty text fields to create (the number and date the clerk will fill).
+    pub create_fields: Vec<FieldSpec>,
+    /// Existing text fields to fill.
+    pub fill_fields: Vec<FieldFill>,
+}
+
+/// An empty text field to create.
+#[derive(Clone, Debug)]
+pub struct FieldSpec {
+    /// Field name.
+    pub name: String,
+    /// Page, from 1.
+    pub page: usize,
+    /// x, y, width, height in points.
+    pub rect: [f64; 4],
+}
+
+/// A text field to fill with a value drawn in the stamp font.
+#[derive(Clone, Debug)]
+pub struct FieldFill {
+    /// Field name.
+    pub name: String,
+    /// Its value.
+    pub text: String,
+    /// Font size.
+    pub size: f64,
+    /// Italic.
+    pub italic: bool,
+}
+
+/// A top-level field by name: (object number, dictionary).
+///
+/// # Errors
+/// A broken document.
+pub fn find_field(doc: &Document<'_>, name: &str) -> Result<Option<(u32, Dict)>, Error> {
+    let (_, catalog) = doc.catalog()?;
+    let acroform = doc.get(&catalog, b"AcroForm");
+    let fields = acroform
+        .as_dict()
+        .map(|d| doc.get(d, b"Fields"))
+        .unwrap_or(Object::Null);
+    for field in fields.as_array().cloned().unwrap_or_default() {
+        let Some((n, _)) = field.as_ref() else {
+            continue;
+        };
+        let Some(dict) = doc.object(n)?.as_dict().cloned() else {
+            continue;
+        };
+        if dict
+            .get(b"T")
+            .and_then(Object::as_string)
+            .map(super::pdf::decode_text)
+            .as_deref()
+            == Some(name)
+        {
+            return Ok(Some((n, dict)));
+        }
+    }
+    Ok(None)
 }
 
 /// What prepare tells the caller.
@@ -89,19 +168,22 @@ fn pdf_date(t: time::OffsetDateTime) -> String {
 /// Builds the update for `doc`; returns it with the field name.
 fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update, String), Error> {
     let pages = doc.pages()?;
-    let page_index = request
-        .stamp
-        .as_ref()
-        .map(|s| s.placement.page)
-        .unwrap_or(1);
-    let (page_n, page_dict) =
+    let page_of = |index: usize| {
         pages
-            .get(page_index.wrapping_sub(1))
+            .get(index.wrapping_sub(1))
             .cloned()
             .ok_or(Error::Placement(format!(
-                "the document has {} pages, not {page_index}",
+                "the document has {} pages, not {index}",
                 pages.len()
-            )))?;
+            )))
+    };
+    for stamp in &request.stamps {
+        let [_, _, w, h] = stamp.placement.rect;
+        if !(w > 0.0 && h > 0.0) {
+            return Err(Error::Placement("the stamp rectangle is empty".into()));
+        }
+        page_of(stamp.placement.page)?;
+    }
     let (catalog_n, catalog) = doc.catalog()?;
     let mut update = Update::new(doc);
 
@@ -144,7 +226,7 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
     sig.set(b"Type", Object::Name(b"Sig".to_vec()));
     sig.set(b"Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
     sig.set(b"SubFilter", Object::Name(b"ETSI.CAdES.detached".to_vec()));
-    // Placeholders, replaced by exact byte patterns below.
+    // Placeholders, replaced by exact byte patterns when the update is serialised.
     sig.set(b"ByteRange", Object::Name(b"KYSO_BYTE_RANGE".to_vec()));
     sig.set(b"Contents", Object::Name(b"KYSO_CONTENTS".to_vec()));
     sig.set(b"M", Object::String(pdf_date(request.time).into_bytes()));
@@ -156,24 +238,38 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
     }
     let sig_n = update.add(&Object::Dict(sig));
 
-    let mut widget = Dict::default();
-    widget.set(b"Type", Object::Name(b"Annot".to_vec()));
-    widget.set(b"Subtype", Object::Name(b"Widget".to_vec()));
+    let fonts = StampFonts::load(request)?;
+    let widget_base = |page_n: u32| {
+        let mut widget = Dict::default();
+        widget.set(b"Type", Object::Name(b"Annot".to_vec()));
+        widget.set(b"Subtype", Object::Name(b"Widget".to_vec()));
+        widget.set(b"F", Object::Int(132));
+        widget.set(b"P", Object::Ref(page_n, 0));
+        widget
+    };
+    // (page object, widget object) pairs.
+    let mut placed: Vec<(u32, u32)> = Vec::new();
+    if request.stamps.len() > 1 {
+        return Err(Error::Placement("one visible stamp per signature".into()));
+    }
+    let (page_n, _) = page_of(
+        request
+            .stamps
+            .first()
+            .map(|s| s.placement.page)
+            .unwrap_or(1),
+    )?;
+    let mut widget = widget_base(page_n);
     widget.set(b"FT", Object::Name(b"Sig".to_vec()));
     widget.set(b"T", text_string(&field_name));
     widget.set(b"V", Object::Ref(sig_n, 0));
-    widget.set(b"F", Object::Int(132));
-    widget.set(b"P", Object::Ref(page_n, 0));
-    let rect = match &request.stamp {
+    let rect = match request.stamps.first() {
         Some(stamp) => {
-            let [x, y, w, h] = stamp.placement.rect;
-            if !(w > 0.0 && h > 0.0) {
-                return Err(Error::Placement("the stamp rectangle is empty".into()));
-            }
-            let appearance = appearance_stream(&mut update, stamp, w, h);
+            let appearance = appearance_stream(&mut update, stamp, fonts.as_ref())?;
             let mut ap = Dict::default();
             ap.set(b"N", Object::Ref(appearance, 0));
             widget.set(b"AP", Object::Dict(ap));
+            let [x, y, w, h] = stamp.placement.rect;
             [x, y, x + w, y + h]
         }
         None => [0.0; 4],
@@ -182,27 +278,122 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
         b"Rect",
         Object::Array(rect.iter().map(|v| Object::Real(*v)).collect()),
     );
-    let widget_n = update.add(&Object::Dict(widget));
+    let field_n = update.add(&Object::Dict(widget));
+    placed.push((page_n, field_n));
 
-    // The page's /Annots, wherever the array lives.
-    let annot_ref = page_dict.get(b"Annots").and_then(Object::as_ref);
-    let mut annots = doc
-        .get(&page_dict, b"Annots")
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    annots.push(Object::Ref(widget_n, 0));
-    match annot_ref {
-        Some((n, g)) => update.put(n, g, &Object::Array(annots)),
-        None => {
-            let mut page = page_dict.clone();
-            page.set(b"Annots", Object::Array(annots));
-            update.put(page_n, generation(doc, page_n), &Object::Dict(page));
+    // Empty text fields the clerk will fill (created with the leader's signature, so that
+    // filling them later is form filling, which keeps the leader's signature valid).
+    let mut new_fields = Vec::new();
+    for spec in &request.create_fields {
+        let (page_n, _) = page_of(spec.page)?;
+        let mut field = widget_base(page_n);
+        field.set(b"F", Object::Int(4));
+        field.set(b"FT", Object::Name(b"Tx".to_vec()));
+        field.set(b"T", text_string(&spec.name));
+        field.set(b"DA", Object::String(b"/Helv 13 Tf 0 g".to_vec()));
+        let [x, y, w, h] = spec.rect;
+        field.set(
+            b"Rect",
+            Object::Array(
+                [x, y, x + w, y + h]
+                    .iter()
+                    .map(|v| Object::Real(*v))
+                    .collect(),
+            ),
+        );
+        let n = update.add(&Object::Dict(field));
+        placed.push((page_n, n));
+        new_fields.push(Object::Ref(n, 0));
+    }
+
+    // Fill the clerk's fields: value and appearance (number, date) in this revision.
+    for fill in &request.fill_fields {
+        let (n, dict) = find_field(doc, &fill.name)?.ok_or_else(|| {
+            Error::Placement(format!(
+                "the draft has no field {}: prepare the leader's signature with its place",
+                fill.name
+            ))
+        })?;
+        let rect: Vec<f64> = doc
+            .get(&dict, b"Rect")
+            .as_array()
+            .map(|a| a.iter().filter_map(Object::as_f64).collect())
+            .unwrap_or_default();
+        let [x0, y0, x1, y1] = rect[..] else {
+            return Err(Error::Placement(format!(
+                "the field {} has no rectangle",
+                fill.name
+            )));
+        };
+        let stamp = Stamp {
+            placement: Placement {
+                page: 1,
+                rect: [x0, y0, x1 - x0, y1 - y0],
+            },
+            image: None,
+            lines: vec![TextLine {
+                text: fill.text.clone(),
+                size: fill.size,
+                italic: fill.italic,
+                x: 1.0,
+                y: fill.size * 0.25,
+            }],
+        };
+        let appearance = appearance_stream(&mut update, &stamp, fonts.as_ref())?;
+        let mut filled = dict.clone();
+        filled.set(b"V", text_string(&fill.text));
+        let mut ap = Dict::default();
+        ap.set(b"N", Object::Ref(appearance, 0));
+        filled.set(b"AP", Object::Dict(ap));
+        update.put(n, generation(doc, n), &Object::Dict(filled));
+    }
+
+    // Each page's /Annots, wherever its array lives.
+    let mut page_numbers: Vec<u32> = placed.iter().map(|(p, _)| *p).collect();
+    page_numbers.dedup();
+    for page_n in page_numbers {
+        let page_dict = pages
+            .iter()
+            .find(|(n, _)| *n == page_n)
+            .map(|(_, d)| d.clone())
+            .ok_or(Error::Internal("page vanished"))?;
+        let annot_ref = page_dict.get(b"Annots").and_then(Object::as_ref);
+        let mut annots = doc
+            .get(&page_dict, b"Annots")
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        annots.extend(
+            placed
+                .iter()
+                .filter(|(p, _)| *p == page_n)
+                .map(|(_, w)| Object::Ref(*w, 0)),
+        );
+        match annot_ref {
+            Some((n, g)) => update.put(n, g, &Object::Array(annots)),
+            None => {
+                let mut page = page_dict.clone();
+                page.set(b"Annots", Object::Array(annots));
+                update.put(page_n, generation(doc, page_n), &Object::Dict(page));
+            }
         }
     }
 
-    fields.push(Object::Ref(widget_n, 0));
+    fields.push(Object::Ref(field_n, 0));
+    fields.extend(new_fields);
     acroform.set(b"Fields", Object::Array(fields));
+    if !request.create_fields.is_empty() && acroform.get(b"DR").is_none() {
+        // The default appearance of the text fields names Helvetica.
+        let mut helv = Dict::default();
+        helv.set(b"Type", Object::Name(b"Font".to_vec()));
+        helv.set(b"Subtype", Object::Name(b"Type1".to_vec()));
+        helv.set(b"BaseFont", Object::Name(b"Helvetica".to_vec()));
+        let mut fonts_dict = Dict::default();
+        fonts_dict.set(b"Helv", Object::Dict(helv));
+        let mut dr = Dict::default();
+        dr.set(b"Font", Object::Dict(fonts_dict));
+        acroform.set(b"DR", Object::Dict(dr));
+    }
     acroform.set(b"SigFlags", Object::Int(3));
     match acroform_ref {
         Some((n, g)) => update.put(n, g, &Object::Dict(acroform)),
@@ -220,15 +411,44 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
     Ok((update, field_name))
 }
 
-fn generation(doc: &Document<'_>, n: u32) -> u16 {
-    match doc.xref.get(&n) {
-        Some(super::pdf::XrefEntry::Offset(_, g)) => *g,
-        _ => 0,
+/// The regular and italic stamp fonts, loaded only when a stamp has text.
+struct StampFonts {
+    regular: super::text::Font,
+    italic: Option<super::text::Font>,
+}
+
+impl StampFonts {
+    fn load(request: &PrepareRequest) -> Result<Option<Self>, Error> {
+        let italics: Vec<bool> = request
+            .stamps
+            .iter()
+            .flat_map(|s| s.lines.iter().map(|l| l.italic))
+            .chain(request.fill_fields.iter().map(|f| f.italic))
+            .collect();
+        if italics.is_empty() {
+            return Ok(None);
+        }
+        let regular = super::text::Font::stamp(request.font.as_deref(), false)?;
+        let italic = if italics.iter().any(|i| *i) {
+            // An agency font: its italic is not known, so the same file is used.
+            Some(super::text::Font::stamp(
+                request.font.as_deref(),
+                request.font.is_none(),
+            )?)
+        } else {
+            None
+        };
+        Ok(Some(Self { regular, italic }))
     }
 }
 
-/// The form XObject of a visible stamp: the image centred, aspect ratio kept.
-fn appearance_stream(update: &mut Update, stamp: &Stamp, w: f64, h: f64) -> u32 {
+/// The form XObject of a visible stamp: the image centred (aspect ratio kept), then the text.
+fn appearance_stream(
+    update: &mut Update,
+    stamp: &Stamp,
+    fonts: Option<&StampFonts>,
+) -> Result<u32, Error> {
+    let [_, _, w, h] = stamp.placement.rect;
     let mut resources = Dict::default();
     let mut content = String::new();
     if let Some(image) = &stamp.image {
@@ -247,6 +467,37 @@ fn appearance_stream(update: &mut Update, stamp: &Stamp, w: f64, h: f64) -> u32 
             (h - ih) / 2.0
         ));
     }
+    if let (false, Some(fonts)) = (stamp.lines.is_empty(), fonts) {
+        let mut set = super::text::FontSet::default();
+        let names: Vec<String> = stamp
+            .lines
+            .iter()
+            .map(|l| {
+                set.use_text(
+                    if l.italic {
+                        fonts.italic.as_ref().unwrap_or(&fonts.regular)
+                    } else {
+                        &fonts.regular
+                    },
+                    &l.text,
+                )
+            })
+            .collect();
+        let (font_resources, maps) = set.write(update)?;
+        resources.set(b"Font", Object::Dict(font_resources));
+        content.push_str("BT 0 g\n");
+        for (line, name) in stamp.lines.iter().zip(&names) {
+            let map = maps.get(name).ok_or(Error::Internal("font map"))?;
+            content.push_str(&format!(
+                "/{name} {:.2} Tf 1 0 0 1 {:.3} {:.3} Tm {} Tj\n",
+                line.size,
+                line.x,
+                line.y,
+                super::text::encode(map, &line.text)
+            ));
+        }
+        content.push_str("ET\n");
+    }
     let mut dict = Dict::default();
     dict.set(b"Type", Object::Name(b"XObject".to_vec()));
     dict.set(b"Subtype", Object::Name(b"Form".to_vec()));
@@ -260,7 +511,14 @@ fn appearance_stream(update: &mut Update, stamp: &Stamp, w: f64, h: f64) -> u32 
         ]),
     );
     dict.set(b"Resources", Object::Dict(resources));
-    update.add_stream(dict, content.as_bytes())
+    Ok(update.add_stream(dict, content.as_bytes()))
+}
+
+fn generation(doc: &Document<'_>, n: u32) -> u16 {
+    match doc.xref.get(&n) {
+        Some(super::pdf::XrefEntry::Offset(_, g)) => *g,
+        _ => 0,
+    }
 }
 
 /// Prepares `input` into `out`: copies the original, appends the update, returns the digest.

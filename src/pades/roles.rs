@@ -1,0 +1,317 @@
+//! The Vietnamese signing roles and their visible stamps (Decree 30/2020, Appendix I; see
+//! research/vn-rules.md §1): what each role draws, and where.
+//!
+//! - `approve`: the leader's handwritten-signature image, centred in the given rectangle.
+//! - `issue`: the agency's red seal at its real size over the left third of the leader's
+//!   signature, the document number and the date (13 pt, the date italic) where the draft
+//!   leaves them blank; refused without a valid personal signature.
+//! - `appendix`: no image; top right of page 1, the main document's number and symbol and the
+//!   signing time (ISO 8601, +07:00), Times 10 pt.
+//! - `copy`: no image; top right of page 1, the copy form ("SAO Y", "SAO LỤC", "TRÍCH SAO"),
+//!   the copying organisation and the signing time.
+
+use super::image::RgbaImage;
+use super::pdf::{Document, Object};
+use super::prepare::{
+    find_field, seal_placement, FieldFill, FieldSpec, Placement, Stamp, TextLine,
+};
+use super::Error;
+
+/// A signing role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Leader approves.
+    Approve,
+    /// Clerk issues.
+    Issue,
+    /// Separate attached file.
+    Appendix,
+    /// Electronic copy.
+    Copy,
+}
+
+impl Role {
+    /// Parses `approve|issue|appendix|copy`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "approve" => Some(Self::Approve),
+            "issue" => Some(Self::Issue),
+            "appendix" => Some(Self::Appendix),
+            "copy" => Some(Self::Copy),
+            _ => None,
+        }
+    }
+}
+
+/// A point on a page: page (from 1) and baseline start in points.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Anchor {
+    /// Page, from 1.
+    pub page: usize,
+    /// x in points.
+    pub x: f64,
+    /// Baseline y in points.
+    pub y: f64,
+}
+
+/// What a role needs to draw its stamps.
+#[derive(Clone, Debug)]
+pub struct RoleRequest {
+    /// The role.
+    pub role: Role,
+    /// The signature image (approve) or the seal (issue).
+    pub image: Option<RgbaImage>,
+    /// Where the image goes (approve; issue computes it).
+    pub placement: Option<Placement>,
+    /// Document number: the number to write (issue), or number and symbol (appendix).
+    pub number: Option<String>,
+    /// Issue date (issue).
+    pub date: Option<time::Date>,
+    /// Where the number goes (issue).
+    pub number_at: Option<Anchor>,
+    /// Where the date goes (issue).
+    pub date_at: Option<Anchor>,
+    /// "SAO Y", "SAO LỤC" or "TRÍCH SAO" (copy).
+    pub copy_form: Option<String>,
+    /// The copying organisation (copy), from the certificate unless given.
+    pub organization: Option<String>,
+    /// Signing time, Vietnam time.
+    pub time: time::OffsetDateTime,
+    /// The stamp font (to measure text); `None` for the default.
+    pub font: Option<std::path::PathBuf>,
+}
+
+/// ISO 8601 with the Vietnam offset: `2026-11-30T17:57:27+07:00`.
+pub fn iso8601_vn(t: time::OffsetDateTime) -> String {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let t = t.to_offset(offset);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+07:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// "ngày 05 tháng 12 năm 2026".
+pub fn date_line(date: time::Date) -> String {
+    format!(
+        "ngày {:02} tháng {:02} năm {:04}",
+        date.day(),
+        u8::from(date.month()),
+        date.year()
+    )
+}
+
+/// A stamp holding one line of text, its box fitted to the text.
+fn text_stamp(
+    font: &super::text::Font,
+    anchor: Anchor,
+    text: &str,
+    size: f64,
+    italic: bool,
+) -> Result<Stamp, Error> {
+    let width = font.width(text, size)?;
+    let descent = size * 0.25;
+    Ok(Stamp {
+        placement: Placement {
+            page: anchor.page,
+            rect: [anchor.x, anchor.y - descent, width + 2.0, size * 1.3],
+        },
+        image: None,
+        lines: vec![TextLine {
+            text: text.to_string(),
+            size,
+            italic,
+            x: 0.0,
+            y: descent,
+        }],
+    })
+}
+
+fn page_size(doc: &Document<'_>, page: usize) -> Result<(f64, f64), Error> {
+    let pages = doc.pages()?;
+    let (_, dict) = pages
+        .get(page.wrapping_sub(1))
+        .ok_or_else(|| Error::Placement(format!("no page {page}")))?;
+    let media: Vec<f64> = doc
+        .inherited(dict, b"MediaBox")
+        .as_array()
+        .map(|a| a.iter().filter_map(Object::as_f64).collect())
+        .unwrap_or_default();
+    match media[..] {
+        [x0, y0, x1, y1] => Ok((x1 - x0, y1 - y0)),
+        _ => Ok((595.28, 841.89)),
+    }
+}
+
+/// The top-right line of page 1 (appendix, copy): 20 mm from the right edge, 15 mm from the top.
+fn top_right(doc: &Document<'_>, font: &super::text::Font, text: &str) -> Result<Stamp, Error> {
+    let (w, h) = page_size(doc, 1)?;
+    let size = 10.0;
+    let width = font.width(text, size)?;
+    let mm = 72.0 / 25.4;
+    text_stamp(
+        font,
+        Anchor {
+            page: 1,
+            x: w - 20.0 * mm - width,
+            y: h - 15.0 * mm - size,
+        },
+        text,
+        size,
+        false,
+    )
+}
+
+/// Name of the text field for the document number.
+pub const NUMBER_FIELD: &str = "SoVanBan";
+/// Name of the text field for the issue date.
+pub const DATE_FIELD: &str = "NgayBanHanh";
+
+/// What a role adds: the signature's stamp, text fields to create, text fields to fill.
+#[derive(Default)]
+pub struct Plan {
+    /// The signature's visible stamp (none: invisible).
+    pub stamps: Vec<Stamp>,
+    /// Empty fields to create (approve).
+    pub create_fields: Vec<FieldSpec>,
+    /// Fields to fill (issue).
+    pub fill_fields: Vec<FieldFill>,
+}
+
+/// The plan of `request` for `doc` (its bytes `data`, to find the leader's signature).
+///
+/// # Errors
+/// [`Error::Placement`] for a missing place, number, date or personal signature.
+pub fn plan(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<Plan, Error> {
+    let need = |what: &str| Error::Placement(what.to_string());
+    match request.role {
+        Role::Approve => {
+            let stamps = match (&request.placement, &request.image) {
+                (Some(placement), image) => vec![Stamp {
+                    placement: *placement,
+                    image: image.clone(),
+                    lines: Vec::new(),
+                }],
+                (None, Some(_)) => return Err(need("the signature image needs a place (--rect)")),
+                (None, None) => Vec::new(),
+            };
+            // The places where the clerk will write the number and the date.
+            let mut create_fields = Vec::new();
+            let field = |name: &str, at: Anchor, width: f64| FieldSpec {
+                name: name.to_string(),
+                page: at.page,
+                rect: [at.x, at.y - 13.0 * 0.25, width, 13.0 * 1.3],
+            };
+            if let Some(at) = request.number_at {
+                create_fields.push(field(NUMBER_FIELD, at, 60.0));
+            }
+            if let Some(at) = request.date_at {
+                create_fields.push(field(DATE_FIELD, at, 190.0));
+            }
+            Ok(Plan {
+                stamps,
+                create_fields,
+                fill_fields: Vec::new(),
+            })
+        }
+        Role::Issue => {
+            let seal = request
+                .image
+                .clone()
+                .ok_or_else(|| need("issuing needs the seal image (--image)"))?;
+            let placement = match request.placement {
+                Some(p) => p,
+                None => seal_placement(doc, data, &seal)?,
+            };
+            let mut fill_fields = Vec::new();
+            let missing =
+                |name: &str| -> Result<bool, Error> { Ok(find_field(doc, name)?.is_none()) };
+            if let Some(number) = &request.number {
+                if missing(NUMBER_FIELD)? {
+                    return Err(need(
+                        "văn bản chưa có chỗ ghi số / the draft has no place for the number: prepare the leader's signature with --number-at PAGE:X,Y (after Số:)",
+                    ));
+                }
+                fill_fields.push(FieldFill {
+                    name: NUMBER_FIELD.into(),
+                    text: number.clone(),
+                    size: 13.0,
+                    italic: false,
+                });
+            }
+            if let Some(date) = request.date {
+                if missing(DATE_FIELD)? {
+                    return Err(need(
+                        "văn bản chưa có chỗ ghi ngày / the draft has no place for the date: prepare the leader's signature with --date-at PAGE:X,Y",
+                    ));
+                }
+                fill_fields.push(FieldFill {
+                    name: DATE_FIELD.into(),
+                    text: date_line(date),
+                    size: 13.0,
+                    italic: true,
+                });
+            }
+            Ok(Plan {
+                stamps: vec![Stamp {
+                    placement,
+                    image: Some(seal),
+                    lines: Vec::new(),
+                }],
+                create_fields: Vec::new(),
+                fill_fields,
+            })
+        }
+        Role::Appendix => {
+            let number = request
+                .number
+                .as_deref()
+                .ok_or_else(|| need("an appendix needs the main document's number (--number)"))?;
+            let font = super::text::Font::stamp(request.font.as_deref(), false)?;
+            Ok(Plan {
+                stamps: vec![top_right(
+                    doc,
+                    &font,
+                    &format!("{number} {}", iso8601_vn(request.time)),
+                )?],
+                ..Plan::default()
+            })
+        }
+        Role::Copy => {
+            let form = request.copy_form.as_deref().unwrap_or("SAO Y");
+            let organization = request
+                .organization
+                .as_deref()
+                .ok_or_else(|| need("a copy needs the copying organisation"))?;
+            let font = super::text::Font::stamp(request.font.as_deref(), false)?;
+            Ok(Plan {
+                stamps: vec![top_right(
+                    doc,
+                    &font,
+                    &format!("{form} {organization} {}", iso8601_vn(request.time)),
+                )?],
+                ..Plan::default()
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_line_is_zero_padded_and_iso_time_has_the_vietnam_offset() {
+        let date = time::Date::from_calendar_date(2026, time::Month::March, 5).expect("date");
+        assert_eq!(date_line(date), "ngày 05 tháng 03 năm 2026");
+        let t = time::OffsetDateTime::from_unix_timestamp(1_780_000_000).expect("time");
+        assert_eq!(iso8601_vn(t), "2026-05-29T03:26:40+07:00");
+        assert_eq!(Role::parse("copy"), Some(Role::Copy));
+        assert_eq!(Role::parse("sign"), None);
+    }
+}
