@@ -748,14 +748,14 @@ fn check_one(
         .map(|a| a.iter().filter_map(Object::as_int).collect())
         .unwrap_or_default();
     let [r0, r1, r2, r3] = range[..] else {
-        report.reasons.push("no usable /ByteRange".into());
+        report.reasons.push("không có /ByteRange hợp lệ / no usable /ByteRange".into());
         return report;
     };
     let (a, b, end) = (r1 as usize, r2 as usize, (r2 + r3) as usize);
     if r0 != 0 || r1 < 0 || r2 <= r1 || r3 < 0 || end > data.len() || a >= data.len() {
         report
             .reasons
-            .push("the /ByteRange does not fit the file".into());
+            .push("/ByteRange không khớp với tệp / the /ByteRange does not fit the file".into());
         return report;
     }
     let contents = sig
@@ -766,7 +766,7 @@ fn check_one(
     if data.get(a) != Some(&b'<') || data.get(b - 1) != Some(&b'>') {
         report
             .reasons
-            .push("the /ByteRange gap is not the /Contents string".into());
+            .push("vùng loại trừ của /ByteRange không phải /Contents / the /ByteRange gap is not the /Contents string".into());
         return report;
     }
     report.covers_whole_file = end == data.len();
@@ -778,7 +778,7 @@ fn check_one(
     if sub_filter == "ETSI.RFC3161" {
         report
             .reasons
-            .push("document timestamp (not a signer)".into());
+            .push("dấu thời gian của văn bản (không phải người ký) / document timestamp (not a signer)".into());
         report.verdict = Verdict::Unknown;
         return report;
     }
@@ -802,7 +802,7 @@ fn check_one(
         })
         .collect();
     let Some(signer) = signed.signer_infos.0.iter().next() else {
-        report.reasons.push("no signer in the CMS".into());
+        report.reasons.push("không có người ký trong chữ ký / no signer in the CMS".into());
         return report;
     };
     let signer_cert = find_signer(signer, &certs);
@@ -899,13 +899,13 @@ fn check_one(
     if !intact {
         report
             .reasons
-            .push("the signed bytes were changed (digest mismatch)".into());
+            .push("nội dung đã ký bị thay đổi / the signed bytes were changed (digest mismatch)".into());
         return report;
     }
     let Some(cert) = signer_cert else {
         report
             .reasons
-            .push("the signer certificate is not in the signature".into());
+            .push("chữ ký không kèm chứng thư số của người ký / the signer certificate is not in the signature".into());
         report.verdict = Verdict::Unknown;
         return report;
     };
@@ -920,7 +920,7 @@ fn check_one(
         Ok(false) => {
             report
                 .reasons
-                .push("the signature value does not verify".into());
+                .push("giá trị chữ ký không đúng / the signature value does not verify".into());
             return report;
         }
         Err(unsupported) => {
@@ -932,7 +932,7 @@ fn check_one(
     if report.later_changes.iter().any(|c| !c.allowed) {
         report
             .reasons
-            .push("the document content was changed after this signature".into());
+            .push("nội dung văn bản bị thay đổi sau khi ký / the document content was changed after this signature".into());
         report.verdict = Verdict::Invalid;
         return report;
     }
@@ -941,7 +941,7 @@ fn check_one(
         report.verdict = Verdict::Valid;
     } else {
         report.reasons.push(
-            "the certificate chain does not reach a trusted root (install the CA root)".into(),
+            "chứng thư số không dẫn tới chứng thư gốc tin cậy (cài đặt chứng thư gốc) / the certificate chain does not reach a trusted root (install the CA root)".into(),
         );
         report.verdict = Verdict::Unknown;
     }
