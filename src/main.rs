@@ -41,6 +41,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 enum Command {
     /// List tokens and the signing certificates on them.
     Certs {
@@ -155,7 +156,8 @@ enum TrustAction {
 struct StampArgs {
     /// approve (leader: --image signature at --rect), issue (clerk: --image seal over the left
     /// third of the leader's signature at its real size, --number, --date), appendix (--number
-    /// of the main document, top right), copy (--copy-form, top right).
+    /// of the main document, top right), copy (--copy-form, top right), incoming (the "ĐẾN"
+    /// block: --number, --date, --forward-to, --file-reference).
     #[arg(long, default_value = "approve")]
     role: String,
     /// Document number: the number to write (issue) or the main document's number and symbol
@@ -180,6 +182,15 @@ struct StampArgs {
     /// TrueType font for text stamps (default: Liberation Serif / Times New Roman).
     #[arg(long)]
     font: Option<PathBuf>,
+    /// Incoming: "Chuyển" (forwarded to).
+    #[arg(long)]
+    forward_to: Option<String>,
+    /// Incoming: "Số và ký hiệu HS" (file reference).
+    #[arg(long)]
+    file_reference: Option<String>,
+    /// An agency's own stamp text, lines separated by |, with {signer}, {organization}, {time}.
+    #[arg(long)]
+    text: Option<String>,
     /// The signer's certificate (PEM or DER): its holder goes into /Name.
     #[arg(long)]
     cert: Option<PathBuf>,
@@ -686,6 +697,10 @@ fn prepare_request(
             .or_else(|| signer_cert.as_ref().and_then(|c| c.organization.clone())),
         time: now,
         font: stamp.font.clone(),
+        forward_to: stamp.forward_to.clone(),
+        file_reference: stamp.file_reference.clone(),
+        template: stamp.text.clone(),
+        signer: signer.clone(),
     };
     let map = kyso::pades::map_file(input).map_err(|e| e.to_string())?;
     let doc = kyso::pades::pdf::Document::load(&map).map_err(|e| e.to_string())?;

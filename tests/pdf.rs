@@ -801,3 +801,77 @@ fn the_seal_covers_the_left_third_of_the_leader_signature_with_its_transparency(
         "only {white_in_seal} of {area} pixels show the page"
     );
 }
+
+#[test]
+fn incoming_block_and_agency_template_read_back_and_keep_the_sender_valid() {
+    let d = docs();
+    let sent = d.dir.join("incoming.sent.pdf");
+    leader_signs(&d.dir.join("draft.pdf"), &sent);
+    let received = d.dir.join("incoming.received.pdf");
+    let out = sign_role(
+        &sent,
+        &received,
+        true,
+        &[
+            "--role",
+            "incoming",
+            "--number",
+            "245",
+            "--date",
+            "2026-12-08",
+            "--forward-to",
+            "Phòng Tổng hợp",
+            "--file-reference",
+            "HS-12/2026",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let extracted = pdftotext(&received);
+    for expected in [
+        "ĐẾN",
+        "Số: 245",
+        "Ngày: 08/12/2026",
+        "Chuyển: Phòng Tổng hợp",
+        "Số và ký hiệu HS: HS-12/2026",
+        "UBND THÀNH PHỐ THỬ NGHIỆM",
+    ] {
+        assert!(
+            extracted.contains(expected),
+            "{expected:?} missing from {extracted}"
+        );
+    }
+    let (code, report) = ours(&received, true, false);
+    assert_eq!(
+        (code, verdicts(&report)),
+        (0, vec!["valid".to_string(), "valid".to_string()]),
+        "{report:#}"
+    );
+    let (ok, py) = pyhanko(&received);
+    assert!(ok && py.matches("judged VALID").count() == 2, "{py}");
+
+    let templated = d.dir.join("template.pdf");
+    let out = sign_role(
+        &d.dir.join("draft.pdf"),
+        &templated,
+        false,
+        &[
+            "--role",
+            "approve",
+            "--rect",
+            "330,500,200,45",
+            "--text",
+            "Ký bởi: {signer}|Cơ quan: {organization}|Thời gian ký: {time}",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let extracted = pdftotext(&templated);
+    assert!(extracted.contains("Ký bởi: Nguyễn Văn An"), "{extracted}");
+    assert!(
+        extracted.contains("Cơ quan: UBND Thành phố Thử Nghiệm"),
+        "{extracted}"
+    );
+    assert!(
+        extracted.contains("Thời gian ký: 20") && extracted.contains("+07:00"),
+        "{extracted}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct Stamp {
     pub image: Option<RgbaImage>,
     /// Text lines drawn in the rectangle (after the image).
     pub lines: Vec<TextLine>,
+    /// A frame around the rectangle, in this RGB colour (the "ĐẾN" stamp).
+    pub frame: Option<[f64; 3]>,
 }
 
 /// One line of text in a stamp.
@@ -47,6 +49,8 @@ pub struct TextLine {
     pub x: f64,
     /// Baseline height from the rectangle's bottom.
     pub y: f64,
+    /// RGB colour, 0..1 (black for Decree 30 text, red for the "ĐẾN" stamp).
+    pub color: [f64; 3],
 }
 
 /// What to prepare.
@@ -337,7 +341,9 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
                 italic: fill.italic,
                 x: 1.0,
                 y: fill.size * 0.25,
+                color: [0.0; 3],
             }],
+            frame: None,
         };
         let appearance = appearance_stream(&mut update, &stamp, fonts.as_ref())?;
         let mut filled = dict.clone();
@@ -485,11 +491,12 @@ fn appearance_stream(
             .collect();
         let (font_resources, maps) = set.write(update)?;
         resources.set(b"Font", Object::Dict(font_resources));
-        content.push_str("BT 0 g\n");
+        content.push_str("BT\n");
         for (line, name) in stamp.lines.iter().zip(&names) {
             let map = maps.get(name).ok_or(Error::Internal("font map"))?;
+            let [r, g, b] = line.color;
             content.push_str(&format!(
-                "/{name} {:.2} Tf 1 0 0 1 {:.3} {:.3} Tm {} Tj\n",
+                "{r:.3} {g:.3} {b:.3} rg /{name} {:.2} Tf 1 0 0 1 {:.3} {:.3} Tm {} Tj\n",
                 line.size,
                 line.x,
                 line.y,
@@ -497,6 +504,13 @@ fn appearance_stream(
             ));
         }
         content.push_str("ET\n");
+    }
+    if let Some([r, g, b]) = stamp.frame {
+        content.push_str(&format!(
+            "q {r:.3} {g:.3} {b:.3} RG 1.2 w 1 1 {:.3} {:.3} re S Q\n",
+            w - 2.0,
+            h - 2.0
+        ));
     }
     let mut dict = Dict::default();
     dict.set(b"Type", Object::Name(b"XObject".to_vec()));

@@ -28,6 +28,8 @@ pub enum Role {
     Appendix,
     /// Electronic copy.
     Copy,
+    /// An incoming document: the "ĐẾN" block (35 × 50 mm).
+    Incoming,
 }
 
 impl Role {
@@ -38,6 +40,7 @@ impl Role {
             "issue" => Some(Self::Issue),
             "appendix" => Some(Self::Appendix),
             "copy" => Some(Self::Copy),
+            "incoming" => Some(Self::Incoming),
             _ => None,
         }
     }
@@ -79,6 +82,16 @@ pub struct RoleRequest {
     pub time: time::OffsetDateTime,
     /// The stamp font (to measure text); `None` for the default.
     pub font: Option<std::path::PathBuf>,
+    /// Incoming: "Chuyển" (forwarded to).
+    pub forward_to: Option<String>,
+    /// Incoming: "Số và ký hiệu HS" (file reference).
+    pub file_reference: Option<String>,
+    /// A free text template for an agency's own stamp, lines separated by `|`; `{signer}`,
+    /// `{organization}`, `{time}` are replaced (e.g. the Hà Nội form "Ký bởi: {signer}|Cơ
+    /// quan: {organization}|Thời gian ký: {time}").
+    pub template: Option<String>,
+    /// Signer holder name, for the template.
+    pub signer: Option<String>,
 }
 
 /// ISO 8601 with the Vietnam offset: `2026-11-30T17:57:27+07:00`.
@@ -128,7 +141,9 @@ fn text_stamp(
             italic,
             x: 0.0,
             y: descent,
+            color: [0.0; 3],
         }],
+        frame: None,
     })
 }
 
@@ -188,6 +203,33 @@ pub struct Plan {
 /// # Errors
 /// [`Error::Placement`] for a missing place, number, date or personal signature.
 pub fn plan(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<Plan, Error> {
+    let mut plan = plan_role(doc, data, request)?;
+    if let (Some(template), Some(stamp)) = (&request.template, plan.stamps.first_mut()) {
+        let time = iso8601_vn(request.time);
+        let [_, _, _, h] = stamp.placement.rect;
+        let size = 9.0;
+        for (i, raw) in template.split('|').enumerate() {
+            let text = raw
+                .replace("{signer}", request.signer.as_deref().unwrap_or(""))
+                .replace(
+                    "{organization}",
+                    request.organization.as_deref().unwrap_or(""),
+                )
+                .replace("{time}", &time);
+            stamp.lines.push(TextLine {
+                text,
+                size,
+                italic: false,
+                x: 2.0,
+                y: h - (i as f64 + 1.0) * size * 1.25,
+                color: [0.0; 3],
+            });
+        }
+    }
+    Ok(plan)
+}
+
+fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<Plan, Error> {
     let need = |what: &str| Error::Placement(what.to_string());
     match request.role {
         Role::Approve => {
@@ -196,6 +238,7 @@ pub fn plan(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<Pl
                     placement: *placement,
                     image: image.clone(),
                     lines: Vec::new(),
+                    frame: None,
                 }],
                 (None, Some(_)) => return Err(need("the signature image needs a place (--rect)")),
                 (None, None) => Vec::new(),
@@ -262,6 +305,7 @@ pub fn plan(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<Pl
                     placement,
                     image: Some(seal),
                     lines: Vec::new(),
+                    frame: None,
                 }],
                 create_fields: Vec::new(),
                 fill_fields,
@@ -279,6 +323,80 @@ pub fn plan(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<Pl
                     &font,
                     &format!("{number} {}", iso8601_vn(request.time)),
                 )?],
+                ..Plan::default()
+            })
+        }
+        Role::Incoming => {
+            let mm = 72.0 / 25.4;
+            let (w, h) = (50.0 * mm, 35.0 * mm);
+            let placement = match request.placement {
+                Some(p) => p,
+                None => {
+                    let (page_w, page_h) = page_size(doc, 1)?;
+                    Placement {
+                        page: 1,
+                        rect: [page_w - 15.0 * mm - w, page_h - 10.0 * mm - h, w, h],
+                    }
+                }
+            };
+            let font = super::text::Font::stamp(request.font.as_deref(), false)?;
+            let red = [0.8, 0.0, 0.0];
+            let organization = request
+                .organization
+                .clone()
+                .unwrap_or_default()
+                .to_uppercase();
+            let date = request
+                .date
+                .map(|d| format!("{:02}/{:02}/{:04}", d.day(), u8::from(d.month()), d.year()));
+            let rows: Vec<(String, f64)> = vec![
+                (organization, 8.0),
+                ("ĐẾN".to_string(), 14.0),
+                (
+                    format!("Số: {}", request.number.as_deref().unwrap_or("")),
+                    9.0,
+                ),
+                (format!("Ngày: {}", date.as_deref().unwrap_or("")), 9.0),
+                (
+                    format!("Chuyển: {}", request.forward_to.as_deref().unwrap_or("")),
+                    9.0,
+                ),
+                (
+                    format!(
+                        "Số và ký hiệu HS: {}",
+                        request.file_reference.as_deref().unwrap_or("")
+                    ),
+                    9.0,
+                ),
+            ];
+            let [_, _, bw, bh] = placement.rect;
+            let mut y = bh - 4.0;
+            let mut lines = Vec::new();
+            for (i, (text, size)) in rows.into_iter().enumerate() {
+                y -= size * 1.25;
+                let width = font.width(&text, size)?;
+                // The agency and "ĐẾN" are centred, the fields start at the left.
+                let x = if i < 2 {
+                    ((bw - width) / 2.0).max(3.0)
+                } else {
+                    4.0
+                };
+                lines.push(TextLine {
+                    text,
+                    size,
+                    italic: false,
+                    x,
+                    y,
+                    color: red,
+                });
+            }
+            Ok(Plan {
+                stamps: vec![Stamp {
+                    placement,
+                    image: None,
+                    lines,
+                    frame: Some(red),
+                }],
                 ..Plan::default()
             })
         }

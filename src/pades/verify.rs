@@ -748,7 +748,9 @@ fn check_one(
         .map(|a| a.iter().filter_map(Object::as_int).collect())
         .unwrap_or_default();
     let [r0, r1, r2, r3] = range[..] else {
-        report.reasons.push("không có /ByteRange hợp lệ / no usable /ByteRange".into());
+        report
+            .reasons
+            .push("không có /ByteRange hợp lệ / no usable /ByteRange".into());
         return report;
     };
     let (a, b, end) = (r1 as usize, r2 as usize, (r2 + r3) as usize);
@@ -776,9 +778,10 @@ fn check_one(
     let cms_der = super::ber::to_der(contents).unwrap_or_default();
     let cms = cms_der.as_slice();
     if sub_filter == "ETSI.RFC3161" {
-        report
-            .reasons
-            .push("dấu thời gian của văn bản (không phải người ký) / document timestamp (not a signer)".into());
+        report.reasons.push(
+            "dấu thời gian của văn bản (không phải người ký) / document timestamp (not a signer)"
+                .into(),
+        );
         report.verdict = Verdict::Unknown;
         return report;
     }
@@ -802,7 +805,9 @@ fn check_one(
         })
         .collect();
     let Some(signer) = signed.signer_infos.0.iter().next() else {
-        report.reasons.push("không có người ký trong chữ ký / no signer in the CMS".into());
+        report
+            .reasons
+            .push("không có người ký trong chữ ký / no signer in the CMS".into());
         return report;
     };
     let signer_cert = find_signer(signer, &certs);
@@ -897,9 +902,9 @@ fn check_one(
     };
     report.intact = intact;
     if !intact {
-        report
-            .reasons
-            .push("nội dung đã ký bị thay đổi / the signed bytes were changed (digest mismatch)".into());
+        report.reasons.push(
+            "nội dung đã ký bị thay đổi / the signed bytes were changed (digest mismatch)".into(),
+        );
         return report;
     }
     let Some(cert) = signer_cert else {
