@@ -58,6 +58,8 @@ pub struct Settings {
     /// PEM files of root certificates trusted when verifying received PDFs (the Ban Cơ yếu
     /// and national roots IT installs).
     pub trust_anchors: Option<Vec<PathBuf>>,
+    /// RFC 3161 timestamp authority (`http://…`) used when embedding signatures (PAdES B-T).
+    pub tsa_url: Option<String>,
     /// Seconds the user has to answer a prompt (default 120).
     pub prompt_timeout_secs: Option<u64>,
     /// Seconds a token may take for one call (default 30).
@@ -94,6 +96,8 @@ pub struct Config {
     pub chain_certificates: Vec<PathBuf>,
     /// Trust anchors for verification.
     pub trust_anchors: Vec<PathBuf>,
+    /// Timestamp authority.
+    pub tsa_url: Option<String>,
     /// Prompt timeout.
     pub prompt_timeout: Duration,
     /// Token call timeout.
@@ -215,6 +219,7 @@ impl Config {
                 .chain_certificates
                 .or(user.chain_certificates)
                 .unwrap_or_default(),
+            tsa_url: policy.tsa_url.or(user.tsa_url),
             trust_anchors: policy
                 .trust_anchors
                 .or(user.trust_anchors)

@@ -191,6 +191,9 @@ struct StampArgs {
     /// An agency's own stamp text, lines separated by |, with {signer}, {organization}, {time}.
     #[arg(long)]
     text: Option<String>,
+    /// Add an RFC 3161 signature timestamp from this TSA (sign; default: the configured tsa_url).
+    #[arg(long)]
+    tsa: Option<String>,
     /// The signer's certificate (PEM or DER): its holder goes into /Name.
     #[arg(long)]
     cert: Option<PathBuf>,
@@ -239,6 +242,9 @@ enum PdfAction {
         /// The signed PDF.
         #[arg(short, long)]
         output: PathBuf,
+        /// Add an RFC 3161 signature timestamp from this TSA (default: the configured tsa_url).
+        #[arg(long)]
+        tsa: Option<String>,
     },
     /// Check every signature: valid, validity unknown, or invalid.
     Verify {
@@ -353,10 +359,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ))
         }
         Command::Pdf {
-            action: PdfAction::Embed { input, cms, output },
+            action:
+                PdfAction::Embed {
+                    input,
+                    cms,
+                    output,
+                    tsa,
+                },
         } => {
             let cms = std::fs::read(cms).map_err(|e| format!("{}: {e}", cms.display()))?;
-            kyso::pades::embed_file(input, &cms, output).map_err(|e| e.to_string())?;
+            let tsa = tsa.as_deref().or(config.tsa_url.as_deref());
+            kyso::pades::embed_file(input, &cms, output, tsa).map_err(|e| e.to_string())?;
             println!("{}", output.display());
             return Ok(ExitCode::SUCCESS);
         }
@@ -920,7 +933,9 @@ fn pdf_sign(
     let result = match outcome {
         Ok(signed) => {
             let cms = signed.cms.unwrap_or_default();
-            kyso::pades::embed_file(&prepared_path, &cms, output).map_err(|e| e.to_string())?;
+            let tsa = stamp.tsa.as_deref().or(app.config.tsa_url.as_deref());
+            kyso::pades::embed_file(&prepared_path, &cms, output, tsa)
+                .map_err(|e| e.to_string())?;
             println!("{}", output.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -875,3 +875,77 @@ fn incoming_block_and_agency_template_read_back_and_keep_the_sender_valid() {
         "{extracted}"
     );
 }
+
+/// A local RFC 3161 TSA (`openssl ts -reply` behind a loopback HTTP server), stopped on drop.
+struct Tsa(std::process::Child, u16);
+
+impl Drop for Tsa {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_tsa() -> Tsa {
+    use std::io::BufRead as _;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tsa.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(&fixture("pdf").pki)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("tsa.py");
+    let stdout = child.stdout.take().expect("stdout");
+    let port = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("tsa port");
+    Tsa(child, port)
+}
+
+#[test]
+fn a_signature_timestamp_from_a_tsa_makes_pades_b_t() {
+    let d = docs();
+    let tsa = start_tsa();
+    let stamped = d.dir.join("timestamped.pdf");
+    let signature = d.dir.join("signature.png").display().to_string();
+    let url = format!("http://127.0.0.1:{}/", tsa.1);
+    let out = sign_role(
+        &d.dir.join("draft.pdf"),
+        &stamped,
+        false,
+        &[
+            "--role",
+            "approve",
+            "--image",
+            &signature,
+            "--rect",
+            "300,560,150,60",
+            "--tsa",
+            &url,
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (code, report) = ours(&stamped, true, false);
+    assert_eq!(code, 0, "{report:#}");
+    let time = report["signatures"][0]["timestamp"]
+        .as_str()
+        .expect("timestamp reported");
+    assert!(time.ends_with("+07:00"), "{time}");
+    let (ok, py) = pyhanko(&stamped);
+    assert!(ok, "{py}");
+    assert!(
+        py.contains("Signature timestamp token")
+            && py.contains("The timestamp token is cryptographically sound."),
+        "{py}"
+    );
+    // A TSA that is down: a clear error, and no signed file.
+    drop(tsa);
+    let failed = d.dir.join("timestamp-failed.pdf");
+    let out = sign_role(&d.dir.join("draft.pdf"), &failed, false, &["--tsa", &url]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("timestamp"), "{:?}", text(&out));
+    assert!(!failed.exists());
+}

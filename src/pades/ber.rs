@@ -168,6 +168,33 @@ pub fn signed_attributes_raw(cms: &[u8]) -> Option<Vec<u8>> {
     Some(raw)
 }
 
+/// One element inside a constructed element: its first tag byte, its content and all its bytes.
+pub struct Element<'a> {
+    /// First tag byte (0x30 SEQUENCE, 0x02 INTEGER, 0xa0 [0]…).
+    pub tag: u8,
+    /// Content octets.
+    pub content: &'a [u8],
+    /// Tag, length and content.
+    pub whole: &'a [u8],
+}
+
+/// The elements inside the first (constructed) element of `data`.
+pub fn elements(data: &[u8]) -> Option<Vec<Element<'_>>> {
+    let top = read_tlv(data, 0, 0)?;
+    let mut out = Vec::new();
+    let mut p = top.content;
+    while p < top.end {
+        let child = read_tlv(data, p, 1)?;
+        out.push(Element {
+            tag: data[p],
+            content: &data[child.content..child.end],
+            whole: &data[p..child.next],
+        });
+        p = child.next;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod pdf;
 pub mod prepare;
 pub mod roles;
 pub mod text;
+pub mod timestamp;
 pub mod update;
 pub mod verify;
 
@@ -48,6 +49,9 @@ pub enum Error {
         /// DER bytes the placeholder holds.
         available: usize,
     },
+    /// The timestamp authority failed.
+    #[error("timestamp: {0}")]
+    Timestamp(String),
     /// An invariant of ours broke.
     #[error("internal: {0}")]
     Internal(&'static str),
@@ -101,7 +105,21 @@ pub fn prepare_file(
 ///
 /// # Errors
 /// As [`embed::check`], or I/O.
-pub fn embed_file(input: &Path, cms: &[u8], output: &Path) -> Result<(), Error> {
+pub fn embed_file(
+    input: &Path,
+    cms: &[u8],
+    output: &Path,
+    tsa_url: Option<&str>,
+) -> Result<(), Error> {
+    let stamped;
+    let cms = match tsa_url {
+        Some(url) => {
+            let der = ber::to_der(cms).ok_or_else(|| Error::Cms("not DER".into()))?;
+            stamped = timestamp::timestamp_cms(&der, url)?;
+            stamped.as_slice()
+        }
+        None => cms,
+    };
     use std::io::{Read, Seek, SeekFrom, Write};
     let placeholder = {
         let map = map_file(input)?;

@@ -81,6 +81,10 @@ pub struct SignatureReport {
     pub later_changes: Vec<Change>,
     /// Visible, with an image in its appearance (a seal or a handwritten signature).
     pub has_image: bool,
+    /// Time of an RFC 3161 signature timestamp whose imprint matches the signature
+    /// (GeneralizedTime as the TSA wrote it); the TSA's own chain is not checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
     /// The verdict.
     pub verdict: Verdict,
     /// Why, when not valid.
@@ -739,6 +743,7 @@ fn check_one(
         covers_whole_file: false,
         later_changes: Vec::new(),
         has_image: has_image(doc, widget),
+        timestamp: None,
         verdict: Verdict::Invalid,
         reasons: Vec::new(),
     };
@@ -901,6 +906,27 @@ fn check_one(
         }
     };
     report.intact = intact;
+    if let Some(attrs) = &signer.unsigned_attrs {
+        let token = attrs
+            .iter()
+            .find(|a| a.oid == super::timestamp::ID_SIGNATURE_TIMESTAMP)
+            .and_then(|a| a.values.iter().next())
+            .and_then(|v| v.to_der().ok());
+        if let Some((imprint, time)) = token.as_deref().and_then(super::timestamp::token_info) {
+            let expected = crate::digest::DigestAlgorithm::parse("SHA-256")
+                .map(|d| d.digest(signer.signature.as_bytes()))
+                .unwrap_or_default();
+            // Imprints of other hash lengths (SHA-1/384/512) are shown without the check.
+            if imprint.len() != expected.len() || imprint == expected {
+                report.timestamp = Some(time);
+            } else {
+                report.reasons.push(
+                    "dấu thời gian không khớp chữ ký / the timestamp is for another signature"
+                        .into(),
+                );
+            }
+        }
+    }
     if !intact {
         report.reasons.push(
             "nội dung đã ký bị thay đổi / the signed bytes were changed (digest mismatch)".into(),
