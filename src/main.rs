@@ -206,6 +206,10 @@ struct StampArgs {
     /// Stamp rectangle in points: x,y,width,height (origin bottom-left). None: invisible.
     #[arg(long)]
     rect: Option<String>,
+    /// Instead of --rect: centre the image above the line holding this text (the signer's
+    /// name line), searched from the last page.
+    #[arg(long)]
+    anchor: Option<String>,
     /// Field name (default Signature1, Signature2…).
     #[arg(long)]
     field: Option<String>,
@@ -262,6 +266,14 @@ enum PdfAction {
         /// Language of the human output: vi or en.
         #[arg(long, default_value = "vi")]
         lang: String,
+    },
+    /// Print the text lines of a page with their positions (to choose --rect / --number-at).
+    Lines {
+        /// The PDF.
+        input: PathBuf,
+        /// Page, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: usize,
     },
     /// Prepare, sign with a token (PIN prompt) and embed, in one step.
     Sign {
@@ -373,6 +385,25 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{}", output.display());
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Pdf {
+            action: PdfAction::Lines { input, page },
+        } => {
+            let map = kyso::pades::map_file(input).map_err(|e| e.to_string())?;
+            let doc = kyso::pades::pdf::Document::load(&map).map_err(|e| e.to_string())?;
+            let mut out = std::io::stdout().lock();
+            for line in kyso::pades::layout::text_lines(&doc, *page).map_err(|e| e.to_string())? {
+                let _ = writeln!(
+                    out,
+                    "y={:7.2} x={:7.2}..{:7.2} size={:5.2}  {}",
+                    line.y,
+                    line.xs.first().copied().unwrap_or_default(),
+                    line.ends.last().copied().unwrap_or_default(),
+                    line.size,
+                    line.text()
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Status { port } => return agent_status(&config, port.unwrap_or(config.port)),
         _ => {}
     }
@@ -457,7 +488,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     stamp,
                 },
         } => pdf_sign(&app, &input, &certificate, &output, &stamp),
-        Command::Pdf { .. } => Ok(ExitCode::SUCCESS),
+        // Handled before the tokens are started.
+        Command::Pdf {
+            action:
+                PdfAction::Prepare { .. }
+                | PdfAction::Embed { .. }
+                | PdfAction::Verify { .. }
+                | PdfAction::Lines { .. },
+        } => Ok(ExitCode::SUCCESS),
         Command::Trust { .. } | Command::Status { .. } => Ok(ExitCode::SUCCESS),
         Command::Bench {
             cert,
@@ -714,6 +752,7 @@ fn prepare_request(
         file_reference: stamp.file_reference.clone(),
         template: stamp.text.clone(),
         signer: signer.clone(),
+        anchor: stamp.anchor.clone(),
     };
     let map = kyso::pades::map_file(input).map_err(|e| e.to_string())?;
     let doc = kyso::pades::pdf::Document::load(&map).map_err(|e| e.to_string())?;

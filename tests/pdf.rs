@@ -657,10 +657,8 @@ fn the_clerk_writes_number_and_date_and_both_signatures_stay_valid() {
     let sig = pdfsig(&issued);
     assert_eq!(sig.matches("Signature is Valid.").count(), 2, "{sig}");
     // Without the places prepared by the leader, the clerk is told what to do.
-    leader_signs(
-        &d.dir.join("draft.pdf"),
-        &d.dir.join("noplace.approved.pdf"),
-    );
+    // A scanned page has no "Số:" line to find.
+    leader_signs(&d.dir.join("scan.pdf"), &d.dir.join("noplace.approved.pdf"));
     let out = sign_role(
         &d.dir.join("noplace.approved.pdf"),
         &d.dir.join("never3.pdf"),
@@ -948,4 +946,64 @@ fn a_signature_timestamp_from_a_tsa_makes_pades_b_t() {
     assert!(!out.status.success());
     assert!(text(&out).1.contains("timestamp"), "{:?}", text(&out));
     assert!(!failed.exists());
+}
+
+#[test]
+fn a_vietnamese_draft_from_a_real_producer_gets_number_date_and_stamps_where_the_lines_are() {
+    let d = docs();
+    let draft = d.dir.join("draft-vi.pdf");
+    let approved = d.dir.join("vi.approved.pdf");
+    let signature = d.dir.join("signature.png").display().to_string();
+    let out = sign_role(
+        &draft,
+        &approved,
+        false,
+        &[
+            "--role",
+            "approve",
+            "--image",
+            &signature,
+            "--anchor",
+            "Nguyễn Văn An",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let issued = d.dir.join("vi.issued.pdf");
+    let seal = d.dir.join("seal.png").display().to_string();
+    let out = sign_role(
+        &approved,
+        &issued,
+        true,
+        &[
+            "--role",
+            "issue",
+            "--image",
+            &seal,
+            "--number",
+            "12",
+            "--date",
+            "2026-12-05",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let layout = Command::new("pdftotext")
+        .args(["-layout", "-f", "1", "-l", "1"])
+        .arg(&issued)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let layout = String::from_utf8_lossy(&layout.stdout).into_owned();
+    assert!(layout.contains("Số: 12 /QĐ-UBND"), "{layout}");
+    assert!(layout.contains("ngày 05 tháng 12 năm 2026"), "{layout}");
+    let (code, report) = ours(&issued, true, true);
+    assert_eq!(code, 0, "{report:#}");
+    let (ok, py) = pyhanko(&issued);
+    assert!(ok && py.matches("judged VALID").count() == 2, "{py}");
+    // The signature image sits above the name line, centred on it.
+    let lines = kyso_pdf(
+        &["lines", &issued.display().to_string(), "--page", "1"],
+        None,
+    );
+    let lines = String::from_utf8_lossy(&lines.stdout).into_owned();
+    assert!(lines.contains("Nguyễn Văn An"), "{lines}");
 }

@@ -5,6 +5,7 @@
 pub mod ber;
 pub mod embed;
 pub mod image;
+pub mod layout;
 pub mod pdf;
 pub mod prepare;
 pub mod roles;

@@ -92,6 +92,8 @@ pub struct RoleRequest {
     pub template: Option<String>,
     /// Signer holder name, for the template.
     pub signer: Option<String>,
+    /// Text on the page (the signer's name line) above which the image is centred.
+    pub anchor: Option<String>,
 }
 
 /// ISO 8601 with the Vietnam offset: `2026-11-30T17:57:27+07:00`.
@@ -184,8 +186,12 @@ fn top_right(doc: &Document<'_>, font: &super::text::Font, text: &str) -> Result
 
 /// Name of the text field for the document number.
 pub const NUMBER_FIELD: &str = "SoVanBan";
-/// Name of the text field for the issue date.
+/// Name of the text field for the whole issue date ("ngày dd tháng mm năm yyyy").
 pub const DATE_FIELD: &str = "NgayBanHanh";
+/// Name of the field for the day, when the draft prints "ngày … tháng … năm".
+pub const DAY_FIELD: &str = "NgayBanHanhNgay";
+/// Name of the field for the month.
+pub const MONTH_FIELD: &str = "NgayBanHanhThang";
 
 /// What a role adds: the signature's stamp, text fields to create, text fields to fill.
 #[derive(Default)]
@@ -233,14 +239,34 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
     let need = |what: &str| Error::Placement(what.to_string());
     match request.role {
         Role::Approve => {
-            let stamps = match (&request.placement, &request.image) {
+            let anchored = match (&request.placement, &request.anchor) {
+                (None, Some(text)) => {
+                    let (w, h) = match &request.image {
+                        Some(image) => (
+                            150.0,
+                            150.0 * f64::from(image.height) / f64::from(image.width).max(1.0),
+                        ),
+                        None => (150.0, 50.0),
+                    };
+                    let (page, rect) = super::layout::above_anchor(doc, text, w, h.min(80.0)).ok_or_else(|| {
+                        need(&format!("không thấy \"{text}\" trong văn bản / \"{text}\" is not on any page: give --rect"))
+                    })?;
+                    Some(Placement { page, rect })
+                }
+                (placement, _) => *placement,
+            };
+            let stamps = match (&anchored, &request.image) {
                 (Some(placement), image) => vec![Stamp {
                     placement: *placement,
                     image: image.clone(),
                     lines: Vec::new(),
                     frame: None,
                 }],
-                (None, Some(_)) => return Err(need("the signature image needs a place (--rect)")),
+                (None, Some(_)) => {
+                    return Err(need(
+                        "the signature image needs a place (--rect or --anchor)",
+                    ))
+                }
                 (None, None) => Vec::new(),
             };
             // The places where the clerk will write the number and the date.
@@ -250,11 +276,37 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 page: at.page,
                 rect: [at.x, at.y - 13.0 * 0.25, width, 13.0 * 1.3],
             };
-            if let Some(at) = request.number_at {
-                create_fields.push(field(NUMBER_FIELD, at, 60.0));
+            // Given places win; otherwise the "Số:" and "ngày … tháng … năm" lines of page 1.
+            let number_at = request.number_at.or_else(|| {
+                super::layout::number_anchor(doc).map(|(x, y)| Anchor { page: 1, x, y })
+            });
+            if let Some(at) = number_at {
+                create_fields.push(field(NUMBER_FIELD, at, 40.0));
             }
-            if let Some(at) = request.date_at {
-                create_fields.push(field(DATE_FIELD, at, 190.0));
+            match request.date_at {
+                Some(at) => create_fields.push(field(DATE_FIELD, at, 190.0)),
+                None => {
+                    if let Some(((dx, dy), (mx, my))) = super::layout::date_anchors(doc) {
+                        create_fields.push(field(
+                            DAY_FIELD,
+                            Anchor {
+                                page: 1,
+                                x: dx,
+                                y: dy,
+                            },
+                            20.0,
+                        ));
+                        create_fields.push(field(
+                            MONTH_FIELD,
+                            Anchor {
+                                page: 1,
+                                x: mx,
+                                y: my,
+                            },
+                            20.0,
+                        ));
+                    }
+                }
             }
             Ok(Plan {
                 stamps,
@@ -288,17 +340,25 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 });
             }
             if let Some(date) = request.date {
-                if missing(DATE_FIELD)? {
+                let italic = |name: &str, text: String| FieldFill {
+                    name: name.into(),
+                    text,
+                    size: 13.0,
+                    italic: true,
+                };
+                if !missing(DATE_FIELD)? {
+                    fill_fields.push(italic(DATE_FIELD, date_line(date)));
+                } else if !missing(DAY_FIELD)? && !missing(MONTH_FIELD)? {
+                    fill_fields.push(italic(DAY_FIELD, format!("{:02}", date.day())));
+                    fill_fields.push(italic(
+                        MONTH_FIELD,
+                        format!("{:02}", u8::from(date.month())),
+                    ));
+                } else {
                     return Err(need(
                         "văn bản chưa có chỗ ghi ngày / the draft has no place for the date: prepare the leader's signature with --date-at PAGE:X,Y",
                     ));
                 }
-                fill_fields.push(FieldFill {
-                    name: DATE_FIELD.into(),
-                    text: date_line(date),
-                    size: 13.0,
-                    italic: true,
-                });
             }
             Ok(Plan {
                 stamps: vec![Stamp {
