@@ -162,6 +162,7 @@ impl App {
             port: listeners.port,
         };
         on_ready(&listeners.urls());
+        tokio::spawn(crate::server::serve_probe(listeners.port));
         let data_dir = self.config.data_dir.clone();
         tokio::spawn(async move {
             let mut daily = tokio::time::interval(Duration::from_secs(24 * 3600));

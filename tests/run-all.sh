@@ -14,6 +14,9 @@ cargo build --locked -p kyso-fault-token
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee target/kyso-test.log
 
+echo "== web SDK: build and unit tests (node)"
+(cd web-sdk && npm ci --no-audit --no-fund --silent && npm test) 2>&1 | tee target/kyso-sdk-test.log
+
 echo "== benchmark (release build, SoftHSM2): raw C_Sign vs kyso's CMS path"
 cargo build --release --locked --bin kyso
 BENCH_DIR=target/kyso-bench
@@ -35,6 +38,7 @@ echo "== PDF benchmark: prepare + embed vs one read and vs pyHanko (1, 10, 100 M
 python3 tests/bench_pdf.py "$(realpath target/release/kyso)" "$(realpath target/kyso-venv/bin/pyhanko)" \
   "$(realpath -m target/kyso-bench-pdf)" "$BENCH_DIR"
 
-# One closing line for the whole run (cargo prints one per test binary, the last is doc-tests).
+# One closing line for the whole run: cargo's per-binary results plus node's.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log
+     /^# pass / { p += $3 } /^# fail / { f += $3 }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log target/kyso-sdk-test.log

@@ -161,3 +161,41 @@ async fn accept_loop(
         });
     }
 }
+
+/// The plain-HTTP probe on `port + 1`: answers only `GET /probe` with 204 and nothing else, so
+/// that a page whose HTTPS request failed can tell "Kyso runs but this browser does not trust
+/// its certificate" from "Kyso is not running". It carries no API, no data and no state; every
+/// other request gets the connection closed.
+pub async fn serve_probe(port: u16) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(probe_port) = port.checked_add(1) else {
+        return;
+    };
+    let listener = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, probe_port)))
+        .await
+    {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::info!(error = %e, probe_port, "probe port unavailable; pages cannot tell an untrusted certificate from a stopped agent");
+            return;
+        }
+    };
+    loop {
+        let Ok((mut tcp, peer)) = listener.accept().await else {
+            continue;
+        };
+        if !peer.ip().is_loopback() {
+            continue;
+        }
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 512];
+            let read = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buffer)).await;
+            let Ok(Ok(n)) = read else { return };
+            if buffer[..n].starts_with(b"GET /probe ") {
+                let _ = tcp
+                    .write_all(b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+    }
+}

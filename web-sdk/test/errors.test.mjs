@@ -1,0 +1,86 @@
+// Unit tests of the SDK's error mapping with a scripted fetch (no agent): every agent code,
+// and the three ways an unreachable agent is told apart.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect, errorFromBody, KysoError, MESSAGES } from "../dist/kyso.js";
+
+const AGENT_CODES = [
+  "ORIGIN_NOT_ALLOWED", "USER_CANCELLED", "TIMEOUT", "TOKEN_NOT_PRESENT", "PIN_INCORRECT",
+  "PIN_LOCKED", "CERTIFICATE_NOT_FOUND", "CERTIFICATE_NOT_VALID", "BAD_REQUEST", "BUSY", "INTERNAL",
+];
+
+const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+test("every agent error code maps to a KysoError with both messages", () => {
+  for (const code of AGENT_CODES) {
+    const error = errorFromBody({ error: { code, message: "từ agent", retriesLeft: 2 } });
+    assert.ok(error instanceof KysoError);
+    assert.equal(error.code, code);
+    assert.equal(error.message, "từ agent");
+    assert.equal(error.retriesLeft, 2);
+    assert.ok(MESSAGES[code].vi.length > 0 && MESSAGES[code].en.length > 0);
+  }
+  assert.equal(errorFromBody({ error: { code: "SOMETHING_NEW" } }).code, "INTERNAL");
+  assert.equal(errorFromBody(null).code, "INTERNAL");
+});
+
+test("the rust agent's catalogue and the SDK's are the same set", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const api = await readFile(new URL("../../src/api.rs", import.meta.url), "utf8");
+  const rust = [...api.matchAll(/Self::\w+ => "([A-Z_]+)",/g)].map((m) => m[1]).sort();
+  assert.deepEqual(rust, [...AGENT_CODES].sort());
+});
+
+test("an agent that refuses the origin gives ORIGIN_NOT_ALLOWED at connect", async () => {
+  const fetch = async () => json(403, { error: { code: "ORIGIN_NOT_ALLOWED", message: "không cho phép" } });
+  await assert.rejects(connect({ fetch }), (e) => e.code === "ORIGIN_NOT_ALLOWED");
+});
+
+test("no agent at all is AGENT_NOT_RUNNING", async () => {
+  const fetch = async () => { throw new TypeError("Failed to fetch"); };
+  await assert.rejects(connect({ fetch }), (e) => e.code === "AGENT_NOT_RUNNING" && /Kyso/.test(e.message));
+});
+
+test("an agent whose certificate is not trusted answers its probe: CERTIFICATE_NOT_TRUSTED", async () => {
+  const fetch = async (url) => {
+    if (String(url).startsWith("http://127.0.0.1:47401/probe")) return new Response(null, { status: 204 });
+    throw new TypeError("Failed to fetch");
+  };
+  await assert.rejects(connect({ fetch, lang: "en" }), (e) => e.code === "CERTIFICATE_NOT_TRUSTED" && /trust/.test(e.message));
+});
+
+test("a denied local-network permission is LOCAL_NETWORK_BLOCKED", async () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  Object.defineProperty(globalThis, "navigator", {
+    configurable: true,
+    value: { permissions: { query: async ({ name }) => ({ state: name === "loopback-network" ? "denied" : "prompt" }) } },
+  });
+  try {
+    const fetch = async () => { throw new TypeError("Failed to fetch"); };
+    await assert.rejects(connect({ fetch }), (e) => e.code === "LOCAL_NETWORK_BLOCKED");
+  } finally {
+    if (saved) Object.defineProperty(globalThis, "navigator", saved);
+  }
+});
+
+test("an agent of another API version is refused", async () => {
+  const fetch = async () => json(200, { apiVersion: 2, tokens: [], certificates: [] });
+  await assert.rejects(connect({ fetch }), (e) => e.code === "API_VERSION_UNSUPPORTED");
+});
+
+test("sign sends the digest and document, never a PIN, and maps a wrong PIN", async () => {
+  const calls = [];
+  const fetch = async (url, init = {}) => {
+    calls.push({ url: String(url), init });
+    if (String(url).endsWith("/v1/status")) return json(200, { apiVersion: 1, tokens: [], certificates: [] });
+    return json(409, { error: { code: "PIN_INCORRECT", message: "Mã PIN không đúng. Còn 2 lần thử.", retriesLeft: 2 } });
+  };
+  const kyso = await connect({ fetch });
+  await assert.rejects(
+    kyso.sign({ certificateId: "ab".repeat(32), digest: "AAAA", document: { title: "Tờ trình", purpose: "approve" } }),
+    (e) => e.code === "PIN_INCORRECT" && e.retriesLeft === 2,
+  );
+  const body = JSON.parse(calls[1].init.body);
+  assert.deepEqual(Object.keys(body).sort(), ["certificateId", "digest", "digestAlgorithm", "document", "format"]);
+  assert.equal(calls[1].init.headers["Content-Type"], "application/json");
+});
