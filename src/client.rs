@@ -69,6 +69,24 @@ impl AgentConnection {
         Ok(Self { sender, port })
     }
 
+    /// Connects to a plain-HTTP service on loopback (the bridge, for the demo).
+    ///
+    /// # Errors
+    /// Connection or HTTP handshake failures.
+    pub async fn connect_plain(port: u16) -> Result<Self, Error> {
+        let tcp = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|source| Error::Connect { port, source })?;
+        let _ = tcp.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self { sender, port })
+    }
+
     /// Sends one request; `body` as JSON when given. `origin` is sent as the Origin header.
     ///
     /// # Errors

@@ -18,10 +18,12 @@
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod bridge;
 pub mod cades;
 pub mod certificate;
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod digest;
 pub mod pades;
 pub mod platform;

@@ -121,6 +121,40 @@ enum Command {
         #[command(subcommand)]
         action: PdfAction,
     },
+    /// The PDF bridge for DMS servers: prepare, embed, verify over HTTP (stateless).
+    Bridge {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:47480")]
+        listen: std::net::SocketAddr,
+        /// Serve the demo page and the SDK from this web-sdk folder.
+        #[arg(long)]
+        web_dir: Option<PathBuf>,
+        /// Largest request body, MiB.
+        #[arg(long, default_value_t = 64)]
+        max_body_mb: usize,
+        /// Operations at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// The whole workflow on a SoftHSM2 demo token: agent, bridge and demo page (tests/demo.sh
+    /// prepares DIR).
+    Demo {
+        /// Folder made by tests/demo.sh: token/, docs/, pins.toml.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Sign the sample as leader then clerk, verify, print the signed PDF's path.
+        #[arg(long)]
+        headless: bool,
+        /// Agent port (0: a free one).
+        #[arg(long, default_value_t = 47400)]
+        agent_port: u16,
+        /// Bridge and demo page port (0: a free one).
+        #[arg(long, default_value_t = 47480)]
+        bridge_port: u16,
+        /// The web-sdk folder (demo page and built SDK).
+        #[arg(long, default_value = "web-sdk")]
+        web_dir: PathBuf,
+    },
     /// Measure the CMS path against raw C_Sign on each signing key.
     Bench {
         /// Certificates to measure (id or prefix; repeat for several). Default: every valid
@@ -328,6 +362,16 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
+    if let Command::Demo {
+        dir,
+        headless,
+        agent_port,
+        bridge_port,
+        web_dir,
+    } = &cli.command
+    {
+        return demo(dir, *headless, *agent_port, *bridge_port, web_dir);
+    }
     // The same global options, for a child `kyso serve` (the agent benchmark).
     let mut child_args: Vec<std::ffi::OsString> =
         vec!["--prompter".into(), cli.prompter.clone().into()];
@@ -405,6 +449,41 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Status { port } => return agent_status(&config, port.unwrap_or(config.port)),
+        Command::Bridge {
+            listen,
+            web_dir,
+            max_body_mb,
+            concurrency,
+        } => {
+            let mut anchors = Vec::new();
+            for path in &config.trust_anchors {
+                let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                anchors.extend(certificate::read_pem_or_der(&data).map_err(|e| e.to_string())?);
+            }
+            let bridge = kyso::bridge::BridgeConfig {
+                max_body: max_body_mb * 1024 * 1024,
+                concurrency: *concurrency,
+                trust_anchors: anchors,
+                tsa_url: config.tsa_url.clone(),
+                web_dir: web_dir.clone(),
+                samples_dir: None,
+                agent_port: Some(config.port),
+            };
+            let listen = *listen;
+            return runtime()?.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|e| format!("{listen}: {e}"))?;
+                println!(
+                    "bridge listening on http://{}",
+                    listener.local_addr().map_err(|e| e.to_string())?
+                );
+                kyso::bridge::serve(listener, bridge)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(ExitCode::SUCCESS)
+            });
+        }
         _ => {}
     }
     let prompt = app::prompter(&cli.prompter).map_err(|e| e.to_string())?;
@@ -496,7 +575,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 | PdfAction::Verify { .. }
                 | PdfAction::Lines { .. },
         } => Ok(ExitCode::SUCCESS),
-        Command::Trust { .. } | Command::Status { .. } => Ok(ExitCode::SUCCESS),
+        Command::Trust { .. }
+        | Command::Status { .. }
+        | Command::Bridge { .. }
+        | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
         Command::Bench {
             cert,
             iterations,
@@ -546,6 +628,74 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn demo(
+    dir: &std::path::Path,
+    headless: bool,
+    agent_port: u16,
+    bridge_port: u16,
+    web_dir: &std::path::Path,
+) -> Result<ExitCode, String> {
+    // Before any PKCS#11 module is loaded, on the only thread there is.
+    std::env::set_var("SOFTHSM2_CONF", dir.join("token/softhsm2.conf"));
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let bridge_listener = tokio::net::TcpListener::bind(("127.0.0.1", bridge_port))
+            .await
+            .map_err(|e| format!("demo page port {bridge_port}: {e}"))?;
+        let bridge_port = bridge_listener.local_addr().map_err(|e| e.to_string())?.port();
+        let origin = format!("http://127.0.0.1:{bridge_port}");
+        let settings: kyso::config::Settings = toml::from_str(&format!(
+            "pkcs11_modules = [\"/usr/lib/softhsm/libsofthsm2.so\"]\ndiscover_modules = false\nallowed_origins = [\"{origin}\"]\n"
+        ))
+        .map_err(|e| e.to_string())?;
+        let config = Config::merge(settings, Default::default(), dir.join("data"), dir.join("config.toml"), dir.join("no-policy"), false);
+        let prompt = app::prompter(&format!("scripted:{}", dir.join("pins.toml").display())).map_err(|e| e.to_string())?;
+        let app = std::sync::Arc::new(App::start(config, prompt).map_err(|e| e.to_string())?);
+        let (ready, port) = tokio::sync::oneshot::channel();
+        let agent = app.clone();
+        tokio::spawn(async move {
+            let mut ready = Some(ready);
+            if let Err(e) = agent
+                .serve(agent_port, |urls| {
+                    let port = urls.first().and_then(|u| u.rsplit(':').next()).and_then(|p| p.parse::<u16>().ok());
+                    if let (Some(tx), Some(port)) = (ready.take(), port) {
+                        let _ = tx.send(port);
+                    }
+                })
+                .await
+            {
+                eprintln!("kyso: {e}");
+                std::process::exit(2);
+            }
+        });
+        let agent_port = port.await.map_err(|_| "the agent did not start".to_string())?;
+        let root = std::fs::read(dir.join("token/pki/root.pem")).map_err(|e| e.to_string())?;
+        let bridge = kyso::bridge::BridgeConfig {
+            max_body: 64 * 1024 * 1024,
+            concurrency: 4,
+            trust_anchors: certificate::read_pem_or_der(&root).map_err(|e| e.to_string())?,
+            tsa_url: None,
+            web_dir: Some(web_dir.to_path_buf()),
+            samples_dir: Some(dir.join("docs")),
+            agent_port: Some(agent_port),
+        };
+        tokio::spawn(async move {
+            let _ = kyso::bridge::serve(bridge_listener, bridge).await;
+        });
+        if headless {
+            let ca = kyso::tls::read_ca(&dir.join("data")).map_err(|e| e.to_string())?;
+            let signed = kyso::demo::headless(dir, agent_port, bridge_port, &ca).await.map_err(|e| e.to_string())?;
+            println!("{}", signed.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("agent listening on https://127.0.0.1:{agent_port}");
+        println!("Kyso demo: open {origin}/  (Ctrl-C to stop)");
+        let _ = std::io::stdout().flush();
+        let _ = tokio::signal::ctrl_c().await;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -695,7 +845,7 @@ fn prepare_request(
     stamp: &StampArgs,
     token_cert: Option<certificate::CertificateInfo>,
 ) -> Result<kyso::pades::prepare::PrepareRequest, String> {
-    use kyso::pades::prepare::{Placement, PrepareRequest};
+    use kyso::pades::prepare::Placement;
     use kyso::pades::roles::{self, Role, RoleRequest};
     let role =
         Role::parse(&stamp.role).ok_or_else(|| format!("unknown --role {:?}", stamp.role))?;
@@ -756,18 +906,17 @@ fn prepare_request(
     };
     let map = kyso::pades::map_file(input).map_err(|e| e.to_string())?;
     let doc = kyso::pades::pdf::Document::load(&map).map_err(|e| e.to_string())?;
-    let plan = roles::plan(&doc, &map, &request).map_err(|e| e.to_string())?;
-    Ok(PrepareRequest {
-        field_name: stamp.field.clone(),
-        signer_name: signer,
-        reason: stamp.reason.clone(),
-        time: now,
-        contents_size: stamp.contents_size,
-        stamps: plan.stamps,
-        font: stamp.font.clone(),
-        create_fields: plan.create_fields,
-        fill_fields: plan.fill_fields,
-    })
+    roles::prepare_request(
+        &doc,
+        &map,
+        &request,
+        roles::Extras {
+            field_name: stamp.field.clone(),
+            reason: stamp.reason.clone(),
+            contents_size: stamp.contents_size,
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn pdf_prepare(

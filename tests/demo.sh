@@ -1,30 +1,28 @@
 #!/usr/bin/env bash
-# Kyso on a demo token, no USB token needed: installs the packages, builds kyso, creates a
-# SoftHSM2 demo token (PIN 123456 for the leader, 654321 for the clerk), lists its
-# certificates, signs the digest of a sample document as the leader and checks the CMS with
-# OpenSSL. Run it again to start from a fresh demo token.
+# Kyso's whole workflow on this machine, no USB token needed: installs the packages, builds
+# kyso and the web SDK, creates a SoftHSM2 demo token (leader "Nguyễn Văn An" and the agency
+# "UBND Thành phố Thử Nghiệm"), the bundled Vietnamese draft and stamp images, then runs
+# `kyso demo`: the agent on https://127.0.0.1:47400, the bridge and the demo DMS page on
+# http://127.0.0.1:47480. `tests/demo.sh --headless` signs the draft as leader then clerk,
+# verifies it, and prints the signed PDF's path as its last line.
+# Demo only: the PIN dialog is answered from a file (the native dialogs are not built yet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tests/install-deps.sh
-cargo build --release --locked --bin kyso
+bash tests/install-deps.sh >&2
+cargo build --release --locked --bin kyso >&2
+(cd web-sdk && npm ci --no-audit --no-fund --silent && npm run build --silent) >&2
 DEMO=${KYSO_DEMO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/kyso-demo}
+rm -rf "$DEMO"
+mkdir -p "$DEMO"
 bash tests/fixtures/make-token.sh "$DEMO/token" >/dev/null
-printf 'pkcs11_modules = ["/usr/lib/softhsm/libsofthsm2.so"]\ndiscover_modules = false\n' > "$DEMO/config.toml"
-printf '# demo only: a PIN in a file is for tests\npin = "123456"\n' > "$DEMO/leader-pin.toml"
-export SOFTHSM2_CONF="$DEMO/token/softhsm2.conf"
-kyso() { target/release/kyso --config "$DEMO/config.toml" --data-dir "$DEMO/data" "$@"; }
-
-echo "== kyso certs"
-kyso certs
-cat > "$DEMO/to-trinh.txt" <<'DOC'
-ỦY BAN NHÂN DÂN THÀNH PHỐ THỬ NGHIỆM — Tờ trình về việc thử nghiệm ký số (văn bản mẫu).
-DOC
-DIGEST=$(openssl dgst -sha256 -binary "$DEMO/to-trinh.txt" | base64)
-LEADER=$(openssl x509 -in "$DEMO/token/pki/personal.pem" -outform DER | sha256sum | cut -c1-64)
-echo "== kyso sign (leader, scripted PIN prompt for the demo)"
-KYSO_LOG=error kyso --prompter "scripted:$DEMO/leader-pin.toml" sign --cert "$LEADER" \
-  --digest "$DIGEST" --title "Tờ trình thử nghiệm" --purpose approve --out "$DEMO/to-trinh.p7s" >/dev/null
-echo "== openssl cms -verify"
-openssl cms -verify -binary -inform DER -in "$DEMO/to-trinh.p7s" -content "$DEMO/to-trinh.txt" \
-  -CAfile "$DEMO/token/pki/root.pem" -out /dev/null
-echo "$DEMO/to-trinh.p7s"
+bash tests/fixtures/make-pdfs.sh "$DEMO/docs" >/dev/null
+cp "$DEMO/docs/draft-vi.pdf" "$DEMO/docs/sample.pdf"
+cat > "$DEMO/pins.toml" <<'PINS'
+# Demo only: a PIN in a file defeats the point of a PIN.
+consent = "deny"
+[pins]
+"Lanh dao" = "123456"
+"Van thu" = "654321"
+PINS
+export KYSO_LOG=${KYSO_LOG:-error}
+exec target/release/kyso demo --dir "$DEMO" --web-dir web-sdk "$@"

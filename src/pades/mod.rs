@@ -176,3 +176,39 @@ pub fn embed_file(
         }
     }
 }
+
+/// Prepares a PDF held in memory (the bridge): returns the prepared bytes and the digest.
+///
+/// # Errors
+/// As [`prepare::prepare`].
+pub fn prepare_bytes(
+    input: &[u8],
+    request: &prepare::PrepareRequest,
+) -> Result<(Vec<u8>, prepare::Prepared), Error> {
+    let doc = pdf::Document::load(input)?;
+    let mut out = Vec::with_capacity(input.len() + 64 * 1024);
+    let prepared = prepare::prepare(&doc, input, &mut out, request)?;
+    Ok((out, prepared))
+}
+
+/// Embeds a CMS into prepared bytes in memory (the bridge), after the same checks as
+/// [`embed_file`]; with `tsa_url`, a signature timestamp is added first.
+///
+/// # Errors
+/// As [`embed::check`].
+pub fn embed_bytes(prepared: &[u8], cms: &[u8], tsa_url: Option<&str>) -> Result<Vec<u8>, Error> {
+    let der = ber::to_der(cms).ok_or_else(|| Error::Cms("not a DER CMS".into()))?;
+    let cms = match tsa_url {
+        Some(url) => timestamp::timestamp_cms(&der, url)?,
+        None => der,
+    };
+    let doc = pdf::Document::load(prepared)?;
+    let placeholder = embed::find_placeholder(&doc)?;
+    let hex = embed::check(&placeholder, &cms, |alg| {
+        Ok(embed::range_digest(prepared, placeholder.byte_range, alg))
+    })?;
+    let mut out = prepared.to_vec();
+    let at = placeholder.byte_range[1] + 1;
+    out[at..at + hex.len()].copy_from_slice(&hex);
+    Ok(out)
+}

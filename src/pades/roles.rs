@@ -493,3 +493,42 @@ mod tests {
         assert_eq!(Role::parse("sign"), None);
     }
 }
+
+/// What a prepare request adds to a role: the field name, `/Reason`, the placeholder size.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// Field name (default `Signature<n>`).
+    pub field_name: Option<String>,
+    /// `/Reason`.
+    pub reason: Option<String>,
+    /// DER bytes reserved for the CMS (0: the default).
+    pub contents_size: usize,
+}
+
+/// The full prepare request for `request` on `doc` (the one path used by the CLI and the bridge).
+///
+/// # Errors
+/// As [`plan`].
+pub fn prepare_request(
+    doc: &Document<'_>,
+    data: &[u8],
+    request: &RoleRequest,
+    extras: Extras,
+) -> Result<super::prepare::PrepareRequest, Error> {
+    let plan = plan(doc, data, request)?;
+    Ok(super::prepare::PrepareRequest {
+        field_name: extras.field_name,
+        signer_name: request.signer.clone(),
+        reason: extras.reason,
+        time: request.time,
+        contents_size: if extras.contents_size == 0 {
+            super::prepare::DEFAULT_CONTENTS_SIZE
+        } else {
+            extras.contents_size
+        },
+        stamps: plan.stamps,
+        font: request.font.clone(),
+        create_fields: plan.create_fields,
+        fill_fields: plan.fill_fields,
+    })
+}

@@ -1,5 +1,6 @@
 //! A prompt that answers from a TOML file, for tests and unattended demos only:
-//! `pin = "123456"`, `consent = "allow"|"always"|"deny"`, `action = "confirm"|"cancel"`.
+//! `pin = "123456"` (or `[pins]` by token label), `consent = "allow"|"always"|"deny"`,
+//! `action = "confirm"|"cancel"`, `delay_ms = N`.
 //! The file is read at every prompt, so a test can change the answer between requests.
 //! Selecting it logs a loud warning: a PIN in a file defeats the point of a PIN.
 
@@ -20,6 +21,8 @@ pub struct ScriptedPrompt {
 #[serde(deny_unknown_fields)]
 struct Script {
     pin: Option<String>,
+    /// PINs by token label, for demos with several tokens.
+    pins: Option<std::collections::HashMap<String, String>>,
     consent: Option<String>,
     action: Option<String>,
     /// Seconds to wait before answering (to test timeouts and busy tokens).
@@ -72,7 +75,9 @@ impl Prompt for ScriptedPrompt {
             return Ok(PinEntry::PinPad);
         }
         script
-            .pin
+            .pins
+            .and_then(|pins| pins.get(&request.token_label).cloned())
+            .or(script.pin)
             .map(|pin| PinEntry::Pin(SecretString::from(pin)))
             .ok_or(PinRefusal::Cancelled)
     }

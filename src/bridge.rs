@@ -1,0 +1,409 @@
+//! `kyso bridge`: the PDF side as an HTTP service for DMS servers in any language (Java, .NET,
+//! PHP…): prepare a PDF (returns the prepared file and its digest), embed a CMS (checks it
+//! belongs to the prepared file), verify a PDF. It keeps nothing between calls, so any number of
+//! bridges can run behind a load balancer; the DMS keeps the prepared file in its own storage.
+//! Bodies are JSON with base64 files, bounded in size; a few operations run at once, more get
+//! `BUSY`. It can also serve the demo DMS page and the web SDK.
+
+// Helpers return the finished error response; it is built once per failing request.
+#![allow(clippy::result_large_err)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::to_bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::api::{ErrorBody, ErrorCode, ErrorResponse, Lang};
+use crate::certificate::{self, CertificateInfo};
+use crate::pades::prepare::Placement;
+use crate::pades::roles::{self, Anchor, Role, RoleRequest};
+
+/// The OpenAPI description of the bridge and of the agent's API v1.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// How the bridge runs.
+#[derive(Clone, Debug)]
+pub struct BridgeConfig {
+    /// Largest request body in bytes (a PDF in base64 is 4/3 of its size).
+    pub max_body: usize,
+    /// Operations at once; more get `BUSY`.
+    pub concurrency: usize,
+    /// Roots trusted by verify.
+    pub trust_anchors: Vec<Vec<u8>>,
+    /// TSA for `timestamp: true` on embed.
+    pub tsa_url: Option<String>,
+    /// Folder with the demo page (`demo/`) and the built SDK (`dist/`): `web-sdk/`.
+    pub web_dir: Option<PathBuf>,
+    /// Folder with the demo's sample files (sample.pdf, signature.png, seal.png).
+    pub samples_dir: Option<PathBuf>,
+    /// The agent port the demo page should use (served as `/config.json`).
+    pub agent_port: Option<u16>,
+}
+
+struct Shared {
+    config: BridgeConfig,
+    slots: tokio::sync::Semaphore,
+}
+
+fn error(status: StatusCode, code: ErrorCode, detail: &str) -> Response {
+    let body = ErrorResponse {
+        error: ErrorBody {
+            code,
+            message: if detail.is_empty() {
+                code.message(Lang::Vi).to_string()
+            } else {
+                format!("{} ({detail})", code.message(Lang::Vi))
+            },
+            retries_left: None,
+        },
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+fn bad(detail: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, detail)
+}
+
+async fn body<T: for<'de> Deserialize<'de>>(request: Request, limit: usize) -> Result<T, Response> {
+    let bytes = to_bytes(request.into_body(), limit).await.map_err(|_| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BadRequest,
+            "body too large",
+        )
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        bad(e
+            .to_string()
+            .split(" at line")
+            .next()
+            .unwrap_or("invalid JSON"))
+    })
+}
+
+fn b64(field: &str, text: &str) -> Result<Vec<u8>, Response> {
+    B64.decode(text.trim())
+        .map_err(|_| bad(&format!("{field} is not base64")))
+}
+
+async fn run_limited<T: Send + 'static>(
+    shared: &Shared,
+    work: impl FnOnce() -> Result<T, crate::pades::Error> + Send + 'static,
+) -> Result<T, Response> {
+    let Ok(_slot) = shared.slots.try_acquire() else {
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, ""));
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(bad(&e.to_string())),
+        Err(e) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            &e.to_string(),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RectDto {
+    page: usize,
+    x: f64,
+    y: f64,
+    width: f64,
+    height: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AnchorDto {
+    page: usize,
+    x: f64,
+    y: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PrepareBody {
+    pdf: String,
+    #[serde(default)]
+    role: Option<String>,
+    certificate: Option<String>,
+    image: Option<String>,
+    rect: Option<RectDto>,
+    anchor: Option<String>,
+    number: Option<String>,
+    date: Option<String>,
+    number_at: Option<AnchorDto>,
+    date_at: Option<AnchorDto>,
+    copy_form: Option<String>,
+    organization: Option<String>,
+    forward_to: Option<String>,
+    file_reference: Option<String>,
+    text: Option<String>,
+    field: Option<String>,
+    reason: Option<String>,
+    contents_size: Option<usize>,
+}
+
+async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let input: PrepareBody = match body(request, shared.config.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let pdf = match b64("pdf", &input.pdf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let role = match Role::parse(input.role.as_deref().unwrap_or("approve")) {
+        Some(role) => role,
+        None => return bad("role is approve, issue, appendix, copy or incoming"),
+    };
+    let signer = match input.certificate.as_deref().map(|c| b64("certificate", c)) {
+        Some(Ok(der)) => match CertificateInfo::from_der(&der) {
+            Ok(info) => Some(info),
+            Err(e) => return bad(&e.to_string()),
+        },
+        Some(Err(r)) => return r,
+        None => None,
+    };
+    let image = match input.image.as_deref().map(|i| b64("image", i)) {
+        Some(Ok(bytes)) => match crate::pades::image::RgbaImage::from_png(&bytes) {
+            Ok(image) => Some(image),
+            Err(e) => return bad(&e.to_string()),
+        },
+        Some(Err(r)) => return r,
+        None => None,
+    };
+    let date = match input.date.as_deref() {
+        Some(text) => match time::Date::parse(
+            text,
+            &time::macros::format_description!("[year]-[month]-[day]"),
+        ) {
+            Ok(d) => Some(d),
+            Err(_) => return bad("date is YYYY-MM-DD"),
+        },
+        None => None,
+    };
+    let anchor = |a: Option<AnchorDto>| {
+        a.map(|a| Anchor {
+            page: a.page,
+            x: a.x,
+            y: a.y,
+        })
+    };
+    let now = crate::pades::vietnam_now();
+    let role_request = RoleRequest {
+        role,
+        image,
+        placement: input.rect.map(|r| Placement {
+            page: r.page,
+            rect: [r.x, r.y, r.width, r.height],
+        }),
+        number: input.number,
+        date,
+        number_at: anchor(input.number_at),
+        date_at: anchor(input.date_at),
+        copy_form: input.copy_form,
+        organization: input
+            .organization
+            .or_else(|| signer.as_ref().and_then(|s| s.organization.clone())),
+        time: now,
+        font: None,
+        forward_to: input.forward_to,
+        file_reference: input.file_reference,
+        template: input.text,
+        signer: signer.as_ref().map(|s| s.holder().to_string()),
+        anchor: input.anchor,
+    };
+    let extras = roles::Extras {
+        field_name: input.field,
+        reason: input.reason,
+        contents_size: input.contents_size.unwrap_or(0),
+    };
+    let result = run_limited(&shared, move || {
+        let doc = crate::pades::pdf::Document::load(&pdf)?;
+        let request = roles::prepare_request(&doc, &pdf, &role_request, extras)?;
+        drop(doc);
+        crate::pades::prepare_bytes(&pdf, &request)
+    })
+    .await;
+    match result {
+        Ok((bytes, prepared)) => Json(serde_json::json!({
+            "prepared": B64.encode(&bytes),
+            "digest": B64.encode(&prepared.digest),
+            "digestAlgorithm": "SHA-256",
+            "byteRange": prepared.byte_range,
+            "field": prepared.field,
+        }))
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EmbedBody {
+    prepared: String,
+    cms: String,
+    #[serde(default)]
+    timestamp: bool,
+}
+
+async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let input: EmbedBody = match body(request, shared.config.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (prepared, cms) = match (b64("prepared", &input.prepared), b64("cms", &input.cms)) {
+        (Ok(p), Ok(c)) => (p, c),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let tsa = if input.timestamp {
+        shared.config.tsa_url.clone()
+    } else {
+        None
+    };
+    if input.timestamp && tsa.is_none() {
+        return bad("no tsa_url configured for timestamps");
+    }
+    match run_limited(&shared, move || {
+        crate::pades::embed_bytes(&prepared, &cms, tsa.as_deref())
+    })
+    .await
+    {
+        Ok(signed) => Json(serde_json::json!({ "signed": B64.encode(signed) })).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VerifyBody {
+    pdf: String,
+    policy: Option<String>,
+    /// Extra trusted roots, PEM.
+    trust: Option<Vec<String>>,
+}
+
+async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let input: VerifyBody = match body(request, shared.config.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let pdf = match b64("pdf", &input.pdf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let issued = match input.policy.as_deref() {
+        None => false,
+        Some("issued") => true,
+        Some(_) => return bad("policy is issued"),
+    };
+    let mut anchors = shared.config.trust_anchors.clone();
+    for pem in input.trust.unwrap_or_default() {
+        match certificate::read_pem_or_der(pem.as_bytes()) {
+            Ok(certs) => anchors.extend(certs),
+            Err(e) => return bad(&e.to_string()),
+        }
+    }
+    match run_limited(&shared, move || {
+        crate::pades::verify::verify(&pdf, &anchors, issued)
+    })
+    .await
+    {
+        Ok(report) => Json(report).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn demo_config(State(shared): State<Arc<Shared>>) -> Response {
+    Json(serde_json::json!({ "agentPort": shared.config.agent_port.unwrap_or(crate::config::DEFAULT_PORT) })).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Serves the demo page, the SDK and the samples, by name only (no paths from the request).
+async fn asset(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    let (dir, file, kind) = match name.as_str() {
+        "" | "index.html" => (
+            shared.config.web_dir.as_ref().map(|d| d.join("demo")),
+            "index.html",
+            "text/html; charset=utf-8",
+        ),
+        "demo.js" => (
+            shared.config.web_dir.as_ref().map(|d| d.join("demo")),
+            "demo.js",
+            "text/javascript",
+        ),
+        "kyso.js" | "vgca.js" => (
+            shared.config.web_dir.as_ref().map(|d| d.join("dist")),
+            name.as_str(),
+            "text/javascript",
+        ),
+        "sample.pdf" => (
+            shared.config.samples_dir.clone(),
+            "sample.pdf",
+            "application/pdf",
+        ),
+        "signature.png" | "seal.png" => (
+            shared.config.samples_dir.clone(),
+            name.as_str(),
+            "image/png",
+        ),
+        _ => return error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "no such file"),
+    };
+    let Some(dir) = dir else {
+        return error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "no demo here");
+    };
+    match tokio::fs::read(dir.join(file)).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "missing file"),
+    }
+}
+
+async fn index(state: State<Arc<Shared>>) -> Response {
+    asset(state, Path(String::new())).await
+}
+
+/// The bridge's routes.
+pub fn router(config: BridgeConfig) -> Router {
+    let shared = Arc::new(Shared {
+        slots: tokio::sync::Semaphore::new(config.concurrency.max(1)),
+        config,
+    });
+    Router::new()
+        .route("/v1/prepare", post(prepare))
+        .route("/v1/embed", post(embed))
+        .route("/v1/verify", post(verify))
+        .route("/openapi.json", get(openapi))
+        .route("/config.json", get(demo_config))
+        .route("/", get(index))
+        .route("/{name}", get(asset))
+        .with_state(shared)
+}
+
+/// Serves the bridge on a bound listener until the process ends.
+///
+/// # Errors
+/// The listener fails.
+pub async fn serve(listener: tokio::net::TcpListener, config: BridgeConfig) -> std::io::Result<()> {
+    axum::serve(listener, router(config)).await
+}

@@ -1,0 +1,164 @@
+//! `kyso demo`: the whole signing workflow on one machine without a USB token — the agent on a
+//! SoftHSM2 demo token (made by `tests/fixtures/make-token.sh`), the bridge, and the demo DMS
+//! page. `--headless` plays the page's part from Rust: the leader approves the bundled
+//! Vietnamese draft, the clerk issues it with number, date and seal, the receiving clerk
+//! verifies; it prints the signed PDF's path last.
+
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::client::AgentConnection;
+
+/// Errors of the demo.
+#[derive(Debug, thiserror::Error)]
+#[error("demo: {0}")]
+pub struct Error(pub String);
+
+fn fail(e: impl std::fmt::Display) -> Error {
+    Error(e.to_string())
+}
+
+async fn call(
+    connection: &mut AgentConnection,
+    path: &str,
+    origin: Option<&str>,
+    body: Value,
+) -> Result<Value, Error> {
+    let payload = serde_json::to_vec(&body).map_err(fail)?;
+    let reply = connection
+        .request("POST", path, origin, Some(payload))
+        .await
+        .map_err(fail)?;
+    let value: Value = serde_json::from_slice(&reply.body).map_err(fail)?;
+    if reply.status != 200 {
+        return Err(Error(format!("{path} answered {}: {value}", reply.status)));
+    }
+    Ok(value)
+}
+
+/// Plays leader, clerk and receiving clerk against a running agent and bridge; returns the
+/// signed PDF's path.
+///
+/// # Errors
+/// Any step that fails, with the answer that made it fail.
+pub async fn headless(
+    dir: &Path,
+    agent_port: u16,
+    bridge_port: u16,
+    ca: &[u8],
+) -> Result<PathBuf, Error> {
+    let origin = format!("http://127.0.0.1:{bridge_port}");
+    let docs = dir.join("docs");
+    let read =
+        |name: &str| std::fs::read(docs.join(name)).map_err(|e| Error(format!("{name}: {e}")));
+    let mut agent = AgentConnection::connect(agent_port, ca)
+        .await
+        .map_err(fail)?;
+    let mut bridge = AgentConnection::connect_plain(bridge_port)
+        .await
+        .map_err(fail)?;
+    let reply = agent
+        .request("GET", "/v1/certificates", Some(&origin), None)
+        .await
+        .map_err(fail)?;
+    let certificates: Value = serde_json::from_slice(&reply.body).map_err(fail)?;
+    let pick = |kind: &str| {
+        certificates["certificates"]
+            .as_array()
+            .and_then(|list| {
+                let usable = |c: &&Value| {
+                    c["kind"] == kind && c["validity"] == "valid" && c["token"]["present"] == true
+                };
+                // The leader of the sample draft, when the token has him.
+                list.iter()
+                    .filter(usable)
+                    .find(|c| c["holder"] == "Nguyễn Văn An")
+                    .or_else(|| list.iter().find(usable))
+                    .cloned()
+            })
+            .ok_or_else(|| Error(format!("no valid {kind} certificate on the demo token")))
+    };
+    let (leader, clerk) = (pick("personal")?, pick("organization")?);
+    let today = crate::pades::vietnam_now().date();
+    let date = format!(
+        "{:04}-{:02}-{:02}",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    );
+    let mut pdf = read("sample.pdf")?;
+    for (who, role, image, extra) in [
+        (
+            &leader,
+            "approve",
+            "signature.png",
+            json!({ "anchor": "Nguyễn Văn An" }),
+        ),
+        (
+            &clerk,
+            "issue",
+            "seal.png",
+            json!({ "number": "12", "date": date }),
+        ),
+    ] {
+        let mut request = json!({
+            "pdf": B64.encode(&pdf),
+            "role": role,
+            "certificate": who["certificate"],
+            "image": B64.encode(read(image)?),
+        });
+        if let (Some(target), Some(more)) = (request.as_object_mut(), extra.as_object()) {
+            target.extend(more.clone());
+        }
+        let prepared = call(&mut bridge, "/v1/prepare", None, request).await?;
+        let signed = call(
+            &mut agent,
+            "/v1/sign",
+            Some(&origin),
+            json!({
+                "certificateId": who["id"],
+                "digest": prepared["digest"],
+                "digestAlgorithm": "SHA-256",
+                "document": { "title": "Quyết định về việc thử nghiệm ký số", "number": "12/QĐ-UBND", "purpose": role },
+            }),
+        )
+        .await?;
+        let embedded = call(
+            &mut bridge,
+            "/v1/embed",
+            None,
+            json!({ "prepared": prepared["prepared"], "cms": signed["cms"] }),
+        )
+        .await?;
+        pdf = B64
+            .decode(embedded["signed"].as_str().unwrap_or_default())
+            .map_err(fail)?;
+        eprintln!("{role}: {} ✓", who["holder"].as_str().unwrap_or("?"));
+    }
+    let root = std::fs::read_to_string(dir.join("token/pki/root.pem")).map_err(fail)?;
+    let report = call(
+        &mut bridge,
+        "/v1/verify",
+        None,
+        json!({ "pdf": B64.encode(&pdf), "policy": "issued", "trust": [root] }),
+    )
+    .await?;
+    for signature in report["signatures"].as_array().cloned().unwrap_or_default() {
+        eprintln!(
+            "kiểm tra / verify: {} — {}",
+            signature["signer"].as_str().unwrap_or("?"),
+            signature["verdict"].as_str().unwrap_or("?")
+        );
+    }
+    if report["policy"]["met"] != true {
+        return Err(Error(format!(
+            "the issued document does not verify: {report}"
+        )));
+    }
+    let out = dir.join("signed.pdf");
+    std::fs::write(&out, &pdf).map_err(fail)?;
+    Ok(out)
+}
