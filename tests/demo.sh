@@ -12,17 +12,6 @@ bash tests/install-deps.sh >&2
 cargo build --release --locked --bin kyso >&2
 (cd web-sdk && npm ci --no-audit --no-fund --silent && npm run build --silent) >&2
 DEMO=${KYSO_DEMO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/kyso-demo}
-rm -rf "$DEMO"
-mkdir -p "$DEMO"
-bash tests/fixtures/make-token.sh "$DEMO/token" >/dev/null
-bash tests/fixtures/make-pdfs.sh "$DEMO/docs" >/dev/null
-cp "$DEMO/docs/draft-vi.pdf" "$DEMO/docs/sample.pdf"
-cat > "$DEMO/pins.toml" <<'PINS'
-# Demo only: a PIN in a file defeats the point of a PIN.
-consent = "deny"
-[pins]
-"Lanh dao" = "123456"
-"Van thu" = "654321"
-PINS
+bash tests/fixtures/make-demo.sh "$DEMO" >/dev/null
 export KYSO_LOG=${KYSO_LOG:-error}
 exec target/release/kyso demo --dir "$DEMO" --web-dir web-sdk "$@"

@@ -17,8 +17,19 @@ cargo test --workspace --locked 2>&1 | tee target/kyso-test.log
 echo "== web SDK: build and unit tests (node)"
 (cd web-sdk && npm ci --no-audit --no-fund --silent && npm test) 2>&1 | tee target/kyso-sdk-test.log
 
-echo "== benchmark (release build, SoftHSM2): raw C_Sign vs kyso's CMS path"
+echo "== release build"
 cargo build --release --locked --bin kyso
+
+echo "== browser end to end: the demo DMS page in Chromium trusting the agent's CA"
+(cd web-sdk && KYSO_BIN="$(realpath ../target/release/kyso)" KYSO_REPO="$(realpath ..)" npm run e2e) 2>&1 \
+  | tee target/kyso-e2e.log
+
+echo "== the README's demo command, headless: leader, clerk, verify"
+SIGNED=$(KYSO_DEMO_DIR="$(realpath -m target/kyso-demo)" bash tests/demo.sh --headless --agent-port 0 --bridge-port 0 | tail -n 1)
+pdfsig "$SIGNED" | grep -c "Signature is Valid." | grep -qx 2
+echo "demo signed $SIGNED: 2 valid signatures (pdfsig)"
+
+echo "== benchmark (release build, SoftHSM2): raw C_Sign vs kyso's CMS path"
 BENCH_DIR=target/kyso-bench
 bash tests/fixtures/make-token.sh "$BENCH_DIR" >/dev/null
 BENCH_DIR=$(realpath "$BENCH_DIR")
@@ -41,4 +52,4 @@ python3 tests/bench_pdf.py "$(realpath target/release/kyso)" "$(realpath target/
 # One closing line for the whole run: cargo's per-binary results plus node's.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^# pass / { p += $3 } /^# fail / { f += $3 }
-     END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log target/kyso-sdk-test.log
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log target/kyso-sdk-test.log target/kyso-e2e.log

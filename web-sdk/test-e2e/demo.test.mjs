@@ -1,0 +1,148 @@
+// End to end in a real browser: Debian's Chromium (headless, driven by playwright-core)
+// trusting the agent's own local CA through `kyso trust install` into a throwaway HOME's NSS
+// database — no certificate-error flags. The demo page signs as leader, issues as clerk and
+// verifies; the downloaded PDF passes pdfsig and pyHanko. Screenshots of every step are saved
+// in target/e2e-shots/. Needs KYSO_BIN (the kyso binary) and KYSO_REPO (the repository).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const repo = process.env.KYSO_REPO ?? new URL("../..", import.meta.url).pathname;
+const kyso = process.env.KYSO_BIN ?? join(repo, "target/release/kyso");
+const shots = join(repo, "target/e2e-shots");
+mkdirSync(shots, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), "kyso-e2e-"));
+const dir = join(work, "demo");
+const home = join(work, "home");
+mkdirSync(home);
+let demo, browser, agentPort, pageUrl;
+
+async function startDemo() {
+  demo = spawn(kyso, ["demo", "--dir", dir, "--web-dir", join(repo, "web-sdk"), "--agent-port", "0", "--bridge-port", "0"], {
+    env: { ...process.env, KYSO_LOG: "error" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: demo.stdout });
+  for await (const line of lines) {
+    const agent = line.match(/agent listening on https:\/\/127\.0\.0\.1:(\d+)/);
+    if (agent) agentPort = Number(agent[1]);
+    const open = line.match(/open (http:\/\/127\.0\.0\.1:\d+)\//);
+    if (open) {
+      pageUrl = open[1];
+      break;
+    }
+  }
+  assert.ok(agentPort && pageUrl, "demo did not start");
+}
+
+before(async () => {
+  execFileSync("bash", [join(repo, "tests/fixtures/make-demo.sh"), dir]);
+  await startDemo();
+  const install = execFileSync(kyso, ["--data-dir", join(dir, "data"), "trust", "install"], { env: { ...process.env, HOME: home } }).toString();
+  assert.match(install, /nssdb/);
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    env: { ...process.env, HOME: home },
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  demo?.kill();
+});
+
+const setPins = (text) => writeFileSync(join(dir, "pins.toml"), text);
+const PINS = 'consent = "deny"\n[pins]\n"Lanh dao" = "123456"\n"Van thu" = "654321"\n';
+
+test("leader approves, clerk issues, receiving clerk verifies, in Chromium", async () => {
+  setPins(PINS);
+  const context = await browser.newContext({ acceptDownloads: true, locale: "vi-VN" });
+  const page = await context.newPage();
+  await page.goto(pageUrl + "/");
+  await page.screenshot({ path: join(shots, "1-draft.png"), fullPage: true });
+  await page.click("#approve");
+  await page.waitForSelector("#status.ok, #status.bad");
+  assert.match(await page.textContent("#status"), /Đã ký: Nguyễn Văn An/);
+  await page.screenshot({ path: join(shots, "2-approved.png"), fullPage: true });
+  await page.click("#issue");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("UBND"));
+  assert.equal(await page.getAttribute("#status", "class"), "ok");
+  await page.screenshot({ path: join(shots, "3-issued.png"), fullPage: true });
+  await page.click("#verify");
+  await page.waitForSelector("#report:not([hidden])");
+  const verdicts = await page.$$eval("#report tbody tr td:nth-child(4)", (cells) => cells.map((c) => c.textContent));
+  assert.deepEqual(verdicts, ["hợp lệ", "hợp lệ"]);
+  assert.match(await page.textContent("#status"), /Đủ điều kiện văn bản phát hành/);
+  await page.screenshot({ path: join(shots, "4-verified.png"), fullPage: true });
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+  const signed = join(work, "signed.pdf");
+  await download.saveAs(signed);
+  const pdfsig = execFileSync("pdfsig", [signed]).toString();
+  assert.equal((pdfsig.match(/Signature is Valid\./g) ?? []).length, 2, pdfsig);
+  const pyhanko = join(repo, "target/kyso-venv/bin/pyhanko");
+  const report = execFileSync(pyhanko, ["sign", "validate", "--pretty-print", "--no-revocation-check", "--trust", join(dir, "token/pki/root.pem"), "--trust-replace", signed]).toString();
+  assert.equal((report.match(/judged VALID/g) ?? []).length, 2, report);
+  await context.close();
+});
+
+test("a site not allowed gets ORIGIN_NOT_ALLOWED, a cancelled PIN USER_CANCELLED, a stopped agent AGENT_NOT_RUNNING", async () => {
+  const context = await browser.newContext();
+  // Same page served under another origin (localhost instead of 127.0.0.1): not in the policy.
+  const foreign = await context.newPage();
+  await foreign.goto(pageUrl.replace("127.0.0.1", "localhost") + "/");
+  await foreign.click("#approve");
+  await foreign.waitForSelector("#status.bad");
+  assert.equal(await foreign.evaluate(() => document.body.dataset.error), "ORIGIN_NOT_ALLOWED");
+  await foreign.screenshot({ path: join(shots, "5-origin-refused.png"), fullPage: true });
+
+  setPins('action = "cancel"\n');
+  const page = await context.newPage();
+  await page.goto(pageUrl + "/");
+  await page.click("#approve");
+  await page.waitForSelector("#status.bad");
+  assert.equal(await page.evaluate(() => document.body.dataset.error), "USER_CANCELLED");
+  setPins(PINS);
+
+  const code = await page.evaluate(async () => {
+    const { connect } = await import("/kyso.js");
+    try {
+      await connect({ ports: [9], timeoutMs: 2000 });
+      return "connected?";
+    } catch (e) {
+      return e.code;
+    }
+  });
+  assert.equal(code, "AGENT_NOT_RUNNING");
+  await context.close();
+});
+
+test("an untrusted agent certificate is told apart from a stopped agent", async () => {
+  // A browser with an empty NSS database: the agent answers its probe, TLS fails.
+  const untrusting = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    env: { ...process.env, HOME: mkdtempSync(join(tmpdir(), "kyso-e2e-home-")) },
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"],
+  });
+  try {
+    const page = await untrusting.newPage();
+    await page.goto(pageUrl + "/");
+    const code = await page.evaluate(async (port) => {
+      const { connect } = await import("/kyso.js");
+      try {
+        await connect({ ports: [port] });
+        return "connected?";
+      } catch (e) {
+        return e.code;
+      }
+    }, agentPort);
+    assert.equal(code, "CERTIFICATE_NOT_TRUSTED");
+  } finally {
+    await untrusting.close();
+  }
+});
