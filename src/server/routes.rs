@@ -212,6 +212,9 @@ async fn json_body<T: DeserializeOwned>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    // Read the (bounded) body before answering, even to refuse it: a client still sending
+    // would otherwise see a reset connection instead of the refusal.
+    let bytes = to_bytes(request.into_body(), limit).await;
     if !is_json {
         return Err(bad_request(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -219,9 +222,13 @@ async fn json_body<T: DeserializeOwned>(
             lang,
         ));
     }
-    let bytes = to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| bad_request(StatusCode::PAYLOAD_TOO_LARGE, "body too large", lang))?;
+    let bytes = bytes.map_err(|_| {
+        let mut response = bad_request(StatusCode::PAYLOAD_TOO_LARGE, "body too large", lang);
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    })?;
     // serde refuses unknown fields (a `pin` above all) and duplicate keys.
     serde_json::from_slice(&bytes).map_err(|e| {
         let detail = e.to_string();

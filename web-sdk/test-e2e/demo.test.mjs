@@ -146,3 +146,37 @@ test("an untrusted agent certificate is told apart from a stopped agent", async 
     await untrusting.close();
   }
 });
+
+test("an existing VGCA-style page signs through the compatibility layer; the page uploads the file", async () => {
+  setPins(PINS);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let uploaded = null;
+  // The DMS's upload handler, as a VGCA page would name it in FileUploadHandler.
+  await page.route("**/upload-signed", async (route) => {
+    uploaded = route.request().postDataBuffer();
+    await route.fulfill({ status: 200, contentType: "text/plain", body: "luu-tru/van-ban-12.pdf" });
+  });
+  await page.goto(pageUrl + "/");
+  const result = await page.evaluate(async (port) => {
+    const { vgca } = await import("/kyso.js");
+    vgca.configure({ bridge: "", agent: { ports: [port] } });
+    vgca.install(window);
+    const request = JSON.stringify({ FileName: "/sample.pdf", FileUploadHandler: "/upload-signed", DocNumber: "12" });
+    return await new Promise((resolve) => window.vgca_sign_approved(request, resolve));
+  }, agentPort);
+  const parsed = JSON.parse(result);
+  assert.equal(parsed.Status, 0, result);
+  assert.equal(parsed.FileServer, "luu-tru/van-ban-12.pdf");
+  assert.ok(uploaded && uploaded.includes(Buffer.from("%PDF")) && uploaded.includes(Buffer.from("ETSI.CAdES.detached")));
+  // And a refused origin comes back in the callback, with the stable code.
+  const foreign = await context.newPage();
+  await foreign.goto(pageUrl.replace("127.0.0.1", "localhost") + "/");
+  const refused = await foreign.evaluate(async (port) => {
+    const { vgca } = await import("/kyso.js");
+    vgca.configure({ bridge: "", agent: { ports: [port] } });
+    return await new Promise((resolve) => vgca.vgca_sign_issued(JSON.stringify({ FileName: "/sample.pdf" }), resolve));
+  }, agentPort);
+  assert.equal(JSON.parse(refused).Code, "ORIGIN_NOT_ALLOWED");
+  await context.close();
+});
