@@ -239,11 +239,7 @@ async fn json_body<T: DeserializeOwned>(
 
 async fn status(State(state): State<AppState>, request: Request) -> Response {
     let lang = lang(request.headers());
-    let origin = request
-        .extensions()
-        .get::<RequestOrigin>()
-        .cloned()
-        .unwrap_or(RequestOrigin(None));
+    let origin = origin_of(&request);
     if let Err(e) = authorize(&state, &origin).await {
         return error_response(&e, lang);
     }
@@ -276,11 +272,7 @@ async fn certificates(
         },
         Err(_) => return bad_request(StatusCode::BAD_REQUEST, "unknown query parameter", lang),
     };
-    let origin = request
-        .extensions()
-        .get::<RequestOrigin>()
-        .cloned()
-        .unwrap_or(RequestOrigin(None));
+    let origin = origin_of(&request);
     if let Err(e) = authorize(&state, &origin).await {
         return error_response(&e, lang);
     }
@@ -293,13 +285,18 @@ async fn certificates(
     Json(api::CertificatesResponse { certificates }).into_response()
 }
 
-async fn sign(State(state): State<AppState>, request: Request) -> Response {
-    let lang = lang(request.headers());
-    let origin = request
+/// The origin the guard validated for this request.
+fn origin_of(request: &Request) -> RequestOrigin {
+    request
         .extensions()
         .get::<RequestOrigin>()
         .cloned()
-        .unwrap_or(RequestOrigin(None));
+        .unwrap_or(RequestOrigin(None))
+}
+
+async fn sign(State(state): State<AppState>, request: Request) -> Response {
+    let lang = lang(request.headers());
+    let origin = origin_of(&request);
     let body: api::SignRequest = match json_body(request, SIGN_BODY_LIMIT, lang).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -330,11 +327,7 @@ impl Drop for AbortOnDrop {
 
 async fn sign_batch(State(state): State<AppState>, request: Request) -> Response {
     let lang = lang(request.headers());
-    let origin = request
-        .extensions()
-        .get::<RequestOrigin>()
-        .cloned()
-        .unwrap_or(RequestOrigin(None));
+    let origin = origin_of(&request);
     let body: api::BatchSignRequest = match json_body(request, BATCH_BODY_LIMIT, lang).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -380,11 +373,7 @@ const EXPIRY_WARNING_DAYS: i64 = 30;
 
 async fn events(State(state): State<AppState>, request: Request) -> Response {
     let lang = lang(request.headers());
-    let origin = request
-        .extensions()
-        .get::<RequestOrigin>()
-        .cloned()
-        .unwrap_or(RequestOrigin(None));
+    let origin = origin_of(&request);
     if let Err(e) = authorize(&state, &origin).await {
         return error_response(&e, lang);
     }

@@ -721,15 +721,7 @@ impl Worker {
         params: SignParams<'_>,
         authenticator: &mut dyn super::Authenticator,
     ) -> Result<SignResults, Error> {
-        let key = session
-            .find_objects(&[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::Id(key_id.to_vec()),
-            ])
-            .map_err(classify)?
-            .into_iter()
-            .next()
-            .ok_or(Error::KeyNotFound)?;
+        let key = private_key(session, key_id)?;
         let always_authenticate = session
             .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
             .ok()
@@ -859,17 +851,7 @@ impl Worker {
             return Err(self.login_failed(slot, &serial, pin_state(&info), e));
         }
         let run = || -> Result<BenchSamples, Error> {
-            let find_key = || -> Result<ObjectHandle, Error> {
-                session
-                    .find_objects(&[
-                        Attribute::Class(ObjectClass::PRIVATE_KEY),
-                        Attribute::Id(key_id.clone()),
-                    ])
-                    .map_err(classify)?
-                    .into_iter()
-                    .next()
-                    .ok_or(Error::KeyNotFound)
-            };
+            let find_key = || private_key(&session, &key_id);
             let mut key = find_key()?;
             let mechanism = mechanism_for(scheme, alg);
             let sign_hash = |key: ObjectHandle, hash: &[u8]| -> Result<Vec<u8>, Error> {
@@ -1038,6 +1020,19 @@ fn mechanism_for(
             })
         }
     }
+}
+
+/// The private key paired with a certificate by `CKA_ID` (visible once logged in).
+fn private_key(session: &Session, key_id: &[u8]) -> Result<ObjectHandle, Error> {
+    session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(key_id.to_vec()),
+        ])
+        .map_err(classify)?
+        .into_iter()
+        .next()
+        .ok_or(Error::KeyNotFound)
 }
 
 fn object_id(session: &Session, handle: ObjectHandle) -> Option<Vec<u8>> {
