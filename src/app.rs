@@ -20,7 +20,7 @@ use crate::ui::terminal::TerminalPrompt;
 #[non_exhaustive]
 pub enum Error {
     /// Bad `--prompter` value.
-    #[error("unknown prompter {0:?}: use `terminal` or `scripted:FILE`")]
+    #[error("unknown prompter {0:?}: use `gui`, `terminal` or `scripted:FILE`")]
     Prompter(String),
     /// The TLS identity cannot be made or read.
     #[error(transparent)]
@@ -92,6 +92,10 @@ pub fn prompter(spec: &str) -> Result<Arc<dyn Prompt>, Error> {
             Ok(Arc::new(ScriptedPrompt::new(PathBuf::from(file))))
         }
         None if spec == "terminal" => Ok(Arc::new(TerminalPrompt)),
+        #[cfg(feature = "desktop")]
+        None if spec == "gui" => Ok(Arc::new(crate::ui::dialog::GuiPrompt {
+            timeout: Duration::from_secs(120),
+        })),
         _ => Err(Error::Prompter(spec.to_string())),
     }
 }

@@ -30,7 +30,7 @@ struct Cli {
     /// Folder for Kyso's data (default: the user's data folder).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// How to ask for the PIN: `terminal`, or `scripted:FILE` for tests.
+    /// How to ask for the PIN: `gui` (native dialog), `terminal`, or `scripted:FILE` for tests.
     #[arg(long, global = true, default_value = "terminal")]
     prompter: String,
     /// More log output (-v info, -vv debug).
@@ -155,6 +155,10 @@ enum Command {
         #[arg(long, default_value = "web-sdk")]
         web_dir: PathBuf,
     },
+    /// (internal) Show one native dialog: request JSON on stdin, answer JSON on stdout.
+    #[cfg(feature = "desktop")]
+    #[command(hide = true)]
+    Dialog,
     /// Measure the CMS path against raw C_Sign on each signing key.
     Bench {
         /// Certificates to measure (id or prefix; repeat for several). Default: every valid
@@ -362,6 +366,10 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
+    #[cfg(feature = "desktop")]
+    if let Command::Dialog = cli.command {
+        return kyso::ui::dialog::run_child().map(|_| ExitCode::SUCCESS);
+    }
     if let Command::Demo {
         dir,
         headless,
@@ -579,6 +587,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         | Command::Status { .. }
         | Command::Bridge { .. }
         | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
+        #[cfg(feature = "desktop")]
+        Command::Dialog => Ok(ExitCode::SUCCESS),
         Command::Bench {
             cert,
             iterations,

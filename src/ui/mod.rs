@@ -2,6 +2,8 @@
 //! English second. The native dialogs and the tray come in their own module; here are the
 //! terminal prompt (`kyso sign` at a console) and the scripted prompt for tests.
 
+#[cfg(feature = "desktop")]
+pub mod dialog;
 pub mod scripted;
 pub mod terminal;
 

@@ -1,0 +1,430 @@
+//! The native dialogs (PIN, origin consent, batch confirmation), drawn with egui in a child
+//! process of the agent: winit allows one event loop per process and the tray owns the main
+//! one, and a dialog that crashes must not take the agent down. The agent writes the request
+//! as JSON on the child's standard input and reads the answer on its standard output.
+//!
+//! What a user can rely on: the origin in full, the document, the certificate, the retries left
+//! (final try in red); Enter signs, Esc cancels; the window takes focus and stays on top; the
+//! confirm button ignores input for 600 ms after the dialog appears (a keystroke meant for
+//! another window cannot confirm it); a visible countdown ends in a timeout. The window title
+//! carries the state ("còn 2 lần thử") so assistive tools and tests can read it.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::api::Lang;
+use crate::signing::{BatchPrompt, OriginDecision, PinPrompt, Prompt};
+use crate::token::{PinEntry, PinRefusal, PinState};
+
+/// What the child shows.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum DialogRequest {
+    /// Ask the PIN.
+    #[serde(rename_all = "camelCase")]
+    Pin {
+        /// Lines describing origin, documents and certificate.
+        lines: Vec<String>,
+        /// Retries left when known.
+        retries_left: Option<u32>,
+        /// The next wrong PIN locks the token.
+        final_try: bool,
+        /// Pin-pad: no field, a countdown.
+        pinpad: bool,
+        /// Seconds before the dialog gives up.
+        timeout_secs: u64,
+    },
+    /// Approve an origin.
+    #[serde(rename_all = "camelCase")]
+    Consent {
+        /// The origin in full.
+        origin: String,
+        /// Seconds before the dialog gives up (a denial).
+        timeout_secs: u64,
+    },
+    /// Confirm a batch.
+    #[serde(rename_all = "camelCase")]
+    Batch {
+        /// One line per document.
+        documents: Vec<String>,
+        /// The certificate line.
+        signer: String,
+        /// Seconds before the dialog gives up.
+        timeout_secs: u64,
+    },
+}
+
+/// What the child answers.
+#[derive(Serialize, Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DialogAnswer {
+    /// The PIN typed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// Pin-pad acknowledged.
+    #[serde(default)]
+    pub pinpad: bool,
+    /// Confirmed (batch).
+    #[serde(default)]
+    pub confirmed: bool,
+    /// "once" | "always" | "deny" (consent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// Timed out.
+    #[serde(default)]
+    pub timed_out: bool,
+}
+
+/// The prompt that opens the native dialogs.
+pub struct GuiPrompt {
+    /// Seconds a dialog stays open.
+    pub timeout: Duration,
+}
+
+impl GuiPrompt {
+    fn ask(&self, request: &DialogRequest) -> Result<DialogAnswer, PinRefusal> {
+        let exe = std::env::current_exe().map_err(|_| PinRefusal::Cancelled)?;
+        let mut child = Command::new(exe)
+            .arg("dialog")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot open the dialog");
+                PinRefusal::Cancelled
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(&serde_json::to_vec(request).unwrap_or_default());
+        }
+        let mut output = Vec::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            let _ = stdout.read_to_end(&mut output);
+        }
+        let _ = child.wait();
+        let answer: DialogAnswer = serde_json::from_slice(&output).map_err(|_| {
+            tracing::error!("the dialog closed without an answer");
+            PinRefusal::Cancelled
+        })?;
+        output.iter_mut().for_each(|b| *b = 0);
+        if answer.timed_out {
+            return Err(PinRefusal::TimedOut);
+        }
+        Ok(answer)
+    }
+}
+
+impl Prompt for GuiPrompt {
+    fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
+        let answer = self.ask(&DialogRequest::Pin {
+            lines: super::describe_pin_prompt(request),
+            retries_left: request.retries_left,
+            final_try: request.pin_state == PinState::FinalTry,
+            pinpad: request.protected_auth_path,
+            timeout_secs: self.timeout.as_secs(),
+        })?;
+        match (answer.pin, answer.pinpad) {
+            (_, true) => Ok(PinEntry::PinPad),
+            (Some(pin), _) if !pin.is_empty() => Ok(PinEntry::Pin(SecretString::from(pin))),
+            _ => Err(PinRefusal::Cancelled),
+        }
+    }
+
+    fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal> {
+        let answer = self.ask(&DialogRequest::Consent {
+            origin: origin.to_string(),
+            timeout_secs: self.timeout.as_secs(),
+        })?;
+        Ok(match answer.decision.as_deref() {
+            Some("once") => OriginDecision::AllowOnce,
+            Some("always") => OriginDecision::AlwaysAllow,
+            _ => OriginDecision::Deny,
+        })
+    }
+
+    fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
+        let documents = batch
+            .documents
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} — {}{}",
+                    d.purpose.label(Lang::Vi),
+                    d.title,
+                    d.number
+                        .as_deref()
+                        .map(|n| format!(" (Số {n})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        let answer = self.ask(&DialogRequest::Batch {
+            documents,
+            signer: format!("{} — {}", batch.signer.holder, batch.signer.issuer),
+            timeout_secs: self.timeout.as_secs(),
+        })?;
+        if answer.confirmed {
+            Ok(())
+        } else {
+            Err(PinRefusal::Cancelled)
+        }
+    }
+}
+
+/// Milliseconds the confirm action ignores input after the dialog appears.
+const GUARD: Duration = Duration::from_millis(600);
+
+struct DialogApp {
+    request: DialogRequest,
+    pin: SecretString,
+    typed: String,
+    opened: Instant,
+    answer: Option<DialogAnswer>,
+}
+
+fn vietnamese_fonts(ctx: &eframe::egui::Context) {
+    let candidates = [
+        "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+        "C:\\Windows\\Fonts\\arial.ttf",
+        "/System/Library/Fonts/Supplemental/Arial.ttf",
+        "/Library/Fonts/Arial.ttf",
+    ];
+    let Some(bytes) = candidates.iter().find_map(|p| std::fs::read(p).ok()) else {
+        return;
+    };
+    let mut fonts = eframe::egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        "vi".into(),
+        std::sync::Arc::new(eframe::egui::FontData::from_owned(bytes)),
+    );
+    for family in [
+        eframe::egui::FontFamily::Proportional,
+        eframe::egui::FontFamily::Monospace,
+    ] {
+        fonts
+            .families
+            .entry(family)
+            .or_default()
+            .insert(0, "vi".into());
+    }
+    ctx.set_fonts(fonts);
+}
+
+impl DialogApp {
+    fn timeout(&self) -> u64 {
+        match &self.request {
+            DialogRequest::Pin { timeout_secs, .. }
+            | DialogRequest::Consent { timeout_secs, .. }
+            | DialogRequest::Batch { timeout_secs, .. } => *timeout_secs,
+        }
+    }
+
+    fn finish(&mut self, ctx: &eframe::egui::Context, answer: DialogAnswer) {
+        self.answer = Some(answer);
+        ctx.send_viewport_cmd(eframe::egui::ViewportCommand::Close);
+    }
+}
+
+impl DialogApp {
+    fn draw(&mut self, root: &mut eframe::egui::Ui) {
+        use eframe::egui::{self, Color32, Key, RichText};
+        let ctx = &root.ctx().clone();
+        let armed = self.opened.elapsed() >= GUARD;
+        let left = self
+            .timeout()
+            .saturating_sub(self.opened.elapsed().as_secs());
+        if left == 0 {
+            self.finish(
+                ctx,
+                DialogAnswer {
+                    timed_out: true,
+                    ..DialogAnswer::default()
+                },
+            );
+            return;
+        }
+        ctx.request_repaint_after(Duration::from_millis(200));
+        let escape = ctx.input(|i| i.key_pressed(Key::Escape));
+        let enter = ctx.input(|i| i.key_pressed(Key::Enter));
+        let request = self.request.clone();
+        egui::CentralPanel::default().show(root, |ui| match &request {
+            DialogRequest::Pin { lines, retries_left, final_try, pinpad, .. } => {
+                ui.heading("Ký số văn bản / Sign a document");
+                for line in lines {
+                    ui.label(line);
+                }
+                ui.separator();
+                if *final_try {
+                    ui.label(RichText::new("Lần thử cuối: nhập sai sẽ khóa thiết bị / Final try: a wrong PIN locks the token").color(Color32::RED).strong());
+                } else if let Some(n) = retries_left {
+                    ui.label(RichText::new(format!("Còn {n} lần thử / {n} tries left")).strong());
+                }
+                if *pinpad {
+                    ui.label(RichText::new("Nhập mã PIN trên thiết bị / Enter the PIN on the device").strong());
+                    if armed && enter {
+                        self.finish(ctx, DialogAnswer { pinpad: true, ..DialogAnswer::default() });
+                    }
+                } else {
+                    ui.label("Mã PIN / PIN:");
+                    let field = ui.add(egui::TextEdit::singleline(&mut self.typed).password(true).desired_width(220.0));
+                    if !field.has_focus() {
+                        field.request_focus();
+                    }
+                }
+                ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
+                ui.horizontal(|ui| {
+                    let sign = ui.add_enabled(armed, egui::Button::new("Ký / Sign"));
+                    let cancel = ui.button("Hủy / Cancel");
+                    if (sign.clicked() || (armed && enter)) && (*pinpad || !self.typed.is_empty()) {
+                        let pin = std::mem::take(&mut self.typed);
+                        self.pin = SecretString::from(pin);
+                        let answer = DialogAnswer { pin: Some(self.pin.expose_secret().to_string()), pinpad: *pinpad, ..DialogAnswer::default() };
+                        self.finish(ctx, answer);
+                    } else if cancel.clicked() || escape {
+                        self.finish(ctx, DialogAnswer::default());
+                    }
+                });
+            }
+            DialogRequest::Consent { origin, .. } => {
+                ui.heading(format!("Cho phép {origin} dùng chữ ký số của bạn?"));
+                ui.label(format!("Allow {origin} to use your digital signature?"));
+                ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
+                ui.horizontal(|ui| {
+                    let once = ui.add_enabled(armed, egui::Button::new("Cho phép lần này / Allow once"));
+                    let always = ui.add_enabled(armed, egui::Button::new("Luôn cho phép / Always allow"));
+                    let deny = ui.button("Từ chối / Deny");
+                    let decision = if once.clicked() {
+                        Some("once")
+                    } else if always.clicked() {
+                        Some("always")
+                    } else if deny.clicked() || escape {
+                        Some("deny")
+                    } else {
+                        None
+                    };
+                    if let Some(d) = decision {
+                        self.finish(ctx, DialogAnswer { decision: Some(d.into()), ..DialogAnswer::default() });
+                    }
+                });
+            }
+            DialogRequest::Batch { documents, signer, .. } => {
+                ui.heading(format!("Ký {} văn bản / Sign {} documents", documents.len(), documents.len()));
+                ui.label(signer);
+                egui::ScrollArea::vertical().max_height(240.0).show(ui, |ui| {
+                    for (i, doc) in documents.iter().enumerate() {
+                        ui.label(format!("{}. {doc}", i + 1));
+                    }
+                });
+                ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
+                ui.horizontal(|ui| {
+                    let go = ui.add_enabled(armed, egui::Button::new("Tiếp tục / Continue"));
+                    let cancel = ui.button("Hủy / Cancel");
+                    if go.clicked() || (armed && enter) {
+                        self.finish(ctx, DialogAnswer { confirmed: true, ..DialogAnswer::default() });
+                    } else if cancel.clicked() || escape {
+                        self.finish(ctx, DialogAnswer::default());
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// The window title: readable by tests and assistive tools.
+fn title(request: &DialogRequest) -> String {
+    match request {
+        DialogRequest::Pin {
+            retries_left: Some(n),
+            final_try,
+            ..
+        } => {
+            if *final_try {
+                "Kyso — Nhập mã PIN (lần thử cuối)".to_string()
+            } else {
+                format!("Kyso — Nhập mã PIN (còn {n} lần thử)")
+            }
+        }
+        DialogRequest::Pin { pinpad: true, .. } => "Kyso — Nhập mã PIN trên thiết bị".to_string(),
+        DialogRequest::Pin { .. } => "Kyso — Nhập mã PIN".to_string(),
+        DialogRequest::Consent { .. } => "Kyso — Cho phép trang web".to_string(),
+        DialogRequest::Batch { documents, .. } => format!("Kyso — Ký {} văn bản", documents.len()),
+    }
+}
+
+/// Runs the dialog in this process (the `kyso dialog` child): reads the request on standard
+/// input, shows it, writes the answer on standard output.
+///
+/// # Errors
+/// A request that does not parse or a window that cannot open.
+pub fn run_child() -> Result<(), String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| e.to_string())?;
+    let request: DialogRequest = serde_json::from_str(&input).map_err(|e| e.to_string())?;
+    let answer = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot = answer.clone();
+    let height = match &request {
+        DialogRequest::Pin { lines, .. } => 170.0 + 22.0 * lines.len() as f32,
+        DialogRequest::Batch { documents, .. } => 200.0 + 22.0 * documents.len().min(10) as f32,
+        DialogRequest::Consent { .. } => 150.0,
+    };
+    let options = eframe::NativeOptions {
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_title(title(&request))
+            .with_inner_size([620.0, height])
+            .with_always_on_top(),
+        ..Default::default()
+    };
+    let window_title = title(&request);
+    eframe::run_native(
+        &window_title,
+        options,
+        Box::new(move |cc| {
+            vietnamese_fonts(&cc.egui_ctx);
+            Ok(Box::new(Guarded {
+                app: DialogApp {
+                    request,
+                    pin: SecretString::from(String::new()),
+                    typed: String::new(),
+                    opened: Instant::now(),
+                    answer: None,
+                },
+                slot,
+            }))
+        }),
+    )
+    .map_err(|e| e.to_string())?;
+    let answer = answer
+        .lock()
+        .map_err(|_| "poisoned".to_string())?
+        .take()
+        .unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&serde_json::to_vec(&answer).unwrap_or_default());
+    let _ = out.flush();
+    Ok(())
+}
+
+/// Hands the answer out of the event loop when the window closes.
+struct Guarded {
+    app: DialogApp,
+    slot: std::sync::Arc<std::sync::Mutex<Option<DialogAnswer>>>,
+}
+
+impl eframe::App for Guarded {
+    fn ui(&mut self, ui: &mut eframe::egui::Ui, _frame: &mut eframe::Frame) {
+        self.app.draw(ui);
+        if let Some(answer) = self.app.answer.take() {
+            if let Ok(mut slot) = self.slot.lock() {
+                *slot = Some(answer);
+            }
+        }
+    }
+}
