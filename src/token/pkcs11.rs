@@ -613,21 +613,34 @@ impl Worker {
                 }
             }
         }
-        let found = self.scan();
-        match found {
-            Ok(found) => {
-                let hit = found
-                    .iter()
-                    .find(|(_, info)| info.serial_number().trim() == serial)
-                    .map(|(slot, info)| (*slot, info.clone()));
-                self.apply_scan(found);
-                hit.ok_or(Error::TokenNotPresent)
+        // A token busy with another process or a USB hiccup can miss one scan: look twice
+        // before telling the user it is not plugged in.
+        for attempt in 0..2 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(150));
             }
-            Err(e) => {
-                self.stale = true;
-                Err(e)
+            match self.scan() {
+                Ok(found) => {
+                    let hit = found
+                        .iter()
+                        .find(|(_, info)| info.serial_number().trim() == serial)
+                        .map(|(slot, info)| (*slot, info.clone()));
+                    if let Some(hit) = hit {
+                        self.apply_scan(found);
+                        return Ok(hit);
+                    }
+                    if attempt > 0 {
+                        self.apply_scan(found);
+                    }
+                }
+                Err(e) if attempt > 0 => {
+                    self.stale = true;
+                    return Err(e);
+                }
+                Err(_) => self.stale = true,
             }
         }
+        Err(Error::TokenNotPresent)
     }
 
     fn sign(
