@@ -130,6 +130,19 @@ impl Reply {
 }
 
 impl Agent {
+    /// `kyso` on this agent's configuration and data folder (no system policy).
+    fn command(&self, fx: &Fixture) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kyso"));
+        command
+            .env("KYSO_POLICY_FILE", self.dir.join("no-policy.toml"))
+            .env("SOFTHSM2_CONF", &fx.softhsm_conf)
+            .arg("--config")
+            .arg(self.dir.join("config.toml"))
+            .arg("--data-dir")
+            .arg(&self.data);
+        command
+    }
+
     fn ca(&self) -> PathBuf {
         self.data.join("tls/ca.pem")
     }
@@ -419,13 +432,8 @@ fn an_unknown_origin_asks_once_and_a_denial_cools_down() {
             .status,
         200
     );
-    let list = Command::new(env!("CARGO_BIN_EXE_kyso"))
-        .env("KYSO_POLICY_FILE", agent.dir.join("no-policy.toml"))
-        .env("SOFTHSM2_CONF", &fx.softhsm_conf)
-        .arg("--config")
-        .arg(agent.dir.join("config.toml"))
-        .arg("--data-dir")
-        .arg(&agent.data)
+    let list = agent
+        .command(fx)
         .args(["origins", "list"])
         .output()
         .expect("origins list");
@@ -434,13 +442,8 @@ fn an_unknown_origin_asks_once_and_a_denial_cools_down() {
         listed.contains(other) && listed.contains(DMS) && !listed.contains(site),
         "{listed}"
     );
-    let revoke = Command::new(env!("CARGO_BIN_EXE_kyso"))
-        .env("KYSO_POLICY_FILE", agent.dir.join("no-policy.toml"))
-        .env("SOFTHSM2_CONF", &fx.softhsm_conf)
-        .arg("--config")
-        .arg(agent.dir.join("config.toml"))
-        .arg("--data-dir")
-        .arg(&agent.data)
+    let revoke = agent
+        .command(fx)
         .args(["origins", "revoke", other])
         .output()
         .expect("origins revoke");
