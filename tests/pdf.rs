@@ -566,13 +566,39 @@ fn corpus_verdicts_agree_with_pyhanko() {
     );
 }
 
-fn pdftotext(file: &Path) -> String {
+/// The text poppler extracts from `file`, with extra pdftotext options.
+fn pdftotext_with(file: &Path, options: &[&str]) -> String {
     let out = Command::new("pdftotext")
+        .args(options)
         .arg(file)
         .arg("-")
         .output()
         .expect("pdftotext");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pdftotext(file: &Path) -> String {
+    pdftotext_with(file, &[])
+}
+
+/// The clerk issues `approved` as number 12 of 2026-12-05 under the agency seal.
+fn issue_with_seal(approved: &Path, issued: &Path) -> std::process::Output {
+    let seal = docs().dir.join("seal.png").display().to_string();
+    sign_role(
+        approved,
+        issued,
+        true,
+        &[
+            "--role",
+            "issue",
+            "--image",
+            &seal,
+            "--number",
+            "12",
+            "--date",
+            "2026-12-05",
+        ],
+    )
 }
 
 fn sign_role(input: &Path, output: &Path, clerk: bool, args: &[&str]) -> std::process::Output {
@@ -617,22 +643,7 @@ fn the_clerk_writes_number_and_date_and_both_signatures_stay_valid() {
     );
     assert!(out.status.success(), "{:?}", text(&out));
     let issued = d.dir.join("numbered.issued.pdf");
-    let seal = d.dir.join("seal.png").display().to_string();
-    let out = sign_role(
-        &approved,
-        &issued,
-        true,
-        &[
-            "--role",
-            "issue",
-            "--image",
-            &seal,
-            "--number",
-            "12",
-            "--date",
-            "2026-12-05",
-        ],
-    );
+    let out = issue_with_seal(&approved, &issued);
     assert!(out.status.success(), "{:?}", text(&out));
     let extracted = pdftotext(&issued);
     assert!(
@@ -659,6 +670,7 @@ fn the_clerk_writes_number_and_date_and_both_signatures_stay_valid() {
     // Without the places prepared by the leader, the clerk is told what to do.
     // A scanned page has no "Số:" line to find.
     leader_signs(&d.dir.join("scan.pdf"), &d.dir.join("noplace.approved.pdf"));
+    let seal = d.dir.join("seal.png").display().to_string();
     let out = sign_role(
         &d.dir.join("noplace.approved.pdf"),
         &d.dir.join("never3.pdf"),
@@ -679,13 +691,7 @@ fn appendix_and_copy_lines_are_exact_text_and_verify() {
         &["--role", "appendix", "--number", "12/QĐ-UBND"],
     );
     assert!(out.status.success(), "{:?}", text(&out));
-    let first_page = Command::new("pdftotext")
-        .args(["-f", "1", "-l", "1"])
-        .arg(&appendix)
-        .arg("-")
-        .output()
-        .expect("pdftotext");
-    let first_page = String::from_utf8_lossy(&first_page.stdout).into_owned();
+    let first_page = pdftotext_with(&appendix, &["-f", "1", "-l", "1"]);
     let line = first_page
         .lines()
         .find(|l| l.starts_with("12/QĐ-UBND "))
@@ -969,30 +975,9 @@ fn a_vietnamese_draft_from_a_real_producer_gets_number_date_and_stamps_where_the
     );
     assert!(out.status.success(), "{:?}", text(&out));
     let issued = d.dir.join("vi.issued.pdf");
-    let seal = d.dir.join("seal.png").display().to_string();
-    let out = sign_role(
-        &approved,
-        &issued,
-        true,
-        &[
-            "--role",
-            "issue",
-            "--image",
-            &seal,
-            "--number",
-            "12",
-            "--date",
-            "2026-12-05",
-        ],
-    );
+    let out = issue_with_seal(&approved, &issued);
     assert!(out.status.success(), "{:?}", text(&out));
-    let layout = Command::new("pdftotext")
-        .args(["-layout", "-f", "1", "-l", "1"])
-        .arg(&issued)
-        .arg("-")
-        .output()
-        .expect("pdftotext");
-    let layout = String::from_utf8_lossy(&layout.stdout).into_owned();
+    let layout = pdftotext_with(&issued, &["-layout", "-f", "1", "-l", "1"]);
     assert!(layout.contains("Số: 12 /QĐ-UBND"), "{layout}");
     assert!(layout.contains("ngày 05 tháng 12 năm 2026"), "{layout}");
     let (code, report) = ours(&issued, true, true);
