@@ -3,221 +3,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::agent::*;
 use common::*;
-
-const DMS: &str = "https://dms.example.vn";
-
-/// A running `kyso serve` with its own data folder (and so its own local CA).
-struct Agent {
-    child: Child,
-    port: u16,
-    data: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Options<'a> {
-    modules: Vec<PathBuf>,
-    extra_config: &'a str,
-    script: &'a str,
-    env: Vec<(&'a str, PathBuf)>,
-    port: u16,
-}
-
-impl Default for Options<'_> {
-    fn default() -> Self {
-        Self {
-            modules: vec![PathBuf::from(SOFTHSM)],
-            extra_config: "",
-            script: "pin = \"123456\"\nconsent = \"deny\"\n",
-            env: Vec::new(),
-            port: 0,
-        }
-    }
-}
-
-fn start(name: &str, options: Options<'_>) -> Result<Agent, String> {
-    let fx = fixture("agent");
-    let dir = fx.dir.join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let modules: Vec<&Path> = options.modules.iter().map(PathBuf::as_path).collect();
-    let config = write_config(
-        &dir,
-        "config.toml",
-        &modules,
-        &format!("allowed_origins = [\"{DMS}\"]\n{}", options.extra_config),
-    );
-    let script = write_script(&dir, "prompt.toml", options.script);
-    let data = dir.join("data");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kyso"));
-    command
-        .env("SOFTHSM2_CONF", &fx.softhsm_conf)
-        .env("KYSO_POLICY_FILE", dir.join("no-policy.toml"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--prompter")
-        .arg(format!("scripted:{}", script.display()))
-        .args(["serve", "--port", &options.port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in &options.env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().map_err(|e| e.to_string())?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().and_then(Result::ok);
-    let Some(port) = first
-        .as_deref()
-        .and_then(|l| l.strip_prefix("listening on https://127.0.0.1:"))
-        .and_then(|p| p.trim().parse::<u16>().ok())
-    else {
-        let mut err = String::new();
-        if let Some(mut stderr) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
-        }
-        let _ = child.wait();
-        return Err(format!("no listening line (got {first:?}); stderr: {err}"));
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Ok(Agent {
-        child,
-        port,
-        data,
-        dir,
-    })
-}
-
-/// An HTTP answer.
-struct Reply {
-    status: u16,
-    headers: String,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-    fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    }
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    }
-}
-
-impl Agent {
-    /// `kyso` on this agent's configuration and data folder (no system policy).
-    fn command(&self, fx: &Fixture) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kyso"));
-        command
-            .env("KYSO_POLICY_FILE", self.dir.join("no-policy.toml"))
-            .env("SOFTHSM2_CONF", &fx.softhsm_conf)
-            .arg("--config")
-            .arg(self.dir.join("config.toml"))
-            .arg("--data-dir")
-            .arg(&self.data);
-        command
-    }
-
-    fn ca(&self) -> PathBuf {
-        self.data.join("tls/ca.pem")
-    }
-
-    /// curl trusting only the agent's CA.
-    fn curl(&self, path: &str, args: &[&str]) -> Reply {
-        let headers = self.dir.join(format!("h-{}", rand_suffix()));
-        let out = Command::new("curl")
-            .args(["-sS", "--max-time", "20", "--cacert"])
-            .arg(self.ca())
-            .arg("-D")
-            .arg(&headers)
-            .args(args)
-            .arg(format!("https://127.0.0.1:{}{path}", self.port))
-            .output()
-            .expect("curl");
-        let head = std::fs::read_to_string(&headers).unwrap_or_default();
-        let status = head
-            .lines()
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        Reply {
-            status,
-            headers: head,
-            body: String::from_utf8_lossy(&out.stdout).into_owned(),
-        }
-    }
-
-    fn post(&self, path: &str, origin: &str, body: &str) -> Reply {
-        self.curl(
-            path,
-            &[
-                "-H",
-                &format!("Origin: {origin}"),
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                body,
-            ],
-        )
-    }
-
-    fn set_script(&self, body: &str) {
-        std::fs::write(self.dir.join("prompt.toml"), body).expect("script");
-    }
-}
-
-fn rand_suffix() -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-fn sign_body(fx: &Fixture, name: &str, digest: &str) -> String {
-    serde_json::json!({
-        "certificateId": fx.id(name),
-        "digest": digest,
-        "digestAlgorithm": "SHA-256",
-        "document": {"title": "Quyết định về việc thử nghiệm", "number": "12/QĐ-UBND", "purpose": "approve"}
-    })
-    .to_string()
-}
-
-fn b64(text: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .expect("base64")
-}
 
 #[test]
 fn certificates_sign_and_batch_over_tls_verify_with_openssl() {
@@ -615,25 +406,7 @@ fn cancel_wrong_pin_removal_and_busy_map_to_their_codes() {
 
     // A second request while the first waits at the PIN prompt: BUSY, no second dialog.
     agent.set_script("pin = \"123456\"\ndelay_ms = 3000\n");
-    let first = {
-        let (ca, port, body) = (agent.ca(), agent.port, body.clone());
-        std::thread::spawn(move || {
-            Command::new("curl")
-                .args(["-sS", "--cacert"])
-                .arg(ca)
-                .args([
-                    "-H",
-                    &format!("Origin: {DMS}"),
-                    "-H",
-                    "Content-Type: application/json",
-                    "--data-binary",
-                    &body,
-                ])
-                .arg(format!("https://127.0.0.1:{port}/v1/sign"))
-                .output()
-                .expect("curl")
-        })
-    };
+    let first = agent.post_in_background("/v1/sign", DMS, &body);
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let second = agent.post("/v1/sign", DMS, &body);
@@ -645,8 +418,7 @@ fn cancel_wrong_pin_removal_and_busy_map_to_their_codes() {
     );
     assert!(started.elapsed() < Duration::from_secs(3));
     let first = first.join().expect("first");
-    let first: serde_json::Value = serde_json::from_slice(&first.stdout).expect("json");
-    assert!(first["cms"].is_string(), "{first}");
+    assert!(first.json()["cms"].is_string(), "{}", first.body);
 }
 
 #[test]

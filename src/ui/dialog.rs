@@ -92,7 +92,7 @@ impl GuiPrompt {
             .arg("dialog")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot open the dialog");
@@ -120,10 +120,11 @@ impl GuiPrompt {
 
 impl Prompt for GuiPrompt {
     fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
+        let warned = super::retries_line(request).is_some();
         let answer = self.ask(&DialogRequest::Pin {
-            lines: super::describe_pin_prompt(request),
-            retries_left: request.retries_left,
-            final_try: request.pin_state == PinState::FinalTry,
+            lines: super::describe_request(request),
+            retries_left: request.retries_left.filter(|_| warned),
+            final_try: request.pin_state == PinState::FinalTry || request.retries_left == Some(1),
             pinpad: request.protected_auth_path,
             timeout_secs: self.timeout.as_secs(),
         })?;
@@ -184,6 +185,7 @@ struct DialogApp {
     typed: String,
     opened: Instant,
     answer: Option<DialogAnswer>,
+    focus_requested: bool,
 }
 
 fn vietnamese_fonts(ctx: &eframe::egui::Context) {
@@ -249,10 +251,18 @@ impl DialogApp {
             );
             return;
         }
+        if !self.focus_requested {
+            // Raise and focus once; the window manager decides, the title tells tests.
+            ctx.send_viewport_cmd(eframe::egui::ViewportCommand::Focus);
+        }
+        // Once per 200 ms for the countdown. Never repaint every frame: a repaint loop starves
+        // winit's X11 event processing and the dialog stops seeing keys and clicks.
         ctx.request_repaint_after(Duration::from_millis(200));
         let escape = ctx.input(|i| i.key_pressed(Key::Escape));
         let enter = ctx.input(|i| i.key_pressed(Key::Enter));
         let request = self.request.clone();
+        let first_frame = !self.focus_requested;
+        self.focus_requested = true;
         egui::CentralPanel::default().show(root, |ui| match &request {
             DialogRequest::Pin { lines, retries_left, final_try, pinpad, .. } => {
                 ui.heading("Ký số văn bản / Sign a document");
@@ -273,7 +283,7 @@ impl DialogApp {
                 } else {
                     ui.label("Mã PIN / PIN:");
                     let field = ui.add(egui::TextEdit::singleline(&mut self.typed).password(true).desired_width(220.0));
-                    if !field.has_focus() {
+                    if first_frame {
                         field.request_focus();
                     }
                 }
@@ -395,6 +405,7 @@ pub fn run_child() -> Result<(), String> {
                     typed: String::new(),
                     opened: Instant::now(),
                     answer: None,
+                    focus_requested: false,
                 },
                 slot,
             }))

@@ -10,8 +10,29 @@ pub mod terminal;
 use crate::api::{Lang, Purpose};
 use crate::signing::PinPrompt;
 
-/// The lines a prompt shows before asking for a PIN, in both languages.
+/// The lines a prompt shows before asking for a PIN, in both languages, retries included.
 pub fn describe_pin_prompt(request: &PinPrompt) -> Vec<String> {
+    let mut lines = describe_request(request);
+    lines.extend(retries_line(request));
+    lines
+}
+
+/// The retries left, when the token has seen a wrong PIN: a warning on the final try.
+pub fn retries_line(request: &PinPrompt) -> Option<String> {
+    match (request.retries_left, request.pin_state) {
+        (Some(1), _) | (_, crate::token::PinState::FinalTry) => Some(
+            "CẢNH BÁO: còn 1 lần thử, nhập sai sẽ khóa thiết bị / WARNING: final try, a wrong PIN locks the token"
+                .to_string(),
+        ),
+        (Some(n), state) if state != crate::token::PinState::Ok => {
+            Some(format!("Còn {n} lần thử / {n} tries left"))
+        }
+        _ => None,
+    }
+}
+
+/// Who asks, what is signed, with which certificate and token.
+pub fn describe_request(request: &PinPrompt) -> Vec<String> {
     let mut lines = Vec::new();
     lines.push(match &request.origin {
         Some(origin) => format!("Yêu cầu từ / Requested by: {origin}"),
@@ -51,16 +72,6 @@ pub fn describe_pin_prompt(request: &PinPrompt) -> Vec<String> {
         signer.issuer, signer.valid_until
     ));
     lines.push(format!("Thiết bị / Token: {}", request.token_label));
-    match request.retries_left {
-        Some(1) => lines.push(
-            "CẢNH BÁO: còn 1 lần thử, nhập sai sẽ khóa thiết bị / WARNING: final try, a wrong PIN locks the token"
-                .to_string(),
-        ),
-        Some(n) if request.pin_state != crate::token::PinState::Ok => {
-            lines.push(format!("Còn {n} lần thử / {n} tries left"))
-        }
-        _ => {}
-    }
     if let Some(n) = request.per_signature {
         lines.push(format!(
             "Khóa yêu cầu PIN cho mỗi chữ ký (chữ ký {}) / The key asks for the PIN for each signature (#{})",

@@ -164,3 +164,4 @@ pub fn document(dir: &Path, name: &str, alg: &str) -> (PathBuf, String) {
         base64::engine::general_purpose::STANDARD.encode(alg.digest(&bytes)),
     )
 }
+pub mod agent;

@@ -1,0 +1,323 @@
+//! The native dialogs driven like a user would, on a real X server: Xvfb with the openbox window
+//! manager (a desktop has one; it is what gives the dialog focus), the agent started with
+//! `--prompter gui`, requests sent over TLS, and the windows found, read, typed into and
+//! photographed with xdotool and ImageMagick. Every CMS the dialogs let through is checked by
+//! OpenSSL. Screenshots land in `target/screenshots/` (the README shows copies).
+#![cfg(feature = "desktop")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::agent::*;
+use common::*;
+
+/// Xvfb and openbox on a display of their own, stopped on drop.
+struct Desktop {
+    display: String,
+    server: Child,
+    window_manager: Child,
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        let _ = self.window_manager.kill();
+        let _ = self.window_manager.wait();
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+impl Desktop {
+    fn start() -> Self {
+        // A display number no other test (or session) holds: X's own lock files tell.
+        for n in 40..200 {
+            if std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let display = format!(":{n}");
+            let Ok(mut server) = Command::new("Xvfb")
+                .args([
+                    &display,
+                    "-screen",
+                    "0",
+                    "1280x900x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ])
+                .stdout(Stdio::null())
+                .stderr(
+                    std::fs::File::create(target_dir().join(format!("xvfb-{n}.log")))
+                        .map_or_else(|_| Stdio::null(), Stdio::from),
+                )
+                .spawn()
+            else {
+                panic!("Xvfb is not installed (tests/install-deps.sh installs it)");
+            };
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+            let started = Instant::now();
+            while !socket.exists() && started.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = server.try_wait() {
+                    break; // lost the race for this number
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !socket.exists() || matches!(server.try_wait(), Ok(Some(_))) {
+                let _ = server.kill();
+                continue;
+            }
+            let window_manager = Command::new("openbox")
+                .env("DISPLAY", &display)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openbox (tests/install-deps.sh installs it)");
+            std::thread::sleep(Duration::from_millis(500));
+            return Self {
+                display,
+                server,
+                window_manager,
+            };
+        }
+        panic!("no free X display");
+    }
+
+    fn xdotool(&self, args: &[&str]) -> String {
+        // A UTF-8 locale, or xdotool cannot match nor print the Vietnamese titles.
+        let out = Command::new("xdotool")
+            .env("DISPLAY", &self.display)
+            .env("LC_ALL", "C.UTF-8")
+            .args(args)
+            .output()
+            .expect("xdotool");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The first window whose title contains `title`, with its full title.
+    fn wait_window(&self, title: &str) -> (String, String) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            // xdotool's own pattern match misses non-ASCII titles: search the ASCII prefix and
+            // compare the full titles here.
+            let ids = self.xdotool(&["search", "--onlyvisible", "--name", "^Kyso"]);
+            for id in ids.lines() {
+                let name = self.xdotool(&["getwindowname", id]);
+                if name.contains(title) {
+                    return (id.to_string(), name);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no window titled {title:?} within 20 s");
+    }
+
+    fn wait_gone(&self, id: &str) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            let visible = self.xdotool(&["search", "--onlyvisible", "--name", "Kyso"]);
+            if !visible.lines().any(|l| l == id) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("window {id} still open");
+    }
+
+    fn active_window(&self) -> String {
+        self.xdotool(&["getactivewindow"])
+    }
+
+    /// Types text into whatever has the keyboard focus (XTEST, as a real keyboard would).
+    fn type_text(&self, text: &str) {
+        self.xdotool(&["type", "--delay", "40", text]);
+    }
+
+    fn key(&self, key: &str) {
+        self.xdotool(&["key", key]);
+    }
+
+    /// A PNG of one window, for the README.
+    fn screenshot(&self, id: &str, name: &str) -> PathBuf {
+        let dir = target_dir().join("screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshots dir");
+        let path = dir.join(format!("{name}.png"));
+        let status = Command::new("import")
+            .env("DISPLAY", &self.display)
+            .args(["-window", id])
+            .arg(&path)
+            .status()
+            .expect("import (imagemagick)");
+        assert!(status.success(), "screenshot {name}");
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 2000, "{name}.png is only {size} bytes");
+        path
+    }
+}
+
+/// The guard that keeps a stray keystroke from confirming: what the dialog ignores for 600 ms.
+const PAST_GUARD: Duration = Duration::from_millis(800);
+
+fn gui_agent(desktop: &Desktop, name: &str, options: Options<'_>) -> Agent {
+    let mut env = options.env;
+    env.push(("DISPLAY", PathBuf::from(&desktop.display)));
+    start(
+        name,
+        Options {
+            prompter: Some("gui"),
+            env,
+            ..options
+        },
+    )
+    .expect("agent starts")
+}
+
+fn verify_reply(fx: &Fixture, reply: &Reply, content: &std::path::Path) {
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let cms = content.with_extension("p7s");
+    std::fs::write(&cms, b64(reply.json()["cms"].as_str().expect("cms"))).expect("write");
+    openssl_verify(fx, &cms, content).expect("the CMS verifies");
+}
+
+#[test]
+fn the_pin_dialog_signs_on_enter_ignores_early_keys_and_cancels_on_escape() {
+    let fx = fixture("desktop");
+    let desktop = Desktop::start();
+    let agent = gui_agent(&desktop, "pin", Options::default());
+    let (content, digest) = document(&agent.dir, "pin.bin", "SHA-256");
+    let body = sign_body(fx, "personal", &digest);
+
+    let pending = agent.post_in_background("/v1/sign", DMS, &body);
+    let (id, title) = desktop.wait_window("Kyso — Nhập mã PIN");
+    // A keystroke meant for another window, arriving as the dialog appears, confirms nothing.
+    desktop.type_text(LEADER_PIN);
+    desktop.key("Return");
+    assert_eq!(
+        title, "Kyso — Nhập mã PIN",
+        "no retries shown before a wrong PIN"
+    );
+    std::thread::sleep(PAST_GUARD);
+    assert!(
+        !pending.is_finished(),
+        "an early Enter confirmed the dialog"
+    );
+    assert_eq!(desktop.active_window(), id, "the dialog took the focus");
+    desktop.screenshot(&id, "pin");
+    desktop.key("Return");
+    let reply = pending.join().expect("request");
+    verify_reply(fx, &reply, &content);
+    desktop.wait_gone(&id);
+
+    let pending = agent.post_in_background("/v1/sign", DMS, &body);
+    let (id, _) = desktop.wait_window("Kyso — Nhập mã PIN");
+    std::thread::sleep(PAST_GUARD);
+    desktop.type_text("12");
+    desktop.key("Escape");
+    let reply = pending.join().expect("request");
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (409, "USER_CANCELLED"),
+        "{}",
+        reply.body
+    );
+    desktop.wait_gone(&id);
+}
+
+#[test]
+fn a_wrong_pin_shows_the_retries_left_in_the_next_dialog() {
+    let fx = fixture("desktop");
+    let desktop = Desktop::start();
+    let control = fx.dir.join("desktop-fault.ctl");
+    std::fs::write(&control, "pin_retries=3\ncounter_epoch=desktop\n").expect("control");
+    let agent = gui_agent(
+        &desktop,
+        "retries",
+        Options {
+            modules: vec![fault_module()],
+            env: vec![("KYSO_FAULT_CONTROL", control)],
+            ..Options::default()
+        },
+    );
+    let (content, digest) = document(&agent.dir, "r.bin", "SHA-256");
+    let body = sign_body(fx, "personal", &digest);
+
+    let pending = agent.post_in_background("/v1/sign", DMS, &body);
+    let (id, _) = desktop.wait_window("Kyso — Nhập mã PIN");
+    std::thread::sleep(PAST_GUARD);
+    desktop.type_text("000000");
+    desktop.key("Return");
+    let reply = pending.join().expect("request");
+    assert_eq!(reply.code(), "PIN_INCORRECT", "{}", reply.body);
+    assert_eq!(reply.json()["error"]["retriesLeft"], 2);
+    desktop.wait_gone(&id);
+
+    let pending = agent.post_in_background("/v1/sign", DMS, &body);
+    let (id, title) = desktop.wait_window("Kyso — Nhập mã PIN");
+    assert_eq!(title, "Kyso — Nhập mã PIN (còn 2 lần thử)");
+    std::thread::sleep(PAST_GUARD);
+    desktop.screenshot(&id, "pin-retries");
+    desktop.type_text(LEADER_PIN);
+    desktop.key("Return");
+    let reply = pending.join().expect("request");
+    verify_reply(fx, &reply, &content);
+}
+
+#[test]
+fn consent_and_batch_dialogs_ask_before_anything_is_signed() {
+    let fx = fixture("desktop");
+    let desktop = Desktop::start();
+    let agent = gui_agent(&desktop, "batch", Options::default());
+    let (_, digest) = document(&agent.dir, "c.bin", "SHA-256");
+
+    // An origin outside the policy: the user is asked, and a denial is an ORIGIN_NOT_ALLOWED.
+    let site = "https://vanban.sonoivu.example.vn";
+    let pending = agent.post_in_background("/v1/sign", site, &sign_body(fx, "personal", &digest));
+    let (id, title) = desktop.wait_window("Kyso — Cho phép");
+    assert_eq!(title, "Kyso — Cho phép trang web");
+    std::thread::sleep(PAST_GUARD);
+    desktop.screenshot(&id, "consent");
+    desktop.key("Escape");
+    let reply = pending.join().expect("request");
+    assert_eq!(reply.code(), "ORIGIN_NOT_ALLOWED", "{}", reply.body);
+    desktop.wait_gone(&id);
+
+    // A batch: one dialog listing every document, then one PIN for all.
+    let docs: Vec<(PathBuf, String)> = (0..3)
+        .map(|i| document(&agent.dir, &format!("batch-{i}.bin"), "SHA-256"))
+        .collect();
+    let titles = [
+        "Quyết định ban hành quy chế văn thư",
+        "Công văn về việc tổng kết năm 2026",
+        "Kế hoạch chuyển đổi số năm 2027",
+    ];
+    let body = serde_json::json!({
+        "certificateId": fx.id("organization"),
+        "digestAlgorithm": "SHA-256",
+        "items": docs.iter().zip(titles).enumerate().map(|(i, ((_, d), t))| serde_json::json!({
+            "digest": d, "document": {"title": t, "number": format!("{}/UBND-VP", 40 + i), "purpose": "issue"}
+        })).collect::<Vec<_>>()
+    });
+    let pending = agent.post_in_background("/v1/sign/batch", DMS, &body.to_string());
+    let (id, title) = desktop.wait_window("Kyso — Ký");
+    assert_eq!(title, "Kyso — Ký 3 văn bản");
+    std::thread::sleep(PAST_GUARD);
+    desktop.screenshot(&id, "batch");
+    desktop.key("Return");
+    desktop.wait_gone(&id);
+    let (id, _) = desktop.wait_window("Kyso — Nhập mã PIN");
+    std::thread::sleep(PAST_GUARD);
+    desktop.type_text(CLERK_PIN);
+    desktop.key("Return");
+    let reply = pending.join().expect("request");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let results = reply.json()["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), 3);
+    for ((content, _), result) in docs.iter().zip(results) {
+        let cms = content.with_extension("p7s");
+        std::fs::write(&cms, b64(result["cms"].as_str().expect("cms"))).expect("write");
+        openssl_verify(fx, &cms, content).expect("batch item verifies");
+    }
+    desktop.wait_gone(&id);
+}
