@@ -156,6 +156,11 @@ fn read_settings(path: &Path) -> Result<Option<Settings>, Error> {
 }
 
 impl Config {
+    /// Where `kyso run` writes `kyso.log` (the tray's "open the log folder").
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+
     /// Loads the user file (`user_file` or the default), then the policy, and merges them.
     ///
     /// # Errors

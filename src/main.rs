@@ -16,6 +16,7 @@ use kyso::config::Config;
 use kyso::digest::DigestAlgorithm;
 use kyso::signing::{self, Payload, SignOrder};
 use kyso::token::TokenProvider;
+use kyso::ui::report;
 
 #[derive(Parser)]
 #[command(
@@ -30,14 +31,16 @@ struct Cli {
     /// Folder for Kyso's data (default: the user's data folder).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// How to ask for the PIN: `gui` (native dialog), `terminal`, or `scripted:FILE` for tests.
-    #[arg(long, global = true, default_value = "terminal")]
-    prompter: String,
+    /// How to ask for the PIN: `gui` (native dialogs; the default of `kyso run`), `terminal`
+    /// (the default of the other commands), or `scripted:FILE` for tests.
+    #[arg(long, global = true)]
+    prompter: Option<String>,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Without a command: `kyso run`.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +96,12 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Run the agent with its tray icon and native dialogs (the default; what autostart runs).
+    Run {
+        /// Port on 127.0.0.1 and [::1] (default from the configuration, 47400; 0 picks a free one).
+        #[arg(long)]
+        port: Option<u16>,
     },
     /// Run the HTTPS agent without a GUI (what tests and servers use).
     Serve {
@@ -340,13 +349,62 @@ enum OriginsAction {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging(cli.verbose);
-    match run(cli) {
+    let command = cli.command.take().unwrap_or(Command::Run { port: None });
+    match run(cli, command) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("kyso: {message}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// The `listening on …` lines that `kyso serve` and `kyso run` print once the port is bound.
+fn print_urls(urls: &[String]) {
+    for url in urls {
+        println!("listening on {url}");
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// Logs go to standard error, and for `kyso run` (started by autostart, with no terminal) also
+/// to `DATA_DIR/logs/kyso.log`, the folder the tray opens.
+mod log_sink {
+    use std::io::Write;
+    use std::sync::{Mutex, OnceLock};
+
+    static FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+
+    /// Starts copying log lines to `path` (appending).
+    pub fn write_to(path: &std::path::Path) {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = FILE.set(Mutex::new(file));
+        }
+    }
+
+    /// The writer handed to `tracing_subscriber`.
+    pub struct Sink;
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Some(file) = FILE.get() {
+                if let Ok(mut file) = file.lock() {
+                    let _ = file.write_all(buf);
+                }
+            }
+            std::io::stderr().write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            std::io::stderr().flush()
         }
     }
 }
@@ -361,13 +419,13 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| log_sink::Sink)
         .init();
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
     #[cfg(feature = "desktop")]
-    if let Command::Dialog = cli.command {
+    if let Command::Dialog = command {
         return kyso::ui::dialog::run_child().map(|_| ExitCode::SUCCESS);
     }
     if let Command::Demo {
@@ -376,13 +434,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         agent_port,
         bridge_port,
         web_dir,
-    } = &cli.command
+    } = &command
     {
         return demo(dir, *headless, *agent_port, *bridge_port, web_dir);
     }
     // The same global options, for a child `kyso serve` (the agent benchmark).
+    let prompter = cli.prompter.clone().unwrap_or_else(|| {
+        match command {
+            Command::Run { .. } if cfg!(feature = "desktop") => "gui",
+            _ => "terminal",
+        }
+        .to_string()
+    });
     let mut child_args: Vec<std::ffi::OsString> =
-        vec!["--prompter".into(), cli.prompter.clone().into()];
+        vec!["--prompter".into(), prompter.clone().into()];
     if let Some(config) = &cli.config {
         child_args.extend(["--config".into(), config.clone().into_os_string()]);
     }
@@ -392,7 +457,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let config =
         Config::load(cli.config.as_deref(), cli.data_dir.as_deref()).map_err(|e| e.to_string())?;
     // Commands that need no token.
-    match &cli.command {
+    match &command {
         Command::Trust { action } => return trust(&config, action),
         Command::Pdf {
             action:
@@ -494,9 +559,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         _ => {}
     }
-    let prompt = app::prompter(&cli.prompter).map_err(|e| e.to_string())?;
+    if let Command::Run { .. } = command {
+        log_sink::write_to(&config.log_dir().join("kyso.log"));
+    }
+    let prompt = app::prompter(&prompter).map_err(|e| e.to_string())?;
     let app = App::start(config, prompt).map_err(|e| e.to_string())?;
-    match cli.command {
+    match command {
         Command::Certs { json, kind } => {
             let kind = match kind.as_deref() {
                 Some(text) => Some(Kind::parse(text).ok_or(format!("unknown kind {text:?}"))?),
@@ -552,16 +620,26 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Command::Doctor { json } => doctor(&app, json),
+        #[cfg(feature = "desktop")]
+        Command::Run { port } => {
+            let port = port.unwrap_or(app.config.port);
+            kyso::ui::desktop::run(app, port, print_urls)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(not(feature = "desktop"))]
+        Command::Run { port } | Command::Serve { port } => {
+            let port = port.unwrap_or(app.config.port);
+            runtime()?
+                .block_on(app.serve(port, print_urls))
+                .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "desktop")]
         Command::Serve { port } => {
             let port = port.unwrap_or(app.config.port);
             let runtime = runtime()?;
             runtime
-                .block_on(app.serve(port, |urls| {
-                    for url in urls {
-                        println!("listening on {url}");
-                    }
-                    let _ = std::io::stdout().flush();
-                }))
+                .block_on(app.serve(port, print_urls))
                 .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -1241,13 +1319,6 @@ fn print_json<T: serde::Serialize>(value: &T) {
     let _ = writeln!(out);
 }
 
-fn kind_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Personal => "cá nhân / personal",
-        Kind::Organization => "tổ chức / organization",
-    }
-}
-
 fn certs(app: &App, json: bool, kind: Option<Kind>) -> Result<ExitCode, String> {
     let mut status = app.signing.status();
     if let Some(kind) = kind {
@@ -1290,25 +1361,9 @@ fn certs(app: &App, json: bool, kind: Option<Kind>) -> Result<ExitCode, String> 
 }
 
 fn print_certificate(cert: &api::CertificateDto) {
-    let validity = match cert.validity {
-        certificate::Validity::Valid => {
-            format!("còn {} ngày / {} days left", cert.days_left, cert.days_left)
-        }
-        certificate::Validity::Expired => "ĐÃ HẾT HẠN / EXPIRED".to_string(),
-        certificate::Validity::NotYetValid => "CHƯA CÓ HIỆU LỰC / NOT YET VALID".to_string(),
-    };
-    println!(
-        "  [{}] {} — {}",
-        kind_label(cert.kind),
-        cert.holder,
-        cert.key_algorithm
-    );
-    println!("      {}", cert.subject);
-    println!(
-        "      CA: {} — đến / until {} ({validity})",
-        cert.issuer, cert.not_after
-    );
-    println!("      id: {}", cert.id);
+    for line in report::certificate_lines(cert) {
+        println!("{line}");
+    }
 }
 
 fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
@@ -1330,68 +1385,16 @@ fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
         }));
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Kyso {} — chẩn đoán / diagnostics", status.agent_version);
-    println!(
-        "Cấu hình / config: {}{}",
-        app.config.user_file.display(),
-        if app.config.user_file.exists() {
-            ""
-        } else {
-            " (không có / absent)"
-        }
-    );
-    println!(
-        "Chính sách / policy: {}{}",
-        app.config.policy_file.display(),
-        if app.config.policy_present {
-            ""
-        } else {
-            " (không có / absent)"
-        }
-    );
-    println!("Mô-đun PKCS#11 / modules ({}):", modules.len());
-    if modules.is_empty() {
-        println!("  không có mô-đun nào / none: install the token driver or set pkcs11_modules");
-    }
-    for module in &modules {
-        match (&module.error, &module.library) {
-            (Some(error), _) => println!(
-                "  LỖI / FAILED  {} [{}]: {error}",
-                module.path, module.source
-            ),
-            (None, Some(lib)) => println!("  OK  {} [{}] — {lib}", module.path, module.source),
-            (None, None) => println!("  ?   {} [{}]", module.path, module.source),
-        }
-    }
-    println!("Thiết bị / tokens ({}):", status.tokens.len());
-    for token in &status.tokens {
-        println!(
-            "  \"{}\" serial {} — {} — PIN {:?}{}{}",
-            token.label,
-            token.serial,
-            if token.present { "present" } else { "removed" },
-            token.pin_state,
-            if token.protected_auth_path {
-                " — pin-pad"
-            } else {
-                ""
+    print!(
+        "{}",
+        report::diagnostics(
+            &status,
+            &modules,
+            &report::Sources {
+                user_file: (&app.config.user_file, app.config.user_file.exists()),
+                policy_file: (&app.config.policy_file, app.config.policy_present),
             },
-            if token.pin_state == kyso::token::PinState::Locked {
-                " — PIN BỊ KHÓA: liên hệ đơn vị cấp chứng thư để mở khóa / locked: ask the CA to unlock"
-            } else {
-                ""
-            }
-        );
-    }
-    println!(
-        "Chứng thư số / certificates ({}):",
-        status.certificates.len()
+        )
     );
-    for cert in &status.certificates {
-        print_certificate(cert);
-        if cert.validity == certificate::Validity::Valid && cert.days_left <= 30 {
-            println!("      SẮP HẾT HẠN: hãy đề nghị gia hạn / EXPIRES SOON: request a renewal");
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }

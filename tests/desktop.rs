@@ -25,7 +25,10 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         let _ = self.window_manager.kill();
         let _ = self.window_manager.wait();
-        let _ = self.server.kill();
+        // SIGTERM, not SIGKILL: Xvfb then removes its lock file and socket.
+        let _ = Command::new("kill")
+            .arg(self.server.id().to_string())
+            .status();
         let _ = self.server.wait();
     }
 }
@@ -320,4 +323,57 @@ fn consent_and_batch_dialogs_ask_before_anything_is_signed() {
         openssl_verify(fx, &cms, content).expect("batch item verifies");
     }
     desktop.wait_gone(&id);
+}
+
+#[test]
+fn kyso_run_starts_the_tray_without_a_panel_and_signs_through_its_dialog() {
+    let fx = fixture("desktop");
+    let desktop = Desktop::start();
+    let agent = gui_agent(
+        &desktop,
+        "run",
+        Options {
+            subcommand: "run",
+            ..Options::default()
+        },
+    );
+    // No panel and no D-Bus session here: the tray has nowhere to show, the agent runs on.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut agent = agent;
+    assert!(
+        matches!(agent.child.try_wait(), Ok(None)),
+        "kyso run exited without a panel"
+    );
+    let status = agent.curl("/v1/status", &["-H", &format!("Origin: {DMS}")]);
+    assert_eq!(status.status, 200, "{}", status.body);
+    let log = agent.data.join("logs/kyso.log");
+    assert!(
+        log.exists(),
+        "kyso run keeps a log file for the tray to open"
+    );
+
+    let (content, digest) = document(&agent.dir, "run.bin", "SHA-256");
+    let pending = agent.post_in_background("/v1/sign", DMS, &sign_body(fx, "personal", &digest));
+    let (id, _) = desktop.wait_window("Kyso — Nhập mã PIN");
+    std::thread::sleep(PAST_GUARD);
+    desktop.type_text(LEADER_PIN);
+    desktop.key("Return");
+    verify_reply(fx, &pending.join().expect("request"), &content);
+    desktop.wait_gone(&id);
+
+    // A second `kyso run` on the same port says so and exits, like `kyso serve`.
+    let second = start(
+        "run-twice",
+        Options {
+            subcommand: "run",
+            prompter: Some("gui"),
+            port: agent.port,
+            env: vec![("DISPLAY", PathBuf::from(&desktop.display))],
+            ..Options::default()
+        },
+    );
+    let message = second
+        .err()
+        .expect("a second agent on a taken port must fail");
+    assert!(message.contains(&agent.port.to_string()), "{message}");
 }

@@ -9,6 +9,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== the headless build (no tray, no dialogs) still compiles"
+cargo check --locked --no-default-features --lib --bin kyso
 echo "== build the fault-injecting PKCS#11 module"
 cargo build --locked -p kyso-fault-token
 echo "== cargo test"
@@ -44,6 +46,9 @@ SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.
   target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
   --prompter "scripted:$BENCH_DIR/pin.toml" \
   bench --cert "$(id_of personal)" --iterations 500 --agent | tail -n 5
+
+echo "== desktop benchmark: /v1/sign to the PIN dialog on screen, idle memory with the tray"
+bash tests/bench_desktop.sh "$(realpath target/release/kyso)" "$BENCH_DIR"
 
 echo "== PDF benchmark: prepare + embed vs one read and vs pyHanko (1, 10, 100 MB)"
 python3 tests/bench_pdf.py "$(realpath target/release/kyso)" "$(realpath target/kyso-venv/bin/pyhanko)" \

@@ -46,6 +46,14 @@ pub enum DialogRequest {
         /// Seconds before the dialog gives up (a denial).
         timeout_secs: u64,
     },
+    /// Show text the user may read and copy (diagnostics, renewal row).
+    #[serde(rename_all = "camelCase")]
+    Info {
+        /// The window's heading.
+        heading: String,
+        /// The text, shown in a fixed-width font.
+        text: String,
+    },
     /// Confirm a batch.
     #[serde(rename_all = "camelCase")]
     Batch {
@@ -176,6 +184,20 @@ impl Prompt for GuiPrompt {
     }
 }
 
+/// Opens an information window and returns at once: the tray must not wait on the user.
+pub fn show_info(heading: &str, text: &str) {
+    let request = DialogRequest::Info {
+        heading: heading.to_string(),
+        text: text.to_string(),
+    };
+    std::thread::spawn(move || {
+        let prompt = GuiPrompt {
+            timeout: Duration::from_secs(600),
+        };
+        let _ = prompt.ask(&request);
+    });
+}
+
 /// Milliseconds the confirm action ignores input after the dialog appears.
 const GUARD: Duration = Duration::from_millis(600);
 
@@ -224,6 +246,7 @@ impl DialogApp {
             DialogRequest::Pin { timeout_secs, .. }
             | DialogRequest::Consent { timeout_secs, .. }
             | DialogRequest::Batch { timeout_secs, .. } => *timeout_secs,
+            DialogRequest::Info { .. } => 600,
         }
     }
 
@@ -323,6 +346,21 @@ impl DialogApp {
                     }
                 });
             }
+            DialogRequest::Info { heading, text } => {
+                ui.heading(heading);
+                egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
+                    let mut shown = text.as_str();
+                    ui.add(egui::TextEdit::multiline(&mut shown).font(egui::TextStyle::Monospace).desired_width(f32::INFINITY));
+                });
+                ui.horizontal(|ui| {
+                    if ui.button("Sao chép / Copy").clicked() {
+                        ctx.copy_text(text.clone());
+                    }
+                    if ui.button("Đóng / Close").clicked() || escape {
+                        self.finish(ctx, DialogAnswer::default());
+                    }
+                });
+            }
             DialogRequest::Batch { documents, signer, .. } => {
                 ui.heading(format!("Ký {} văn bản / Sign {} documents", documents.len(), documents.len()));
                 ui.label(signer);
@@ -364,6 +402,7 @@ fn title(request: &DialogRequest) -> String {
         DialogRequest::Pin { .. } => "Kyso — Nhập mã PIN".to_string(),
         DialogRequest::Consent { .. } => "Kyso — Cho phép trang web".to_string(),
         DialogRequest::Batch { documents, .. } => format!("Kyso — Ký {} văn bản", documents.len()),
+        DialogRequest::Info { heading, .. } => format!("Kyso — {heading}"),
     }
 }
 
@@ -384,6 +423,7 @@ pub fn run_child() -> Result<(), String> {
         DialogRequest::Pin { lines, .. } => 170.0 + 22.0 * lines.len() as f32,
         DialogRequest::Batch { documents, .. } => 200.0 + 22.0 * documents.len().min(10) as f32,
         DialogRequest::Consent { .. } => 150.0,
+        DialogRequest::Info { text, .. } => 140.0 + 16.0 * text.lines().count().min(24) as f32,
     };
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()

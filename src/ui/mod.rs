@@ -3,9 +3,13 @@
 //! terminal prompt (`kyso sign` at a console) and the scripted prompt for tests.
 
 #[cfg(feature = "desktop")]
+pub mod desktop;
+#[cfg(feature = "desktop")]
 pub mod dialog;
+pub mod report;
 pub mod scripted;
 pub mod terminal;
+pub mod tray;
 
 use crate::api::{Lang, Purpose};
 use crate::signing::PinPrompt;
@@ -54,10 +58,7 @@ pub fn describe_request(request: &PinPrompt) -> Vec<String> {
         ));
     }
     let signer = &request.signer;
-    let kind = match signer.kind {
-        crate::certificate::Kind::Personal => "cá nhân / personal",
-        crate::certificate::Kind::Organization => "tổ chức / organization",
-    };
+    let kind = report::kind_label(signer.kind);
     lines.push(format!(
         "Chứng thư số / Certificate: {} ({kind}){}",
         signer.holder,

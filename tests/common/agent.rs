@@ -31,6 +31,8 @@ pub struct Options<'a> {
     pub prompter: Option<&'a str>,
     pub env: Vec<(&'a str, PathBuf)>,
     pub port: u16,
+    /// `serve` (headless) or `run` (with the tray).
+    pub subcommand: &'a str,
 }
 
 impl Default for Options<'_> {
@@ -40,6 +42,7 @@ impl Default for Options<'_> {
             extra_config: "",
             script: "pin = \"123456\"\nconsent = \"deny\"\n",
             prompter: None,
+            subcommand: "serve",
             env: Vec::new(),
             port: 0,
         }
@@ -74,7 +77,7 @@ pub fn start(name: &str, options: Options<'_>) -> Result<Agent, String> {
                 .prompter
                 .map_or_else(|| format!("scripted:{}", script.display()), str::to_string),
         )
-        .args(["serve", "--port", &options.port.to_string()])
+        .args([options.subcommand, "--port", &options.port.to_string()])
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join("agent.log")).map_err(|e| e.to_string())?);
     for (key, value) in &options.env {

@@ -1,0 +1,323 @@
+//! `kyso run`: the agent on a background thread and the tray on the main thread (the platform
+//! event loop, which macOS and GTK insist on). The tray shows [`super::tray::build`]'s model,
+//! refreshed every two seconds from the same status `/v1/status` returns; menu clicks come back
+//! as [`Action`]s. Dialogs (PIN, consent, diagnostics) are child processes (`ui::dialog`), so a
+//! tray without a panel, or a dialog that fails, never takes the agent down.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tao::event::{Event, StartCause};
+use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
+use tray_icon::menu::{
+    CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu,
+};
+use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
+
+use super::dialog::show_info;
+use super::report;
+use super::tray::{self, Action, Entry, Sites, TrayModel};
+use crate::api::Lang;
+use crate::app::App;
+use crate::signing::Origin;
+
+/// What reaches the event loop from other threads.
+enum UserEvent {
+    /// A fresh model to show.
+    Model(TrayModel),
+    /// A menu item was clicked.
+    Menu(MenuId),
+}
+
+/// How often the tray looks at the tokens (the token layer polls slots every 1.5 s).
+const REFRESH: Duration = Duration::from_secs(2);
+
+/// Runs the agent and the tray until the user quits. `on_ready` gets the listening URLs, as
+/// with `kyso serve`.
+///
+/// # Errors
+/// The agent cannot start (port taken, TLS identity); the tray itself failing is only logged.
+pub fn run(app: App, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), String> {
+    let app = Arc::new(app);
+    let agent_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Vec<String>, String>>();
+    {
+        let (app, agent_error) = (app.clone(), agent_error.clone());
+        std::thread::Builder::new()
+            .name("kyso-agent".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let ready = ready_tx.clone();
+                let result = runtime.block_on(app.serve(port, move |urls| {
+                    let _ = ready.send(Ok(urls.to_vec()));
+                }));
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "the agent stopped");
+                    if let Ok(mut slot) = agent_error.lock() {
+                        *slot = Some(e.to_string());
+                    }
+                    let _ = ready_tx.send(Err(e.to_string()));
+                }
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    // Start-up errors (a taken port) end `kyso run` with the same message as `kyso serve`.
+    let urls = ready_rx
+        .recv()
+        .map_err(|_| "the agent thread ended".to_string())??;
+    on_ready(&urls);
+
+    let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let proxy = event_loop.create_proxy();
+    let menu_proxy = proxy.clone();
+    MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
+        let _ = menu_proxy.send_event(UserEvent::Menu(event.id));
+    }));
+    let lang = Arc::new(Mutex::new(Lang::Vi));
+    let wake = Arc::new(AtomicBool::new(false));
+    spawn_refresher(app.clone(), lang.clone(), agent_error, wake.clone(), proxy);
+
+    let mut tray: Option<TrayIcon> = None;
+    let mut shown: Option<TrayModel> = None;
+    let mut actions: Vec<(MenuId, Action)> = Vec::new();
+    event_loop.run(move |event, _, control_flow| {
+        *control_flow = ControlFlow::Wait;
+        match event {
+            Event::NewEvents(StartCause::Init) => {
+                // Created once the loop runs: GTK (Linux) and AppKit (macOS) need it started.
+                let mut builder = TrayIconBuilder::new().with_tooltip("Kyso");
+                if let Some(icon) = icon(tray::TrayState::NoToken) {
+                    builder = builder.with_icon(icon);
+                }
+                match builder.build() {
+                    Ok(icon) => tray = Some(icon),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no tray icon (no panel?); the agent runs on")
+                    }
+                }
+            }
+            Event::UserEvent(UserEvent::Model(model)) => {
+                if shown.as_ref() == Some(&model) {
+                    return;
+                }
+                if let Some(tray) = &tray {
+                    let (menu, ids) = menu_of(&model.entries);
+                    actions = ids;
+                    tray.set_menu(Some(Box::new(menu)));
+                    let _ = tray.set_tooltip(Some(&model.tooltip));
+                    if shown.as_ref().map(|m| m.state) != Some(model.state) {
+                        let _ = tray.set_icon(icon(model.state));
+                    }
+                }
+                shown = Some(model);
+            }
+            Event::UserEvent(UserEvent::Menu(id)) => {
+                let Some(action) = actions
+                    .iter()
+                    .find(|(i, _)| *i == id)
+                    .map(|(_, a)| a.clone())
+                else {
+                    return;
+                };
+                if action == Action::Quit {
+                    tray = None;
+                    *control_flow = ControlFlow::Exit;
+                    std::process::exit(0);
+                }
+                perform(&app, &lang, action);
+                wake.store(true, Ordering::SeqCst);
+            }
+            _ => {}
+        }
+    })
+}
+
+fn icon(state: tray::TrayState) -> Option<Icon> {
+    let (rgba, width, height) = tray::icon_rgba(state);
+    Icon::from_rgba(rgba, width, height).ok()
+}
+
+/// Builds the platform menu and remembers which item does what.
+fn menu_of(entries: &[Entry]) -> (Menu, Vec<(MenuId, Action)>) {
+    let menu = Menu::new();
+    let mut actions = Vec::new();
+    for item in items_of(entries, &mut actions) {
+        if let Err(e) = menu.append(item.as_ref()) {
+            tracing::warn!(error = %e, "menu item not added");
+        }
+    }
+    (menu, actions)
+}
+
+fn items_of(entries: &[Entry], actions: &mut Vec<(MenuId, Action)>) -> Vec<Box<dyn IsMenuItem>> {
+    let mut out: Vec<Box<dyn IsMenuItem>> = Vec::new();
+    for entry in entries {
+        match entry {
+            Entry::Info(text) => out.push(Box::new(MenuItem::new(text, false, None))),
+            Entry::Separator => out.push(Box::new(PredefinedMenuItem::separator())),
+            Entry::Item {
+                label,
+                action,
+                checked: Some(checked),
+            } => {
+                let item = CheckMenuItem::new(label, true, *checked, None);
+                actions.push((item.id().clone(), action.clone()));
+                out.push(Box::new(item));
+            }
+            Entry::Item {
+                label,
+                action,
+                checked: None,
+            } => {
+                let item = MenuItem::new(label, true, None);
+                actions.push((item.id().clone(), action.clone()));
+                out.push(Box::new(item));
+            }
+            Entry::Submenu { label, entries } => {
+                let submenu = Submenu::new(label, true);
+                for child in items_of(entries, actions) {
+                    let _ = submenu.append(child.as_ref());
+                }
+                out.push(Box::new(submenu));
+            }
+        }
+    }
+    out
+}
+
+/// Looks at the status every [`REFRESH`] (or at once after a click) and sends the model and
+/// the notifications it calls for.
+fn spawn_refresher(
+    app: Arc<App>,
+    lang: Arc<Mutex<Lang>>,
+    agent_error: Arc<Mutex<Option<String>>>,
+    wake: Arc<AtomicBool>,
+    proxy: EventLoopProxy<UserEvent>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("kyso-tray".into())
+        .spawn(move || {
+            let mut previous = None;
+            loop {
+                let lang = lang.lock().map(|l| *l).unwrap_or_default();
+                let status = app.signing.status();
+                let sites = Sites {
+                    admin: app.policy.admin_origins(),
+                    approved: app.policy.approved_origins(),
+                };
+                let error = agent_error.lock().ok().and_then(|e| e.clone());
+                if let Some(before) = &previous {
+                    for notice in tray::notices(before, &status, lang) {
+                        notify(&notice);
+                    }
+                }
+                let model = tray::build(&status, &sites, lang, error.as_deref());
+                if proxy.send_event(UserEvent::Model(model)).is_err() {
+                    return;
+                }
+                previous = Some(status);
+                for _ in 0..(REFRESH.as_millis() / 100) {
+                    if wake.swap(false, Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "tray refresher not started");
+    }
+}
+
+fn perform(app: &App, lang: &Mutex<Lang>, action: Action) {
+    let current = lang.lock().map(|l| *l).unwrap_or_default();
+    match action {
+        Action::Language(chosen) => {
+            if let Ok(mut l) = lang.lock() {
+                *l = chosen;
+            }
+        }
+        Action::RevokeSite(site) => match Origin::parse(&site).map(|o| app.policy.revoke(&o)) {
+            Ok(Ok(_)) => tracing::info!(%site, "site revoked from the tray"),
+            Ok(Err(e)) | Err(e) => tracing::error!(%site, error = %e, "revoke failed"),
+        },
+        Action::OpenLogs => open_folder(&app.config.log_dir()),
+        Action::Diagnostics => {
+            let text = report::diagnostics(
+                &app.signing.status(),
+                &crate::token::TokenProvider::modules(app.tokens.as_ref()),
+                &report::Sources {
+                    user_file: (&app.config.user_file, app.config.user_file.exists()),
+                    policy_file: (&app.config.policy_file, app.config.policy_present),
+                },
+            );
+            show_info(
+                match current {
+                    Lang::Vi => "Chẩn đoán",
+                    Lang::En => "Diagnostics",
+                },
+                &text,
+            );
+        }
+        Action::ExportRenewal(id) => {
+            let status = app.signing.status();
+            let Some(cert) = status.certificates.iter().find(|c| c.id == id) else {
+                return;
+            };
+            let row = report::renewal_row(cert);
+            let file = app
+                .config
+                .data_dir
+                .join(format!("gia-han-{}.tsv", cert.serial));
+            let saved = std::fs::write(&file, &row).is_ok();
+            let text = if saved {
+                format!(
+                    "{row}\nĐã lưu / saved: {}\nDán vào danh sách đề nghị gia hạn gửi đơn vị cấp chứng thư.\nPaste into the renewal list for the CA.",
+                    file.display()
+                )
+            } else {
+                row
+            };
+            show_info("Thông tin gia hạn chứng thư số", &text);
+        }
+        Action::Quit => {}
+    }
+}
+
+fn open_folder(path: &std::path::Path) {
+    let _ = std::fs::create_dir_all(path);
+    let opener = if cfg!(windows) {
+        "explorer"
+    } else if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(opener).arg(path).spawn() {
+        tracing::warn!(error = %e, folder = %path.display(), "cannot open the folder");
+    }
+}
+
+/// A desktop notification: `notify-send` on Linux desktops; elsewhere (and where it is
+/// missing) the log and the tray's tooltip carry the news.
+fn notify(text: &str) {
+    tracing::info!(notice = text, "notification");
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        let _ = std::process::Command::new("notify-send")
+            .args(["--app-name=Kyso", "Kyso", text])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
+}

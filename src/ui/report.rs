@@ -1,0 +1,287 @@
+//! The texts people read about their tokens and certificates, shared by the command line
+//! (`kyso certs`, `kyso doctor`) and the tray (diagnostics, renewal row): one wording per fact.
+
+use std::fmt::Write as _;
+
+use crate::api::{CertificateDto, StatusResponse};
+use crate::certificate::{Kind, Validity};
+use crate::token::{ModuleStatus, PinState};
+
+/// "cá nhân / personal" or "tổ chức / organization".
+pub fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Personal => "cá nhân / personal",
+        Kind::Organization => "tổ chức / organization",
+    }
+}
+
+/// Days left, expired or not yet valid, in both languages.
+pub fn validity_label(cert: &CertificateDto) -> String {
+    match cert.validity {
+        Validity::Valid => format!("còn {} ngày / {} days left", cert.days_left, cert.days_left),
+        Validity::Expired => "ĐÃ HẾT HẠN / EXPIRED".to_string(),
+        Validity::NotYetValid => "CHƯA CÓ HIỆU LỰC / NOT YET VALID".to_string(),
+    }
+}
+
+/// A certificate as `kyso certs` lists it: holder and kind, subject, CA and validity, id.
+pub fn certificate_lines(cert: &CertificateDto) -> Vec<String> {
+    vec![
+        format!(
+            "  [{}] {} — {}",
+            kind_label(cert.kind),
+            cert.holder,
+            cert.key_algorithm
+        ),
+        format!("      {}", cert.subject),
+        format!(
+            "      CA: {} — đến / until {} ({})",
+            cert.issuer,
+            cert.not_after,
+            validity_label(cert)
+        ),
+        format!("      id: {}", cert.id),
+    ]
+}
+
+/// Where the settings come from, for the diagnostics header.
+pub struct Sources<'a> {
+    /// The user's settings file and whether it exists.
+    pub user_file: (&'a std::path::Path, bool),
+    /// The system policy file and whether it exists.
+    pub policy_file: (&'a std::path::Path, bool),
+}
+
+/// What `kyso doctor` prints and the tray's "Chẩn đoán" shows: settings, modules, tokens (with
+/// what to do about a locked PIN) and certificates (with what to do before they expire).
+pub fn diagnostics(status: &StatusResponse, modules: &[ModuleStatus], sources: &Sources) -> String {
+    let mut out = String::new();
+    let absent = |present: bool| {
+        if present {
+            ""
+        } else {
+            " (không có / absent)"
+        }
+    };
+    let _ = writeln!(
+        out,
+        "Kyso {} — chẩn đoán / diagnostics",
+        status.agent_version
+    );
+    let _ = writeln!(
+        out,
+        "Cấu hình / config: {}{}",
+        sources.user_file.0.display(),
+        absent(sources.user_file.1)
+    );
+    let _ = writeln!(
+        out,
+        "Chính sách / policy: {}{}",
+        sources.policy_file.0.display(),
+        absent(sources.policy_file.1)
+    );
+    let _ = writeln!(out, "Mô-đun PKCS#11 / modules ({}):", modules.len());
+    if modules.is_empty() {
+        let _ = writeln!(
+            out,
+            "  không có mô-đun nào / none: install the token driver or set pkcs11_modules"
+        );
+    }
+    for module in modules {
+        let _ = match (&module.error, &module.library) {
+            (Some(error), _) => writeln!(
+                out,
+                "  LỖI / FAILED  {} [{}]: {error}",
+                module.path, module.source
+            ),
+            (None, Some(lib)) => {
+                writeln!(out, "  OK  {} [{}] — {lib}", module.path, module.source)
+            }
+            (None, None) => writeln!(out, "  ?   {} [{}]", module.path, module.source),
+        };
+    }
+    let _ = writeln!(out, "Thiết bị / tokens ({}):", status.tokens.len());
+    for token in &status.tokens {
+        let _ = writeln!(
+            out,
+            "  \"{}\" serial {} — {} — PIN {:?}{}{}",
+            token.label,
+            token.serial,
+            if token.present { "present" } else { "removed" },
+            token.pin_state,
+            if token.protected_auth_path {
+                " — pin-pad"
+            } else {
+                ""
+            },
+            if token.pin_state == PinState::Locked {
+                " — PIN BỊ KHÓA: liên hệ đơn vị cấp chứng thư để mở khóa / locked: ask the CA to unlock"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Chứng thư số / certificates ({}):",
+        status.certificates.len()
+    );
+    for cert in &status.certificates {
+        for line in certificate_lines(cert) {
+            let _ = writeln!(out, "{line}");
+        }
+        if cert.validity == Validity::Valid && cert.days_left <= 30 {
+            let _ = writeln!(
+                out,
+                "      SẮP HẾT HẠN: hãy đề nghị gia hạn / EXPIRES SOON: request a renewal"
+            );
+        }
+    }
+    out
+}
+
+/// One attribute of an RFC 4514 subject (`CN=…, O=…`), as Kyso prints subjects.
+fn subject_attribute<'a>(subject: &'a str, name: &str) -> Option<&'a str> {
+    subject.split(", ").find_map(|part| {
+        let (key, value) = part.split_once('=')?;
+        key.eq_ignore_ascii_case(name).then_some(value)
+    })
+}
+
+/// The identity number in the subject (`CCCD:…`, `CMND:…`, `MST:…`), from UID or serialNumber.
+fn identifier(subject: &str) -> String {
+    ["UID", "serialNumber", "2.5.4.5"]
+        .iter()
+        .find_map(|name| subject_attribute(subject, name))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The row an agency pastes into the renewal list it sends to the CA (letter 003: "Đề nghị cấp
+/// mới (hoặc gia hạn) chứng thư số", personal form 01 or organisation form 02): a header line
+/// and a tab-separated row in the form's column order. What a certificate does not hold (birth
+/// date, position) stays empty for the clerk to fill in.
+pub fn renewal_row(cert: &CertificateDto) -> String {
+    let place = subject_attribute(&cert.subject, "ST")
+        .or_else(|| subject_attribute(&cert.subject, "L"))
+        .unwrap_or_default();
+    let organization = cert.organization.as_deref().unwrap_or_default();
+    let email = cert.email.as_deref().unwrap_or_default();
+    let (header, row) = match cert.kind {
+        Kind::Personal => (
+            [
+                "Stt",
+                "Họ tên",
+                "Ngày sinh",
+                "Số CMTND/CCCD/Hộ chiếu",
+                "Tên cơ quan, đơn vị",
+                "Tên địa phương",
+                "Chức vụ, Chức danh",
+                "Địa chỉ thư điện tử",
+                "Số chứng thư số cũ",
+            ]
+            .join("\t"),
+            [
+                "1",
+                &cert.holder,
+                "",
+                &identifier(&cert.subject),
+                organization,
+                place,
+                "",
+                email,
+                &cert.serial,
+            ]
+            .join("\t"),
+        ),
+        Kind::Organization => (
+            [
+                "Stt",
+                "Tên cơ quan, tổ chức",
+                "Mã số thuế / mã định danh",
+                "Tên địa phương",
+                "Địa chỉ thư điện tử",
+                "Số chứng thư số cũ",
+            ]
+            .join("\t"),
+            [
+                "1",
+                &cert.holder,
+                &identifier(&cert.subject),
+                place,
+                email,
+                &cert.serial,
+            ]
+            .join("\t"),
+        ),
+    };
+    format!("{header}\n{row}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::TokenRefDto;
+
+    fn cert(kind: Kind, subject: &str, holder: &str) -> CertificateDto {
+        CertificateDto {
+            id: "id".into(),
+            subject: subject.into(),
+            holder: holder.into(),
+            organization: Some("UBND Thành phố Thử Nghiệm".into()),
+            email: Some("vanthu@thunghiem.gov.vn".into()),
+            issuer: "Kyso Test CA G2".into(),
+            serial: "2002".into(),
+            not_before: "2025-01-01T00:00:00Z".into(),
+            not_after: "2027-01-01T00:00:00Z".into(),
+            validity: Validity::Valid,
+            days_left: 20,
+            key_algorithm: "RSA-2048".into(),
+            kind,
+            token: TokenRefDto {
+                label: "Van thu".into(),
+                serial: "s".into(),
+                present: true,
+            },
+            certificate: String::new(),
+            chain: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn renewal_rows_follow_the_columns_of_the_letter_003_forms() {
+        let personal = renewal_row(&cert(
+            Kind::Personal,
+            "UID=CCCD:001080000001, CN=Nguyễn Văn An, O=UBND Thành phố Thử Nghiệm, ST=Hà Nội, C=VN",
+            "Nguyễn Văn An",
+        ));
+        let lines: Vec<Vec<&str>> = personal.lines().map(|l| l.split('\t').collect()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), lines[1].len());
+        let column = |name: &str| {
+            let i = lines[0].iter().position(|h| *h == name).expect(name);
+            lines[1][i]
+        };
+        assert_eq!(column("Họ tên"), "Nguyễn Văn An");
+        assert_eq!(column("Số CMTND/CCCD/Hộ chiếu"), "CCCD:001080000001");
+        assert_eq!(column("Tên cơ quan, đơn vị"), "UBND Thành phố Thử Nghiệm");
+        assert_eq!(column("Tên địa phương"), "Hà Nội");
+        assert_eq!(column("Địa chỉ thư điện tử"), "vanthu@thunghiem.gov.vn");
+        assert_eq!(column("Số chứng thư số cũ"), "2002");
+        assert_eq!(
+            column("Ngày sinh"),
+            "",
+            "not in a certificate: left for the clerk"
+        );
+
+        let organization = renewal_row(&cert(
+            Kind::Organization,
+            "C=VN, ST=Hà Nội, O=UBND Thành phố Thử Nghiệm, CN=UBND Thành phố Thử Nghiệm, UID=MST:0101234567",
+            "UBND Thành phố Thử Nghiệm",
+        ));
+        assert!(
+            organization.contains("\tMST:0101234567\tHà Nội\tvanthu@thunghiem.gov.vn\t2002"),
+            "{organization}"
+        );
+    }
+}
