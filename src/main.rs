@@ -739,7 +739,13 @@ fn demo(
         ))
         .map_err(|e| e.to_string())?;
         let config = Config::merge(settings, Default::default(), dir.join("data"), dir.join("config.toml"), dir.join("no-policy"), false);
-        let prompt = app::prompter(&format!("scripted:{}", dir.join("pins.toml").display())).map_err(|e| e.to_string())?;
+        // A person at a desktop gets the real PIN dialog; the headless run (and a machine
+        // without a display) answers from the demo's pins.toml.
+        let desktop = !headless
+            && cfg!(feature = "desktop")
+            && (!cfg!(target_os = "linux") || std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some());
+        let prompter = if desktop { "gui".to_string() } else { format!("scripted:{}", dir.join("pins.toml").display()) };
+        let prompt = app::prompter(&prompter).map_err(|e| e.to_string())?;
         let app = std::sync::Arc::new(App::start(config, prompt).map_err(|e| e.to_string())?);
         let (ready, port) = tokio::sync::oneshot::channel();
         let agent = app.clone();
@@ -779,6 +785,10 @@ fn demo(
             return Ok(ExitCode::SUCCESS);
         }
         println!("agent listening on https://127.0.0.1:{agent_port}");
+        println!(
+            "PIN: {}",
+            if desktop { "hộp thoại Kyso / Kyso's dialog (demo PINs 123456, 654321)" } else { "pins.toml (no display)" }
+        );
         println!("Kyso demo: open {origin}/  (Ctrl-C to stop)");
         let _ = std::io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;

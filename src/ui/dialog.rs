@@ -240,6 +240,40 @@ fn vietnamese_fonts(ctx: &eframe::egui::Context) {
     ctx.set_fonts(fonts);
 }
 
+/// Light, roomy and readable at a glance: the look of the office software clerks use all day.
+fn office_style(ctx: &eframe::egui::Context) {
+    use eframe::egui::{FontId, TextStyle, Visuals};
+    ctx.set_theme(eframe::egui::Theme::Light);
+    ctx.set_visuals(Visuals::light());
+    ctx.all_styles_mut(|style| {
+        style
+            .text_styles
+            .insert(TextStyle::Body, FontId::proportional(15.0));
+        style
+            .text_styles
+            .insert(TextStyle::Button, FontId::proportional(15.0));
+        style
+            .text_styles
+            .insert(TextStyle::Heading, FontId::proportional(20.0));
+        style
+            .text_styles
+            .insert(TextStyle::Monospace, FontId::monospace(13.0));
+        style.spacing.item_spacing = eframe::egui::vec2(8.0, 6.0);
+        style.spacing.button_padding = eframe::egui::vec2(12.0, 5.0);
+    });
+}
+
+/// The button that signs or goes on: filled, so it is the obvious one.
+fn primary(text: &str) -> eframe::egui::Button<'static> {
+    use eframe::egui::{Color32, RichText};
+    eframe::egui::Button::new(
+        RichText::new(text.to_string())
+            .strong()
+            .color(Color32::WHITE),
+    )
+    .fill(Color32::from_rgb(0x1a, 0x56, 0xa8))
+}
+
 impl DialogApp {
     fn timeout(&self) -> u64 {
         match &self.request {
@@ -312,7 +346,7 @@ impl DialogApp {
                 }
                 ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
                 ui.horizontal(|ui| {
-                    let sign = ui.add_enabled(armed, egui::Button::new("Ký / Sign"));
+                    let sign = ui.add_enabled(armed, primary("Ký / Sign"));
                     let cancel = ui.button("Hủy / Cancel");
                     if (sign.clicked() || (armed && enter)) && (*pinpad || !self.typed.is_empty()) {
                         let pin = std::mem::take(&mut self.typed);
@@ -325,11 +359,12 @@ impl DialogApp {
                 });
             }
             DialogRequest::Consent { origin, .. } => {
-                ui.heading(format!("Cho phép {origin} dùng chữ ký số của bạn?"));
+                ui.heading("Cho phép trang web dùng chữ ký số của bạn?");
+                ui.label(RichText::new(origin).strong().size(17.0));
                 ui.label(format!("Allow {origin} to use your digital signature?"));
                 ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
                 ui.horizontal(|ui| {
-                    let once = ui.add_enabled(armed, egui::Button::new("Cho phép lần này / Allow once"));
+                    let once = ui.add_enabled(armed, primary("Cho phép lần này / Allow once"));
                     let always = ui.add_enabled(armed, egui::Button::new("Luôn cho phép / Always allow"));
                     let deny = ui.button("Từ chối / Deny");
                     let decision = if once.clicked() {
@@ -371,7 +406,7 @@ impl DialogApp {
                 });
                 ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
                 ui.horizontal(|ui| {
-                    let go = ui.add_enabled(armed, egui::Button::new("Tiếp tục / Continue"));
+                    let go = ui.add_enabled(armed, primary("Tiếp tục / Continue"));
                     let cancel = ui.button("Hủy / Cancel");
                     if go.clicked() || (armed && enter) {
                         self.finish(ctx, DialogAnswer { confirmed: true, ..DialogAnswer::default() });
@@ -420,15 +455,15 @@ pub fn run_child() -> Result<(), String> {
     let answer = std::sync::Arc::new(std::sync::Mutex::new(None));
     let slot = answer.clone();
     let height = match &request {
-        DialogRequest::Pin { lines, .. } => 170.0 + 22.0 * lines.len() as f32,
-        DialogRequest::Batch { documents, .. } => 200.0 + 22.0 * documents.len().min(10) as f32,
-        DialogRequest::Consent { .. } => 150.0,
+        DialogRequest::Pin { lines, .. } => 215.0 + 27.0 * lines.len() as f32,
+        DialogRequest::Batch { documents, .. } => 190.0 + 25.0 * documents.len().min(10) as f32,
+        DialogRequest::Consent { .. } => 190.0,
         DialogRequest::Info { text, .. } => 140.0 + 16.0 * text.lines().count().min(24) as f32,
     };
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title(title(&request))
-            .with_inner_size([620.0, height])
+            .with_inner_size([680.0, height])
             .with_always_on_top(),
         ..Default::default()
     };
@@ -438,6 +473,7 @@ pub fn run_child() -> Result<(), String> {
         options,
         Box::new(move |cc| {
             vietnamese_fonts(&cc.egui_ctx);
+            office_style(&cc.egui_ctx);
             Ok(Box::new(Guarded {
                 app: DialogApp {
                     request,
