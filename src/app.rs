@@ -228,6 +228,27 @@ pub fn install_trust(
     reports
 }
 
+/// The first `kyso run` of a user (autostart after an install): creates this user's local CA and
+/// trusts it in this user's stores, so the browser trusts the agent without IT touching each
+/// account. Never run as root for everyone: each user gets a CA of their own. Returns what was
+/// done, or `None` when the CA was already installed.
+pub fn trust_on_first_run(data_dir: &std::path::Path) -> Option<Vec<trust::StoreReport>> {
+    if trust_record(data_dir).is_some() {
+        return None;
+    }
+    match crate::tls::ensure(data_dir) {
+        Ok(identity) => Some(install_trust(
+            data_dir,
+            &identity,
+            trust::Scope { system: false },
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "no local CA on first run");
+            None
+        }
+    }
+}
+
 /// After a renewal, replaces the old CA by the new one wherever the old one was installed.
 fn retrust_if_renewed(data_dir: &std::path::Path, identity: &crate::tls::Identity) {
     if !identity.renewed {

@@ -430,6 +430,39 @@ pub fn read_pem_or_der(data: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
     }
 }
 
+/// Reads the certificates of every file given; a folder stands for the certificate files in it
+/// (`.pem`, `.crt`, `.cer`, `.der`, in name order), so IT can drop the agency's roots into
+/// `/etc/kyso/trust-anchors/` without editing the policy.
+///
+/// # Errors
+/// A file that cannot be read or holds no certificate, with its path.
+pub fn read_certificate_files(paths: &[std::path::PathBuf]) -> Result<Vec<Vec<u8>>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        ["pem", "crt", "cer", "der"].contains(&e.to_ascii_lowercase().as_str())
+                    })
+                })
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for file in files {
+        let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        out.extend(read_pem_or_der(&data).map_err(|e| format!("{}: {e}", file.display()))?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

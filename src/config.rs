@@ -6,7 +6,8 @@
 //!   (`~/.config/kyso/config.toml` on Linux);
 //! - policy: `$KYSO_POLICY_FILE`, else `/etc/kyso/policy.toml` (Linux),
 //!   `/Library/Application Support/Kyso/policy.toml` (macOS),
-//!   `%ProgramData%\Kyso\policy.toml` (Windows).
+//!   `%ProgramData%\Kyso\policy.toml` (Windows); on Windows the values under
+//!   `HKLM\SOFTWARE\Policies\Kyso` (MSI properties, Group Policy) win over that file.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -155,6 +156,60 @@ fn read_settings(path: &Path) -> Result<Option<Settings>, Error> {
     })
 }
 
+/// The policy keys a registry (or any name → text source) can carry, read the way the MSI
+/// properties and the ADMX template write them: lists separated by `;` (origins also by spaces
+/// or commas), booleans as `0`/`1`, empty values unset.
+pub fn settings_from_values(get: impl Fn(&str) -> Option<String>) -> Settings {
+    let text = |name: &str| {
+        get(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let paths = |name: &str| {
+        text(name).map(|v| {
+            v.split(';')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect::<Vec<_>>()
+        })
+    };
+    Settings {
+        port: text("Port").and_then(|v| v.parse().ok()),
+        allowed_origins: text("AllowedOrigins").map(|v| {
+            v.split([';', ',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_string)
+                .collect()
+        }),
+        user_approvals: text("UserApprovals").map(|v| v != "0"),
+        pkcs11_modules: paths("Pkcs11Modules"),
+        discover_modules: text("DiscoverModules").map(|v| v != "0"),
+        trust_anchors: paths("TrustAnchors"),
+        tsa_url: text("TsaUrl"),
+        ..Settings::default()
+    }
+}
+
+/// `over`'s keys win over `base`'s (both are policy: the registry over the file).
+fn overlay(base: Settings, over: Settings) -> Settings {
+    Settings {
+        port: over.port.or(base.port),
+        allowed_origins: over.allowed_origins.or(base.allowed_origins),
+        user_approvals: over.user_approvals.or(base.user_approvals),
+        pkcs11_modules: over.pkcs11_modules.or(base.pkcs11_modules),
+        discover_modules: over.discover_modules.or(base.discover_modules),
+        chain_certificates: over.chain_certificates.or(base.chain_certificates),
+        trust_anchors: over.trust_anchors.or(base.trust_anchors),
+        tsa_url: over.tsa_url.or(base.tsa_url),
+        prompt_timeout_secs: over.prompt_timeout_secs.or(base.prompt_timeout_secs),
+        token_timeout_secs: over.token_timeout_secs.or(base.token_timeout_secs),
+        poll_interval_ms: over.poll_interval_ms.or(base.poll_interval_ms),
+        pin_retry_limit: over.pin_retry_limit.or(base.pin_retry_limit),
+    }
+}
+
 impl Config {
     /// Where `kyso run` writes `kyso.log` (the tray's "open the log folder").
     pub fn log_dir(&self) -> PathBuf {
@@ -179,7 +234,19 @@ impl Config {
         };
         let policy_file = policy_path();
         let user = read_settings(&user_file)?.unwrap_or_default();
-        let policy = read_settings(&policy_file)?;
+        let mut policy = read_settings(&policy_file)?;
+        // The machine policy in the registry (Windows; nothing elsewhere), unless a test or an
+        // administrator points KYSO_POLICY_FILE somewhere on purpose.
+        if std::env::var_os("KYSO_POLICY_FILE").is_none() {
+            let registry = settings_from_values(crate::platform::policy::registry_value);
+            if registry.allowed_origins.is_some()
+                || registry.pkcs11_modules.is_some()
+                || registry.trust_anchors.is_some()
+                || registry.port.is_some()
+            {
+                policy = Some(overlay(policy.unwrap_or_default(), registry));
+            }
+        }
         let policy_present = policy.is_some();
         Ok(Self::merge(
             user,
@@ -298,6 +365,44 @@ impl crate::signing::ApprovalStore for ApprovalFile {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn registry_values_map_to_policy_settings_and_win_over_the_policy_file() {
+        let values = |name: &str| match name {
+            "AllowedOrigins" => {
+                Some("https://dms.example.gov.vn; https://qlvb.example.gov.vn".to_string())
+            }
+            "Pkcs11Modules" => Some("C:\\Windows\\System32\\eps2003csp11v2.dll;".to_string()),
+            "TrustAnchors" => Some(" ".to_string()),
+            "UserApprovals" => Some("0".to_string()),
+            _ => None,
+        };
+        let registry = settings_from_values(values);
+        assert_eq!(
+            registry.allowed_origins.as_deref(),
+            Some(
+                &[
+                    "https://dms.example.gov.vn".to_string(),
+                    "https://qlvb.example.gov.vn".to_string()
+                ][..]
+            )
+        );
+        assert_eq!(
+            registry.pkcs11_modules,
+            Some(vec![PathBuf::from(
+                "C:\\Windows\\System32\\eps2003csp11v2.dll"
+            )])
+        );
+        assert_eq!(registry.trust_anchors, None, "an empty value is unset");
+        assert_eq!(registry.user_approvals, Some(false));
+        let file: Settings = toml::from_str(
+            "allowed_origins = [\"https://old.example.gov.vn\"]\ntrust_anchors = [\"C:\\\\roots\"]\n",
+        )
+        .expect("toml");
+        let merged = overlay(file, registry);
+        assert_eq!(merged.allowed_origins.map(|o| o.len()), Some(2));
+        assert_eq!(merged.trust_anchors, Some(vec![PathBuf::from("C:\\roots")]));
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Settings {

@@ -528,11 +528,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
             max_body_mb,
             concurrency,
         } => {
-            let mut anchors = Vec::new();
-            for path in &config.trust_anchors {
-                let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                anchors.extend(certificate::read_pem_or_der(&data).map_err(|e| e.to_string())?);
-            }
+            let anchors = certificate::read_certificate_files(&config.trust_anchors)?;
             let bridge = kyso::bridge::BridgeConfig {
                 max_body: max_body_mb * 1024 * 1024,
                 concurrency: *concurrency,
@@ -1063,16 +1059,11 @@ fn pdf_verify(
         Some("issued") => true,
         Some(other) => return usage(format!("unknown policy {other:?} (issued)")),
     };
-    let mut anchors = Vec::new();
-    for path in config.trust_anchors.iter().chain(trust) {
-        match std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|d| certificate::read_pem_or_der(&d).map_err(|e| e.to_string()))
-        {
-            Ok(certs) => anchors.extend(certs),
-            Err(e) => return usage(format!("{}: {e}", path.display())),
-        }
-    }
+    let paths: Vec<PathBuf> = config.trust_anchors.iter().chain(trust).cloned().collect();
+    let anchors = match certificate::read_certificate_files(&paths) {
+        Ok(anchors) => anchors,
+        Err(e) => return usage(e),
+    };
     let map = match kyso::pades::map_file(input) {
         Ok(map) => map,
         Err(e) => return usage(format!("{}: {e}", input.display())),

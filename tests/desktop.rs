@@ -329,11 +329,16 @@ fn consent_and_batch_dialogs_ask_before_anything_is_signed() {
 fn kyso_run_starts_the_tray_without_a_panel_and_signs_through_its_dialog() {
     let fx = fixture("desktop");
     let desktop = Desktop::start();
+    // A user's first run: a HOME of its own, where the browser's NSS store will be.
+    let home = fx.dir.join("run-home");
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).expect("home");
     let agent = gui_agent(
         &desktop,
         "run",
         Options {
             subcommand: "run",
+            env: vec![("HOME", home.clone())],
             ..Options::default()
         },
     );

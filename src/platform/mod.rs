@@ -1,4 +1,5 @@
 //! Per-OS code: trust stores (and later autostart and single-instance). Everything that differs
 //! between Linux, Windows and macOS lives here behind one API.
 
+pub mod policy;
 pub mod trust;

@@ -39,6 +39,11 @@ const REFRESH: Duration = Duration::from_secs(2);
 /// # Errors
 /// The agent cannot start (port taken, TLS identity); the tray itself failing is only logged.
 pub fn run(app: App, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), String> {
+    if let Some(reports) = crate::app::trust_on_first_run(&app.config.data_dir) {
+        for report in reports {
+            tracing::info!(store = %report.store, trusted = report.trusted, error = ?report.error, "first run: local CA");
+        }
+    }
     let app = Arc::new(app);
     let agent_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Vec<String>, String>>();
