@@ -1394,6 +1394,7 @@ fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
             &report::Sources {
                 user_file: (&app.config.user_file, app.config.user_file.exists()),
                 policy_file: (&app.config.policy_file, app.config.policy_present),
+                trust_anchors: &app.config.trust_anchors,
             },
         )
     );

@@ -22,6 +22,9 @@ echo "== web SDK: build and unit tests (node)"
 echo "== release build"
 cargo build --release --locked --bin kyso
 
+echo "== Linux package: build the .deb, install it with dpkg, check it, purge it"
+KYSO_BIN="$(realpath target/release/kyso)" bash installer/linux/test-deb.sh 2>&1 | tee target/kyso-deb.log
+
 echo "== browser end to end: the demo DMS page in Chromium trusting the agent's CA"
 (cd web-sdk && KYSO_BIN="$(realpath ../target/release/kyso)" KYSO_REPO="$(realpath ..)" npm run e2e) 2>&1 \
   | tee target/kyso-e2e.log

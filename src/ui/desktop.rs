@@ -265,6 +265,7 @@ fn perform(app: &App, lang: &Mutex<Lang>, action: Action) {
                 &report::Sources {
                     user_file: (&app.config.user_file, app.config.user_file.exists()),
                     policy_file: (&app.config.policy_file, app.config.policy_present),
+                    trust_anchors: &app.config.trust_anchors,
                 },
             );
             show_info(

@@ -50,6 +50,8 @@ pub struct Sources<'a> {
     pub user_file: (&'a std::path::Path, bool),
     /// The system policy file and whether it exists.
     pub policy_file: (&'a std::path::Path, bool),
+    /// Files and folders of root certificates for verifying received PDFs.
+    pub trust_anchors: &'a [std::path::PathBuf],
 }
 
 /// What `kyso doctor` prints and the tray's "Chẩn đoán" shows: settings, modules, tokens (with
@@ -80,6 +82,22 @@ pub fn diagnostics(status: &StatusResponse, modules: &[ModuleStatus], sources: &
         sources.policy_file.0.display(),
         absent(sources.policy_file.1)
     );
+    if !sources.trust_anchors.is_empty() {
+        let places = sources
+            .trust_anchors
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = match crate::certificate::read_certificate_files(sources.trust_anchors) {
+            Ok(anchors) => writeln!(
+                out,
+                "Gốc tin cậy / trust anchors: {} chứng thư / certificates ({places})",
+                anchors.len()
+            ),
+            Err(e) => writeln!(out, "Gốc tin cậy / trust anchors: LỖI / FAILED {e}"),
+        };
+    }
     let _ = writeln!(out, "Mô-đun PKCS#11 / modules ({}):", modules.len());
     if modules.is_empty() {
         let _ = writeln!(
