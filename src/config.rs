@@ -69,6 +69,9 @@ pub struct Settings {
     pub poll_interval_ms: Option<u64>,
     /// Wrong PINs that lock the tokens in use (default 3), for "retries left".
     pub pin_retry_limit: Option<u32>,
+    /// Whether the login entry (XDG autostart, the Windows Run key, the LaunchAgent) starts the
+    /// agent (default true). IT turns it off here or with the MSI's `AUTOSTART=0`.
+    pub autostart: Option<bool>,
 }
 
 /// Where a module path came from.
@@ -107,6 +110,8 @@ pub struct Config {
     pub poll_interval: Duration,
     /// PIN retry limit.
     pub pin_retry_limit: Option<u32>,
+    /// Start at login.
+    pub autostart: bool,
     /// Folder for agent data (CA, approvals, logs).
     pub data_dir: PathBuf,
     /// The user file read (or that would be read).
@@ -188,6 +193,7 @@ pub fn settings_from_values(get: impl Fn(&str) -> Option<String>) -> Settings {
         discover_modules: text("DiscoverModules").map(|v| v != "0"),
         trust_anchors: paths("TrustAnchors"),
         tsa_url: text("TsaUrl"),
+        autostart: text("Autostart").map(|v| v != "0"),
         ..Settings::default()
     }
 }
@@ -207,6 +213,7 @@ fn overlay(base: Settings, over: Settings) -> Settings {
         token_timeout_secs: over.token_timeout_secs.or(base.token_timeout_secs),
         poll_interval_ms: over.poll_interval_ms.or(base.poll_interval_ms),
         pin_retry_limit: over.pin_retry_limit.or(base.pin_retry_limit),
+        autostart: over.autostart.or(base.autostart),
     }
 }
 
@@ -243,6 +250,7 @@ impl Config {
                 || registry.pkcs11_modules.is_some()
                 || registry.trust_anchors.is_some()
                 || registry.port.is_some()
+                || registry.autostart.is_some()
             {
                 policy = Some(overlay(policy.unwrap_or_default(), registry));
             }
@@ -315,6 +323,7 @@ impl Config {
                     .unwrap_or(1500),
             ),
             pin_retry_limit: policy.pin_retry_limit.or(user.pin_retry_limit).or(Some(3)),
+            autostart: policy.autostart.or(user.autostart).unwrap_or(true),
             data_dir,
             user_file,
             policy_file,

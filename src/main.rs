@@ -102,6 +102,9 @@ enum Command {
         /// Port on 127.0.0.1 and [::1] (default from the configuration, 47400; 0 picks a free one).
         #[arg(long)]
         port: Option<u16>,
+        /// Started by the login entry: exit at once when the policy says `autostart = false`.
+        #[arg(long, hide = true)]
+        autostart: bool,
     },
     /// Run the HTTPS agent without a GUI (what tests and servers use).
     Serve {
@@ -197,6 +200,13 @@ enum TrustAction {
     Uninstall,
     /// Print the local CA certificate (PEM).
     ExportCa,
+    /// Add root certificates (files, or folders of .pem/.crt/.cer/.der) to the machine's trust
+    /// store for every user — what the installers run as root/SYSTEM with the agency's roots.
+    Anchors {
+        /// Certificate files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -351,7 +361,10 @@ enum OriginsAction {
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     init_logging(cli.verbose);
-    let command = cli.command.take().unwrap_or(Command::Run { port: None });
+    let command = cli.command.take().unwrap_or(Command::Run {
+        port: None,
+        autostart: false,
+    });
     match run(cli, command) {
         Ok(code) => code,
         Err(message) => {
@@ -555,7 +568,11 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
         }
         _ => {}
     }
-    if let Command::Run { .. } = command {
+    if let Command::Run { autostart, .. } = command {
+        if autostart && !config.autostart {
+            tracing::info!("autostart is off by policy; not starting");
+            return Ok(ExitCode::SUCCESS);
+        }
         log_sink::write_to(&config.log_dir().join("kyso.log"));
     }
     let prompt = app::prompter(&prompter).map_err(|e| e.to_string())?;
@@ -617,13 +634,13 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
         }
         Command::Doctor { json } => doctor(&app, json),
         #[cfg(feature = "desktop")]
-        Command::Run { port } => {
+        Command::Run { port, .. } => {
             let port = port.unwrap_or(app.config.port);
             kyso::ui::desktop::run(app, port, print_urls)?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(not(feature = "desktop"))]
-        Command::Run { port } | Command::Serve { port } => {
+        Command::Run { port, .. } | Command::Serve { port } => {
             let port = port.unwrap_or(app.config.port);
             runtime()?
                 .block_on(app.serve(port, print_urls))
@@ -800,27 +817,42 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
+/// One line per trust store: trusted or not, and why not.
+fn print_store_reports(
+    reports: Vec<kyso::platform::trust::StoreReport>,
+) -> Vec<kyso::platform::trust::StoreReport> {
+    for r in &reports {
+        println!(
+            "{} {}{}",
+            if r.trusted {
+                "tin cậy / trusted  "
+            } else {
+                "chưa / not trusted"
+            },
+            r.store,
+            r.error
+                .as_deref()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default()
+        );
+    }
+    reports
+}
+
 fn trust(config: &Config, action: &TrustAction) -> Result<ExitCode, String> {
     use kyso::platform::trust as store;
+    // Machine-wide roots: no local CA is made (this runs as root or SYSTEM in installers).
+    if let TrustAction::Anchors { paths } = action {
+        let anchors = certificate::read_certificate_files(paths)?;
+        let reports = print_store_reports(store::install_anchors(&anchors));
+        return Ok(if reports.iter().all(|r| r.trusted) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let identity = kyso::tls::ensure(&config.data_dir).map_err(|e| e.to_string())?;
-    let print = |reports: Vec<store::StoreReport>| {
-        for r in &reports {
-            println!(
-                "{} {}{}",
-                if r.trusted {
-                    "tin cậy / trusted  "
-                } else {
-                    "chưa / not trusted"
-                },
-                r.store,
-                r.error
-                    .as_deref()
-                    .map(|e| format!(" — {e}"))
-                    .unwrap_or_default()
-            );
-        }
-        reports
-    };
+    let print = print_store_reports;
     match action {
         TrustAction::Install { system } => {
             let reports = print(app::install_trust(
@@ -853,6 +885,7 @@ fn trust(config: &Config, action: &TrustAction) -> Result<ExitCode, String> {
             print!("{}", identity.ca_pem());
             Ok(ExitCode::SUCCESS)
         }
+        TrustAction::Anchors { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -7,7 +7,7 @@
 # Skips what is there.
 set -euo pipefail
 packages=(softhsm2 opensc openssl poppler-utils qpdf fonts-liberation2 pkg-config ca-certificates curl libnss3-tools chromium
-  libgtk-3-dev libayatana-appindicator3-dev xvfb openbox xdotool imagemagick libgl1-mesa-dri msitools)
+  libgtk-3-dev libayatana-appindicator3-dev xvfb openbox xdotool imagemagick libgl1-mesa-dri msitools wixl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

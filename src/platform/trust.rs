@@ -169,6 +169,106 @@ pub fn install(ca_pem: &Path, nickname: &str, scope: Scope) -> Vec<StoreReport> 
     reports
 }
 
+/// Where the machine-wide copies of the agency's roots go on Linux (removed with the package).
+pub const ANCHOR_DIR: &str = "/usr/local/share/ca-certificates/kyso";
+
+/// Adds root certificates (the agency's CA roots, DER) to the machine's trust store, for every
+/// user and program — what the installers run as root/SYSTEM (letter 000 asks IT to install the
+/// CA root on every workstation). Linux: `ANCHOR_DIR` + `update-ca-certificates`; Windows: the
+/// machine Root store (`certutil -addstore`); macOS: the System keychain.
+pub fn install_anchors(certificates: &[Vec<u8>]) -> Vec<StoreReport> {
+    use base64::Engine as _;
+    let mut reports = Vec::new();
+    let scratch = std::env::temp_dir().join(format!("kyso-anchors-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&scratch) {
+        return vec![StoreReport {
+            store: "system".into(),
+            trusted: false,
+            error: Some(e.to_string()),
+        }];
+    }
+    for (i, der) in certificates.iter().enumerate() {
+        let name = crate::certificate::CertificateInfo::from_der(der)
+            .ok()
+            .and_then(|c| c.common_name)
+            .unwrap_or_else(|| format!("root-{i}"));
+        let file_name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let file_name = format!("{file_name}-{}", &crate::certificate::id_of(der)[..8]);
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        let result = if cfg!(target_os = "linux") {
+            std::fs::create_dir_all(ANCHOR_DIR)
+                .and_then(|_| {
+                    std::fs::write(Path::new(ANCHOR_DIR).join(format!("{file_name}.crt")), &pem)
+                })
+                .map_err(|e| e.to_string())
+        } else {
+            let file = scratch.join(format!("{file_name}.cer"));
+            std::fs::write(&file, der)
+                .map_err(|e| e.to_string())
+                .and_then(|_| add_to_machine_store(&file))
+        };
+        reports.push(StoreReport {
+            store: format!("system:{name}"),
+            trusted: result.is_ok(),
+            error: result.err(),
+        });
+    }
+    if cfg!(target_os = "linux") && !certificates.is_empty() {
+        if let Err(e) = run(&mut Command::new("update-ca-certificates")) {
+            reports.push(StoreReport {
+                store: "update-ca-certificates".into(),
+                trusted: false,
+                error: Some(e),
+            });
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    reports
+}
+
+#[cfg(target_os = "windows")]
+fn add_to_machine_store(file: &Path) -> Result<(), String> {
+    run(Command::new("certutil")
+        .args(["-f", "-addstore", "Root"])
+        .arg(file))
+    .map(|_| ())
+}
+
+#[cfg(target_os = "macos")]
+fn add_to_machine_store(file: &Path) -> Result<(), String> {
+    run(Command::new("security")
+        .args([
+            "add-trusted-cert",
+            "-d",
+            "-r",
+            "trustRoot",
+            "-k",
+            "/Library/Keychains/System.keychain",
+        ])
+        .arg(file))
+    .map(|_| ())
+}
+
+#[cfg(not(any(target_os = "windows", target_os = "macos")))]
+fn add_to_machine_store(_file: &Path) -> Result<(), String> {
+    Err("no machine store on this system".into())
+}
+
 /// Where the CA is trusted now.
 pub fn status(nickname: &str) -> Vec<StoreReport> {
     let mut reports = Vec::new();
