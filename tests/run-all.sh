@@ -25,6 +25,10 @@ cargo build --release --locked --bin kyso
 echo "== Linux package: build the .deb, install it with dpkg, check it, purge it"
 KYSO_BIN="$(realpath target/release/kyso)" bash installer/linux/test-deb.sh 2>&1 | tee target/kyso-deb.log
 
+echo "== Windows MSI (wixl, tables checked with msiinfo) and the macOS installer files"
+bash installer/windows/test-msi.sh 2>&1 | tee target/kyso-msi.log
+bash installer/macos/check.sh 2>&1 | tee target/kyso-macos.log
+
 echo "== browser end to end: the demo DMS page in Chromium trusting the agent's CA"
 (cd web-sdk && KYSO_BIN="$(realpath ../target/release/kyso)" KYSO_REPO="$(realpath ..)" npm run e2e) 2>&1 \
   | tee target/kyso-e2e.log
@@ -57,7 +61,9 @@ echo "== PDF benchmark: prepare + embed vs one read and vs pyHanko (1, 10, 100 M
 python3 tests/bench_pdf.py "$(realpath target/release/kyso)" "$(realpath target/kyso-venv/bin/pyhanko)" \
   "$(realpath -m target/kyso-bench-pdf)" "$BENCH_DIR"
 
-# One closing line for the whole run: cargo's per-binary results plus node's.
+# One closing line for the whole run: cargo's per-binary results, node's, and the installer checks.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^# pass / { p += $3 } /^# fail / { f += $3 }
-     END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log target/kyso-sdk-test.log target/kyso-e2e.log
+     /^(test-deb|test-msi|check-macos): ok:/ { p += 1 } /^(test-deb|test-msi|check-macos): FAIL:/ { f += 1 }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log target/kyso-sdk-test.log target/kyso-e2e.log \
+  target/kyso-deb.log target/kyso-msi.log target/kyso-macos.log
