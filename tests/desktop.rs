@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 use common::agent::*;
 use common::*;
 
+/// A window found on screen. X recycles window ids between the short-lived dialog processes,
+/// so a window is known by its id and its title together.
+struct Window {
+    id: String,
+    title: String,
+}
+
 /// Xvfb and openbox on a display of their own, stopped on drop.
 struct Desktop {
     display: String,
@@ -100,7 +107,7 @@ impl Desktop {
     }
 
     /// The first window whose title contains `title`, with its full title.
-    fn wait_window(&self, title: &str) -> (String, String) {
+    fn wait_window(&self, title: &str) -> Window {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(20) {
             // xdotool's own pattern match misses non-ASCII titles: search the ASCII prefix and
@@ -109,7 +116,10 @@ impl Desktop {
             for id in ids.lines() {
                 let name = self.xdotool(&["getwindowname", id]);
                 if name.contains(title) {
-                    return (id.to_string(), name);
+                    return Window {
+                        id: id.to_string(),
+                        title: name,
+                    };
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -117,16 +127,19 @@ impl Desktop {
         panic!("no window titled {title:?} within 20 s");
     }
 
-    fn wait_gone(&self, id: &str) {
+    fn wait_gone(&self, window: &Window) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
-            let visible = self.xdotool(&["search", "--onlyvisible", "--name", "Kyso"]);
-            if !visible.lines().any(|l| l == id) {
+            let visible = self.xdotool(&["search", "--onlyvisible", "--name", "^Kyso"]);
+            let still = visible
+                .lines()
+                .any(|id| id == window.id && self.xdotool(&["getwindowname", id]) == window.title);
+            if !still {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("window {id} still open");
+        panic!("window {:?} still open", window.title);
     }
 
     fn active_window(&self) -> String {
@@ -143,13 +156,15 @@ impl Desktop {
     }
 
     /// A PNG of one window, for the README.
-    fn screenshot(&self, id: &str, name: &str) -> PathBuf {
+    fn screenshot(&self, window: &Window, name: &str) -> PathBuf {
         let dir = target_dir().join("screenshots");
         std::fs::create_dir_all(&dir).expect("screenshots dir");
         let path = dir.join(format!("{name}.png"));
-        let status = Command::new("import")
+        // import waits for ever on a window that closes under it: bound it.
+        let status = Command::new("timeout")
+            .args(["15", "import"])
             .env("DISPLAY", &self.display)
-            .args(["-window", id])
+            .args(["-window", &window.id])
             .arg(&path)
             .status()
             .expect("import (imagemagick)");
@@ -193,12 +208,12 @@ fn the_pin_dialog_signs_on_enter_ignores_early_keys_and_cancels_on_escape() {
     let body = sign_body(fx, "personal", &digest);
 
     let pending = agent.post_in_background("/v1/sign", DMS, &body);
-    let (id, title) = desktop.wait_window("Kyso — Nhập mã PIN");
+    let id = desktop.wait_window("Kyso — Nhập mã PIN");
     // A keystroke meant for another window, arriving as the dialog appears, confirms nothing.
     desktop.type_text(LEADER_PIN);
     desktop.key("Return");
     assert_eq!(
-        title, "Kyso — Nhập mã PIN",
+        id.title, "Kyso — Nhập mã PIN",
         "no retries shown before a wrong PIN"
     );
     std::thread::sleep(PAST_GUARD);
@@ -206,7 +221,7 @@ fn the_pin_dialog_signs_on_enter_ignores_early_keys_and_cancels_on_escape() {
         !pending.is_finished(),
         "an early Enter confirmed the dialog"
     );
-    assert_eq!(desktop.active_window(), id, "the dialog took the focus");
+    assert_eq!(desktop.active_window(), id.id, "the dialog took the focus");
     desktop.screenshot(&id, "pin");
     desktop.key("Return");
     let reply = pending.join().expect("request");
@@ -214,7 +229,7 @@ fn the_pin_dialog_signs_on_enter_ignores_early_keys_and_cancels_on_escape() {
     desktop.wait_gone(&id);
 
     let pending = agent.post_in_background("/v1/sign", DMS, &body);
-    let (id, _) = desktop.wait_window("Kyso — Nhập mã PIN");
+    let id = desktop.wait_window("Kyso — Nhập mã PIN");
     std::thread::sleep(PAST_GUARD);
     desktop.type_text("12");
     desktop.key("Escape");
@@ -247,7 +262,7 @@ fn a_wrong_pin_shows_the_retries_left_in_the_next_dialog() {
     let body = sign_body(fx, "personal", &digest);
 
     let pending = agent.post_in_background("/v1/sign", DMS, &body);
-    let (id, _) = desktop.wait_window("Kyso — Nhập mã PIN");
+    let id = desktop.wait_window("Kyso — Nhập mã PIN");
     std::thread::sleep(PAST_GUARD);
     desktop.type_text("000000");
     desktop.key("Return");
@@ -257,8 +272,8 @@ fn a_wrong_pin_shows_the_retries_left_in_the_next_dialog() {
     desktop.wait_gone(&id);
 
     let pending = agent.post_in_background("/v1/sign", DMS, &body);
-    let (id, title) = desktop.wait_window("Kyso — Nhập mã PIN");
-    assert_eq!(title, "Kyso — Nhập mã PIN (còn 2 lần thử)");
+    let id = desktop.wait_window("Kyso — Nhập mã PIN");
+    assert_eq!(id.title, "Kyso — Nhập mã PIN (còn 2 lần thử)");
     std::thread::sleep(PAST_GUARD);
     desktop.screenshot(&id, "pin-retries");
     desktop.type_text(LEADER_PIN);
@@ -277,8 +292,8 @@ fn consent_and_batch_dialogs_ask_before_anything_is_signed() {
     // An origin outside the policy: the user is asked, and a denial is an ORIGIN_NOT_ALLOWED.
     let site = "https://vanban.sonoivu.example.vn";
     let pending = agent.post_in_background("/v1/sign", site, &sign_body(fx, "personal", &digest));
-    let (id, title) = desktop.wait_window("Kyso — Cho phép");
-    assert_eq!(title, "Kyso — Cho phép trang web");
+    let id = desktop.wait_window("Kyso — Cho phép");
+    assert_eq!(id.title, "Kyso — Cho phép trang web");
     std::thread::sleep(PAST_GUARD);
     desktop.screenshot(&id, "consent");
     desktop.key("Escape");
@@ -303,13 +318,13 @@ fn consent_and_batch_dialogs_ask_before_anything_is_signed() {
         })).collect::<Vec<_>>()
     });
     let pending = agent.post_in_background("/v1/sign/batch", DMS, &body.to_string());
-    let (id, title) = desktop.wait_window("Kyso — Ký");
-    assert_eq!(title, "Kyso — Ký 3 văn bản");
+    let id = desktop.wait_window("Kyso — Ký");
+    assert_eq!(id.title, "Kyso — Ký 3 văn bản");
     std::thread::sleep(PAST_GUARD);
     desktop.screenshot(&id, "batch");
     desktop.key("Return");
     desktop.wait_gone(&id);
-    let (id, _) = desktop.wait_window("Kyso — Nhập mã PIN");
+    let id = desktop.wait_window("Kyso — Nhập mã PIN");
     std::thread::sleep(PAST_GUARD);
     desktop.type_text(CLERK_PIN);
     desktop.key("Return");
@@ -359,7 +374,7 @@ fn kyso_run_starts_the_tray_without_a_panel_and_signs_through_its_dialog() {
 
     let (content, digest) = document(&agent.dir, "run.bin", "SHA-256");
     let pending = agent.post_in_background("/v1/sign", DMS, &sign_body(fx, "personal", &digest));
-    let (id, _) = desktop.wait_window("Kyso — Nhập mã PIN");
+    let id = desktop.wait_window("Kyso — Nhập mã PIN");
     std::thread::sleep(PAST_GUARD);
     desktop.type_text(LEADER_PIN);
     desktop.key("Return");
@@ -381,4 +396,68 @@ fn kyso_run_starts_the_tray_without_a_panel_and_signs_through_its_dialog() {
         .err()
         .expect("a second agent on a taken port must fail");
     assert!(message.contains(&agent.port.to_string()), "{message}");
+}
+
+#[test]
+fn a_batch_shows_its_progress_and_stop_cancels_the_rest() {
+    let fx = fixture("desktop");
+    let desktop = Desktop::start();
+    // A slow token (3 s a signature) so the progress window is there long enough to use.
+    let control = fx.dir.join("desktop-slow.ctl");
+    std::fs::write(&control, "sign_delay_ms=3000\n").expect("control");
+    let agent = gui_agent(
+        &desktop,
+        "progress",
+        Options {
+            modules: vec![fault_module()],
+            env: vec![("KYSO_FAULT_CONTROL", control)],
+            ..Options::default()
+        },
+    );
+    let docs: Vec<(PathBuf, String)> = (0..6)
+        .map(|i| document(&agent.dir, &format!("slow-{i}.bin"), "SHA-256"))
+        .collect();
+    let body = serde_json::json!({
+        "certificateId": fx.id("personal"),
+        "digestAlgorithm": "SHA-256",
+        "items": docs.iter().enumerate().map(|(i, (_, d))| serde_json::json!({
+            "digest": d, "document": {"title": format!("Tờ trình {}", i + 1), "purpose": "approve"}
+        })).collect::<Vec<_>>()
+    });
+    let pending = agent.post_in_background("/v1/sign/batch", DMS, &body.to_string());
+    let id = desktop.wait_window("Kyso — Ký 6 văn bản");
+    std::thread::sleep(PAST_GUARD);
+    desktop.key("Return");
+    desktop.wait_gone(&id);
+    let id = desktop.wait_window("Kyso — Nhập mã PIN");
+    std::thread::sleep(PAST_GUARD);
+    desktop.type_text(LEADER_PIN);
+    desktop.key("Return");
+    let id_progress = desktop.wait_window("Kyso — Đang ký");
+    assert_eq!(id_progress.title, "Kyso — Đang ký 6 văn bản");
+    desktop.wait_gone(&id);
+    if pending.is_finished() {
+        let early = pending.join().expect("request");
+        panic!(
+            "the batch ended before Stop could be pressed (status {}, {} bytes)",
+            early.status,
+            early.body.len()
+        );
+    }
+    desktop.screenshot(&id_progress, "batch-progress");
+    desktop.key("Escape");
+    let reply = pending.join().expect("request");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let results = reply.json()["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), 6);
+    // What was signed before Stop is kept (and verifies); the rest is cancelled.
+    let signed = results.iter().take_while(|r| r["cms"].is_string()).count();
+    assert!((1..6).contains(&signed), "{signed} signed before Stop");
+    for ((content, _), result) in docs.iter().zip(&results).take(signed) {
+        let cms = content.with_extension("p7s");
+        std::fs::write(&cms, b64(result["cms"].as_str().expect("cms"))).expect("write");
+        openssl_verify(fx, &cms, content).expect("signed before Stop verifies");
+    }
+    assert_eq!(results[5]["error"]["code"], "USER_CANCELLED");
+    desktop.wait_gone(&id_progress);
 }

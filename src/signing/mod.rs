@@ -17,7 +17,9 @@ use der::Encode as _;
 
 pub use error::Error;
 pub use origin::{ApprovalStore, Origin, OriginPolicy, Standing};
-pub use prompt::{BatchPrompt, OneAtATime, OriginDecision, PinPrompt, Prompt, SignerSummary};
+pub use prompt::{
+    BatchProgress, BatchPrompt, OneAtATime, OriginDecision, PinPrompt, Prompt, SignerSummary,
+};
 
 use crate::api::{self, Document, SignFormat};
 use crate::cades::{self, SignatureScheme, SignerCertificates};
@@ -452,6 +454,8 @@ impl SigningService {
             prepared.push((attrs, alg.digest(&attrs_der)));
         }
         let authenticator = self.authenticator(&signer, origin, documents);
+        let on_signed =
+            (prepared.len() > 1).then(|| self.progress_window(prepared.len(), abort.clone()));
         let signatures = self.tokens.sign(SignJob {
             certificate_id: certificate_id.clone(),
             scheme,
@@ -459,6 +463,7 @@ impl SigningService {
             digests: prepared.iter().map(|(_, d)| d.clone()).collect(),
             authenticator,
             abort,
+            on_signed,
         })?;
         let chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
         let certs = SignerCertificates {
@@ -491,6 +496,31 @@ impl SigningService {
             .collect();
         tracing::info!(certificate = %certificate_id, origin = origin.unwrap_or("-"), "signed");
         Ok(results)
+    }
+}
+
+impl SigningService {
+    /// Progress for a batch: the window opens after the first signature (the PIN was accepted
+    /// then) and closes with the last one; its Stop button sets `abort`.
+    fn progress_window(
+        &self,
+        total: usize,
+        abort: Arc<AtomicBool>,
+    ) -> Box<dyn FnMut(usize) + Send> {
+        let prompt = self.prompt.clone();
+        let mut window: Option<Box<dyn BatchProgress>> = None;
+        Box::new(move |done| {
+            if done >= total {
+                window = None;
+                return;
+            }
+            if window.is_none() {
+                window = prompt.batch_progress(total, abort.clone());
+            }
+            if let Some(window) = &window {
+                window.signed(done);
+            }
+        })
     }
 }
 

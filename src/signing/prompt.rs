@@ -87,6 +87,23 @@ pub trait Prompt: Send + Sync {
     /// # Errors
     /// [`PinRefusal`] when the user cancels or does not answer in time.
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal>;
+
+    /// Shows a batch's progress once signing has begun, with a way to stop it: stopping sets
+    /// `abort` and the documents not yet signed come back `USER_CANCELLED`. Prompts without a
+    /// window show nothing (the default).
+    fn batch_progress(
+        &self,
+        _total: usize,
+        _abort: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Option<Box<dyn BatchProgress>> {
+        None
+    }
+}
+
+/// A batch's progress on screen; dropping it closes the window.
+pub trait BatchProgress: Send {
+    /// `done` documents of the batch are signed.
+    fn signed(&self, done: usize);
 }
 
 /// Shows one dialog at a time, whichever request or token asks: a second prompt waits until
@@ -126,5 +143,14 @@ impl Prompt for OneAtATime {
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
         let _one = self.hold();
         self.inner.confirm_batch(batch)
+    }
+
+    // Not a question: shown beside whatever dialog comes next, so it takes no turn.
+    fn batch_progress(
+        &self,
+        total: usize,
+        abort: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Option<Box<dyn BatchProgress>> {
+        self.inner.batch_progress(total, abort)
     }
 }

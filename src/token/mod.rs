@@ -258,6 +258,8 @@ pub struct SignJob {
     pub authenticator: Box<dyn Authenticator>,
     /// Set to abort a batch between two signatures.
     pub abort: Arc<AtomicBool>,
+    /// Told how many digests are signed, after each one (the batch progress window).
+    pub on_signed: Option<Box<dyn FnMut(usize) + Send>>,
 }
 
 /// Per-digest results of a job that logged in. Items after an abort or a removal carry the error.

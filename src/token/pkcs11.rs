@@ -656,6 +656,7 @@ impl Worker {
             digests,
             mut authenticator,
             abort,
+            mut on_signed,
         } = job;
         if let Some(bad) = digests.iter().find(|d| d.len() != digest_algorithm.len()) {
             return Err(Error::DigestLength {
@@ -716,6 +717,7 @@ impl Worker {
                 abort: &abort,
                 progress,
                 request: &request,
+                on_signed: on_signed.as_mut(),
             },
             authenticator.as_mut(),
         );
@@ -731,7 +733,7 @@ impl Worker {
         ctx: &Pkcs11,
         session: &Session,
         key_id: &[u8],
-        params: SignParams<'_>,
+        mut params: SignParams<'_>,
         authenticator: &mut dyn super::Authenticator,
     ) -> Result<SignResults, Error> {
         let key = private_key(session, key_id)?;
@@ -794,6 +796,9 @@ impl Worker {
                 }
             }
             results.push(result);
+            if let Some(on_signed) = params.on_signed.as_mut() {
+                on_signed(results.len());
+            }
         }
         match fatal {
             // Nothing signed at all: report the cause rather than a list of failures.
@@ -982,6 +987,7 @@ struct SignParams<'a> {
     abort: &'a AtomicBool,
     progress: &'a mpsc::Sender<Progress>,
     request: &'a PinRequest,
+    on_signed: Option<&'a mut Box<dyn FnMut(usize) + Send>>,
 }
 
 fn login(session: &Session, user: UserType, entry: &PinEntry) -> Result<(), CkError> {

@@ -54,6 +54,13 @@ pub enum DialogRequest {
         /// The text, shown in a fixed-width font.
         text: String,
     },
+    /// A batch being signed: the agent writes the number signed so far, one line each time;
+    /// closing standard input closes the window.
+    #[serde(rename_all = "camelCase")]
+    Progress {
+        /// Documents in the batch.
+        total: usize,
+    },
     /// Confirm a batch.
     #[serde(rename_all = "camelCase")]
     Batch {
@@ -85,6 +92,9 @@ pub struct DialogAnswer {
     /// Timed out.
     #[serde(default)]
     pub timed_out: bool,
+    /// The user stopped a batch.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// The prompt that opens the native dialogs.
@@ -108,6 +118,7 @@ impl GuiPrompt {
             })?;
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(&serde_json::to_vec(request).unwrap_or_default());
+            let _ = stdin.write_all(b"\n");
         }
         let mut output = Vec::new();
         if let Some(mut stdout) = child.stdout.take() {
@@ -126,7 +137,69 @@ impl GuiPrompt {
     }
 }
 
+/// The progress window of a batch: a `kyso dialog` child that reads the count on its standard
+/// input and answers `stopped` when the user presses Stop.
+struct GuiProgress {
+    stdin: std::sync::Mutex<Option<std::process::ChildStdin>>,
+}
+
+impl crate::signing::BatchProgress for GuiProgress {
+    fn signed(&self, done: usize) {
+        if let Ok(mut stdin) = self.stdin.lock() {
+            if let Some(pipe) = stdin.as_mut() {
+                if writeln!(pipe, "{done}").and_then(|_| pipe.flush()).is_err() {
+                    *stdin = None;
+                }
+            }
+        }
+    }
+}
+
+impl GuiPrompt {
+    fn open_progress(
+        &self,
+        total: usize,
+        abort: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Option<GuiProgress> {
+        let exe = std::env::current_exe().ok()?;
+        let mut child = Command::new(exe)
+            .arg("dialog")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| tracing::warn!(error = %e, "no progress window"))
+            .ok()?;
+        let mut stdin = child.stdin.take()?;
+        let request = serde_json::to_vec(&DialogRequest::Progress { total }).ok()?;
+        stdin.write_all(&request).ok()?;
+        stdin.write_all(b"\n").ok()?;
+        let mut stdout = child.stdout.take()?;
+        std::thread::spawn(move || {
+            let mut output = Vec::new();
+            let _ = stdout.read_to_end(&mut output);
+            let _ = child.wait();
+            if serde_json::from_slice::<DialogAnswer>(&output).is_ok_and(|a| a.stopped) {
+                tracing::info!("batch stopped by the user");
+                abort.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        Some(GuiProgress {
+            stdin: std::sync::Mutex::new(Some(stdin)),
+        })
+    }
+}
+
 impl Prompt for GuiPrompt {
+    fn batch_progress(
+        &self,
+        total: usize,
+        abort: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Option<Box<dyn crate::signing::BatchProgress>> {
+        self.open_progress(total, abort)
+            .map(|p| Box::new(p) as Box<dyn crate::signing::BatchProgress>)
+    }
+
     fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
         let warned = super::retries_line(request).is_some();
         let answer = self.ask(&DialogRequest::Pin {
@@ -208,6 +281,9 @@ struct DialogApp {
     opened: Instant,
     answer: Option<DialogAnswer>,
     focus_requested: bool,
+    /// Progress: documents signed so far, and whether the agent closed the pipe.
+    done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn vietnamese_fonts(ctx: &eframe::egui::Context) {
@@ -280,7 +356,7 @@ impl DialogApp {
             DialogRequest::Pin { timeout_secs, .. }
             | DialogRequest::Consent { timeout_secs, .. }
             | DialogRequest::Batch { timeout_secs, .. } => *timeout_secs,
-            DialogRequest::Info { .. } => 600,
+            DialogRequest::Info { .. } | DialogRequest::Progress { .. } => 600,
         }
     }
 
@@ -381,6 +457,18 @@ impl DialogApp {
                     }
                 });
             }
+            DialogRequest::Progress { total } => {
+                let done = self.done.load(std::sync::atomic::Ordering::SeqCst);
+                ui.heading(format!("Đang ký {done}/{total} văn bản / Signing {done} of {total}"));
+                ui.add(egui::ProgressBar::new(done as f32 / (*total).max(1) as f32).show_percentage());
+                ui.label("Không rút thiết bị ký số khi đang ký / Do not unplug the token while signing");
+                if ui.button("Dừng / Stop").clicked() || escape {
+                    self.finish(ctx, DialogAnswer { stopped: true, ..DialogAnswer::default() });
+                }
+                if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                    self.finish(ctx, DialogAnswer::default());
+                }
+            }
             DialogRequest::Info { heading, text } => {
                 ui.heading(heading);
                 egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
@@ -438,6 +526,7 @@ fn title(request: &DialogRequest) -> String {
         DialogRequest::Consent { .. } => "Kyso — Cho phép trang web".to_string(),
         DialogRequest::Batch { documents, .. } => format!("Kyso — Ký {} văn bản", documents.len()),
         DialogRequest::Info { heading, .. } => format!("Kyso — {heading}"),
+        DialogRequest::Progress { total } => format!("Kyso — Đang ký {total} văn bản"),
     }
 }
 
@@ -447,11 +536,16 @@ fn title(request: &DialogRequest) -> String {
 /// # Errors
 /// A request that does not parse or a window that cannot open.
 pub fn run_child() -> Result<(), String> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
+    use std::io::BufRead as _;
+    let mut lines = std::io::stdin().lock().lines();
+    let first = lines
+        .next()
+        .ok_or("no request on standard input")?
         .map_err(|e| e.to_string())?;
-    let request: DialogRequest = serde_json::from_str(&input).map_err(|e| e.to_string())?;
+    drop(lines); // releases the stdin lock for the progress reader
+    let request: DialogRequest = serde_json::from_str(&first).map_err(|e| e.to_string())?;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let answer = std::sync::Arc::new(std::sync::Mutex::new(None));
     let slot = answer.clone();
     let height = match &request {
@@ -459,6 +553,7 @@ pub fn run_child() -> Result<(), String> {
         DialogRequest::Batch { documents, .. } => 190.0 + 25.0 * documents.len().min(10) as f32,
         DialogRequest::Consent { .. } => 190.0,
         DialogRequest::Info { text, .. } => 140.0 + 16.0 * text.lines().count().min(24) as f32,
+        DialogRequest::Progress { .. } => 170.0,
     };
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
@@ -474,6 +569,21 @@ pub fn run_child() -> Result<(), String> {
         Box::new(move |cc| {
             vietnamese_fonts(&cc.egui_ctx);
             office_style(&cc.egui_ctx);
+            if let DialogRequest::Progress { .. } = request {
+                // The agent's counts, as they come; end of input = the batch is over.
+                let (done, closed, ctx) = (done.clone(), closed.clone(), cc.egui_ctx.clone());
+                std::thread::spawn(move || {
+                    for line in std::io::stdin().lock().lines() {
+                        let Ok(line) = line else { break };
+                        if let Ok(n) = line.trim().parse() {
+                            done.store(n, std::sync::atomic::Ordering::SeqCst);
+                            ctx.request_repaint();
+                        }
+                    }
+                    closed.store(true, std::sync::atomic::Ordering::SeqCst);
+                    ctx.request_repaint();
+                });
+            }
             Ok(Box::new(Guarded {
                 app: DialogApp {
                     request,
@@ -482,6 +592,8 @@ pub fn run_child() -> Result<(), String> {
                     opened: Instant::now(),
                     answer: None,
                     focus_requested: false,
+                    done,
+                    closed,
                 },
                 slot,
             }))

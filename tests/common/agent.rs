@@ -203,7 +203,7 @@ impl Endpoint {
     pub fn curl(&self, path: &str, args: &[&str]) -> Reply {
         let headers = self.dir.join(format!("h-{}", rand_suffix()));
         let out = Command::new("curl")
-            .args(["-sS", "--max-time", "20", "--cacert"])
+            .args(["-sS", "--max-time", "60", "--cacert"])
             .arg(&self.ca)
             .arg("-D")
             .arg(&headers)
