@@ -461,3 +461,175 @@ fn a_batch_shows_its_progress_and_stop_cancels_the_rest() {
     assert_eq!(results[5]["error"]["code"], "USER_CANCELLED");
     desktop.wait_gone(&id_progress);
 }
+
+/// A private D-Bus session bus, as a desktop session has: where the tray publishes itself.
+struct SessionBus {
+    daemon: Child,
+    address: String,
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+impl SessionBus {
+    fn start() -> Self {
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon");
+        let mut line = String::new();
+        let stdout = daemon.stdout.take().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("bus address");
+        Self {
+            daemon,
+            address: line.trim().to_string(),
+        }
+    }
+
+    fn send(&self, args: &[&str]) -> String {
+        let out = Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .args(["--session", "--print-reply"])
+            .args(args)
+            .output()
+            .expect("dbus-send");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The tray's StatusNotifierItem bus name, once it is there.
+    fn tray_item(&self) -> String {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            let names = self.send(&[
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.ListNames",
+            ]);
+            if let Some(name) = names
+                .split('"')
+                .find(|n| n.starts_with("org.kde.StatusNotifierItem-"))
+            {
+                return name.to_string();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("no StatusNotifierItem on the session bus");
+    }
+
+    /// The tray menu as (dbusmenu id, label) pairs, from `com.canonical.dbusmenu.GetLayout`.
+    fn menu(&self, item: &str) -> Vec<(i32, String)> {
+        let layout = self.send(&[
+            &format!("--dest={item}"),
+            "/MenuBar",
+            "com.canonical.dbusmenu.GetLayout",
+            "int32:0",
+            "int32:-1",
+            "array:string:label",
+        ]);
+        let mut entries = Vec::new();
+        let mut id = 0;
+        let mut label_next = false;
+        for line in layout.lines().map(str::trim) {
+            if let Some(n) = line.strip_prefix("int32 ") {
+                id = n.parse().unwrap_or(id);
+            }
+            if let Some(text) = line
+                .strip_prefix("variant")
+                .map(str::trim)
+                .and_then(|l| l.strip_prefix("string \""))
+                .and_then(|l| l.strip_suffix(')').unwrap_or(l).trim().strip_suffix('"'))
+            {
+                if label_next {
+                    entries.push((id, text.to_string()));
+                }
+            }
+            label_next = line.contains("string \"label\"");
+        }
+        entries
+    }
+
+    fn click(&self, item: &str, id: i32) {
+        self.send(&[
+            &format!("--dest={item}"),
+            "/MenuBar",
+            "com.canonical.dbusmenu.Event",
+            &format!("int32:{id}"),
+            "string:clicked",
+            "variant:int32:0",
+            "uint32:0",
+        ]);
+    }
+}
+
+#[test]
+fn the_tray_menu_on_the_session_bus_shows_tokens_and_switches_language() {
+    let desktop = Desktop::start();
+    let bus = SessionBus::start();
+    let agent = gui_agent(
+        &desktop,
+        "tray-menu",
+        Options {
+            subcommand: "run",
+            env: vec![("DBUS_SESSION_BUS_ADDRESS", PathBuf::from(&bus.address))],
+            ..Options::default()
+        },
+    );
+    let item = bus.tray_item();
+    // The first model arrives within one refresh (2 s).
+    let started = Instant::now();
+    let mut menu = bus.menu(&item);
+    while !menu.iter().any(|(_, l)| l.starts_with("🔑"))
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+        menu = bus.menu(&item);
+    }
+    let labels: Vec<&str> = menu.iter().map(|(_, l)| l.as_str()).collect();
+    // The test tokens: the leader's holds an expired certificate, so the state says so.
+    assert!(
+        labels.contains(&"Kyso — Chứng thư số đã hết hạn"),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&"🔑 Lanh dao — đã cắm"), "{labels:?}");
+    assert!(labels.contains(&"🔑 Van thu — đã cắm"), "{labels:?}");
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.contains("UBND Thành phố Thử Nghiệm (tổ chức) — đến")),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"Xuất thông tin gia hạn chứng thư số"),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"https://dms.example.vn (quản trị cho phép)"),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&"Thoát Kyso"), "{labels:?}");
+
+    // Clicking "English" goes through the agent's menu handler and rebuilds the menu.
+    let english = menu
+        .iter()
+        .find(|(_, l)| l == "English")
+        .map(|(id, _)| *id)
+        .expect("an English item");
+    bus.click(&item, english);
+    let started = Instant::now();
+    while !bus.menu(&item).iter().any(|(_, l)| l == "Quit Kyso") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the menu did not switch to English: {:?}",
+            bus.menu(&item)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(agent);
+}

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test Kyso: the SoftHSM2 token, OpenSC
 # (pkcs11-tool), OpenSSL (the CMS verifier), poppler-utils (pdfsig), curl, certutil
-# (libnss3-tools), qpdf, Debian's Chromium for the browser tests, GTK 3 and Ayatana
-# AppIndicator headers for the tray, Xvfb + openbox + xdotool + ImageMagick to drive and
-# photograph the native dialogs, msitools (wixl) for the MSI, and pyHanko (PyPI, in a venv).
+# (libnss3-tools), qpdf, Debian's Chromium for the browser tests, Xvfb + openbox + xdotool +
+# ImageMagick to drive and photograph the native dialogs, a D-Bus session bus for the tray,
+# msitools + wixl for the MSI, and pyHanko (PyPI, in a venv).
 # Skips what is there.
 set -euo pipefail
 packages=(softhsm2 opensc openssl poppler-utils qpdf fonts-liberation2 pkg-config ca-certificates curl libnss3-tools chromium
-  libgtk-3-dev libayatana-appindicator3-dev xvfb openbox xdotool imagemagick libgl1-mesa-dri msitools wixl)
+  xvfb openbox xdotool imagemagick libgl1-mesa-dri dbus-daemon dbus-bin msitools wixl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

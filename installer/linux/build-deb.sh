@@ -40,9 +40,9 @@ mkdir -p "$SHLIBS/debian"
 printf 'Source: kyso\n\nPackage: kyso\nArchitecture: any\n' > "$SHLIBS/debian/control"
 LINKED=$(cd "$SHLIBS" && dpkg-shlibdeps -O -e"$STAGE/usr/bin/kyso" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 rm -rf "$SHLIBS"
-# Loaded at run time (dlopen), so dpkg-shlibdeps cannot see them: the tray's AppIndicator, and
-# OpenGL/XKB/X input for the dialogs.
-RUNTIME="libayatana-appindicator3-1, libgl1, libegl1, libxkbcommon-x11-0, libxcursor1, libxi6, libxrandr2"
+# Loaded at run time (dlopen), so dpkg-shlibdeps cannot see them: OpenGL, XKB and X input for
+# the dialogs. (The tray speaks D-Bus itself: no GTK.)
+RUNTIME="libgl1, libegl1, libxkbcommon-x11-0, libxcursor1, libxi6, libxrandr2"
 SIZE=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 cat > "$STAGE/DEBIAN/control" <<CONTROL
 Package: kyso

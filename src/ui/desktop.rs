@@ -1,5 +1,6 @@
 //! `kyso run`: the agent on a background thread and the tray on the main thread (the platform
-//! event loop, which macOS and GTK insist on). The tray shows [`super::tray::build`]'s model,
+//! event loop on Windows and macOS, which insist on it; on Linux the StatusNotifierItem
+//! backend talks D-Bus from its own thread, so no GTK is loaded). The tray shows [`super::tray::build`]'s model,
 //! refreshed every two seconds from the same status `/v1/status` returns; menu clicks come back
 //! as [`Action`]s. Dialogs (PIN, consent, diagnostics) are child processes (`ui::dialog`), so a
 //! tray without a panel, or a dialog that fails, never takes the agent down.
@@ -8,8 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tao::event::{Event, StartCause};
-use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
 use tray_icon::menu::{
     CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu,
 };
@@ -83,65 +82,139 @@ pub fn run(app: App, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), 
         .map_err(|_| "the agent thread ended".to_string())??;
     on_ready(&urls);
 
+    let lang = Arc::new(Mutex::new(Lang::Vi));
+    let wake = Arc::new(AtomicBool::new(false));
+    let tray = Tray {
+        icon: None,
+        shown: None,
+        actions: Vec::new(),
+        app: app.clone(),
+        lang: lang.clone(),
+        wake: wake.clone(),
+    };
+    event_loop(tray, move |send| {
+        spawn_refresher(app, lang, agent_error, wake, send);
+    })
+}
+
+/// Sends an event to the tray's loop; false once the loop is gone.
+type Send = Box<dyn Fn(UserEvent) -> bool + std::marker::Send + Sync>;
+
+/// The tray icon and what its menu items do.
+struct Tray {
+    icon: Option<TrayIcon>,
+    shown: Option<TrayModel>,
+    actions: Vec<(MenuId, Action)>,
+    app: Arc<App>,
+    lang: Arc<Mutex<Lang>>,
+    wake: Arc<AtomicBool>,
+}
+
+impl Tray {
+    /// Creates the icon; without a panel (or a D-Bus session) the agent runs on without one.
+    fn create(&mut self) {
+        let mut builder = TrayIconBuilder::new().with_tooltip("Kyso");
+        if let Some(icon) = icon(tray::TrayState::NoToken) {
+            builder = builder.with_icon(icon);
+        }
+        match builder.build() {
+            Ok(icon) => self.icon = Some(icon),
+            Err(e) => tracing::warn!(error = %e, "no tray icon (no panel?); the agent runs on"),
+        }
+    }
+
+    /// Handles one event; false when the user quit.
+    fn handle(&mut self, event: UserEvent) -> bool {
+        match event {
+            UserEvent::Model(model) => {
+                if self.shown.as_ref() == Some(&model) {
+                    return true;
+                }
+                if let Some(icon_handle) = &self.icon {
+                    let (menu, ids) = menu_of(&model.entries);
+                    self.actions = ids;
+                    icon_handle.set_menu(Some(Box::new(menu)));
+                    let _ = icon_handle.set_tooltip(Some(&model.tooltip));
+                    if self.shown.as_ref().map(|m| m.state) != Some(model.state) {
+                        let _ = icon_handle.set_icon(icon(model.state));
+                    }
+                }
+                self.shown = Some(model);
+                true
+            }
+            UserEvent::Menu(id) => {
+                let Some(action) = self
+                    .actions
+                    .iter()
+                    .find(|(i, _)| *i == id)
+                    .map(|(_, a)| a.clone())
+                else {
+                    return true;
+                };
+                if action == Action::Quit {
+                    self.icon = None;
+                    return false;
+                }
+                perform(&self.app, &self.lang, action);
+                self.wake.store(true, Ordering::SeqCst);
+                true
+            }
+        }
+    }
+}
+
+/// Linux: events arrive on a channel; the SNI backend needs no loop of ours.
+#[cfg(target_os = "linux")]
+fn event_loop(mut tray: Tray, start: impl FnOnce(Send)) -> Result<(), String> {
+    let (sender, events) = std::sync::mpsc::channel::<UserEvent>();
+    let menu_sender = sender.clone();
+    MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
+        let _ = menu_sender.send(UserEvent::Menu(event.id));
+    }));
+    let sender = std::sync::Mutex::new(sender);
+    start(Box::new(move |event| {
+        sender
+            .lock()
+            .map(|s| s.send(event).is_ok())
+            .unwrap_or(false)
+    }));
+    tray.create();
+    for event in events {
+        if !tray.handle(event) {
+            break;
+        }
+    }
+    std::process::exit(0);
+}
+
+/// Windows and macOS: the platform's event loop on the main thread.
+#[cfg(not(target_os = "linux"))]
+fn event_loop(mut tray: Tray, start: impl FnOnce(Send)) -> Result<(), String> {
+    use tao::event::{Event, StartCause};
+    use tao::event_loop::{ControlFlow, EventLoopBuilder};
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let menu_proxy = proxy.clone();
     MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
         let _ = menu_proxy.send_event(UserEvent::Menu(event.id));
     }));
-    let lang = Arc::new(Mutex::new(Lang::Vi));
-    let wake = Arc::new(AtomicBool::new(false));
-    spawn_refresher(app.clone(), lang.clone(), agent_error, wake.clone(), proxy);
-
-    let mut tray: Option<TrayIcon> = None;
-    let mut shown: Option<TrayModel> = None;
-    let mut actions: Vec<(MenuId, Action)> = Vec::new();
+    let proxy = std::sync::Mutex::new(proxy);
+    start(Box::new(move |event| {
+        proxy
+            .lock()
+            .map(|p| p.send_event(event).is_ok())
+            .unwrap_or(false)
+    }));
     event_loop.run(move |event, _, control_flow| {
         *control_flow = ControlFlow::Wait;
         match event {
-            Event::NewEvents(StartCause::Init) => {
-                // Created once the loop runs: GTK (Linux) and AppKit (macOS) need it started.
-                let mut builder = TrayIconBuilder::new().with_tooltip("Kyso");
-                if let Some(icon) = icon(tray::TrayState::NoToken) {
-                    builder = builder.with_icon(icon);
-                }
-                match builder.build() {
-                    Ok(icon) => tray = Some(icon),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "no tray icon (no panel?); the agent runs on")
-                    }
-                }
-            }
-            Event::UserEvent(UserEvent::Model(model)) => {
-                if shown.as_ref() == Some(&model) {
-                    return;
-                }
-                if let Some(tray) = &tray {
-                    let (menu, ids) = menu_of(&model.entries);
-                    actions = ids;
-                    tray.set_menu(Some(Box::new(menu)));
-                    let _ = tray.set_tooltip(Some(&model.tooltip));
-                    if shown.as_ref().map(|m| m.state) != Some(model.state) {
-                        let _ = tray.set_icon(icon(model.state));
-                    }
-                }
-                shown = Some(model);
-            }
-            Event::UserEvent(UserEvent::Menu(id)) => {
-                let Some(action) = actions
-                    .iter()
-                    .find(|(i, _)| *i == id)
-                    .map(|(_, a)| a.clone())
-                else {
-                    return;
-                };
-                if action == Action::Quit {
-                    tray = None;
+            // Created once the loop runs: AppKit (macOS) needs it started.
+            Event::NewEvents(StartCause::Init) => tray.create(),
+            Event::UserEvent(event) => {
+                if !tray.handle(event) {
                     *control_flow = ControlFlow::Exit;
                     std::process::exit(0);
                 }
-                perform(&app, &lang, action);
-                wake.store(true, Ordering::SeqCst);
             }
             _ => {}
         }
@@ -208,7 +281,7 @@ fn spawn_refresher(
     lang: Arc<Mutex<Lang>>,
     agent_error: Arc<Mutex<Option<String>>>,
     wake: Arc<AtomicBool>,
-    proxy: EventLoopProxy<UserEvent>,
+    send: Send,
 ) {
     let spawned = std::thread::Builder::new()
         .name("kyso-tray".into())
@@ -228,7 +301,7 @@ fn spawn_refresher(
                     }
                 }
                 let model = tray::build(&status, &sites, lang, error.as_deref());
-                if proxy.send_event(UserEvent::Model(model)).is_err() {
+                if !send(UserEvent::Model(model)) {
                     return;
                 }
                 previous = Some(status);
