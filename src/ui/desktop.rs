@@ -98,7 +98,7 @@ pub fn run(app: App, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), 
 }
 
 /// Sends an event to the tray's loop; false once the loop is gone.
-type Send = Box<dyn Fn(UserEvent) -> bool + std::marker::Send + Sync>;
+type EventSender = Box<dyn Fn(UserEvent) -> bool + Send + Sync>;
 
 /// The tray icon and what its menu items do.
 struct Tray {
@@ -165,7 +165,7 @@ impl Tray {
 
 /// Linux: events arrive on a channel; the SNI backend needs no loop of ours.
 #[cfg(target_os = "linux")]
-fn event_loop(mut tray: Tray, start: impl FnOnce(Send)) -> Result<(), String> {
+fn event_loop(mut tray: Tray, start: impl FnOnce(EventSender)) -> Result<(), String> {
     let (sender, events) = std::sync::mpsc::channel::<UserEvent>();
     let menu_sender = sender.clone();
     MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
@@ -189,7 +189,7 @@ fn event_loop(mut tray: Tray, start: impl FnOnce(Send)) -> Result<(), String> {
 
 /// Windows and macOS: the platform's event loop on the main thread.
 #[cfg(not(target_os = "linux"))]
-fn event_loop(mut tray: Tray, start: impl FnOnce(Send)) -> Result<(), String> {
+fn event_loop(mut tray: Tray, start: impl FnOnce(EventSender)) -> Result<(), String> {
     use tao::event::{Event, StartCause};
     use tao::event_loop::{ControlFlow, EventLoopBuilder};
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
@@ -281,7 +281,7 @@ fn spawn_refresher(
     lang: Arc<Mutex<Lang>>,
     agent_error: Arc<Mutex<Option<String>>>,
     wake: Arc<AtomicBool>,
-    send: Send,
+    send: EventSender,
 ) {
     let spawned = std::thread::Builder::new()
         .name("kyso-tray".into())
