@@ -509,12 +509,14 @@ impl SigningService {
     ) -> Box<dyn FnMut(usize) + Send> {
         let prompt = self.prompt.clone();
         let mut window: Option<Box<dyn BatchProgress>> = None;
+        let mut asked = false;
         Box::new(move |done| {
             if done >= total {
                 window = None;
                 return;
             }
-            if window.is_none() {
+            if !asked {
+                asked = true;
                 window = prompt.batch_progress(total, abort.clone());
             }
             if let Some(window) = &window {
