@@ -7,7 +7,8 @@
 # Skips what is there.
 set -euo pipefail
 packages=(softhsm2 opensc openssl poppler-utils qpdf fonts-liberation2 pkg-config ca-certificates curl libnss3-tools chromium
-  xvfb openbox xdotool imagemagick libgl1-mesa-dri dbus-daemon dbus-bin msitools wixl)
+  xvfb openbox xdotool imagemagick libgl1-mesa-dri libgl1 libglx-mesa0 libegl1 libxkbcommon-x11-0 libxcursor1 libxi6
+  libxrandr2 dbus-daemon dbus-bin dpkg-dev msitools wixl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
