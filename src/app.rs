@@ -93,9 +93,9 @@ pub fn prompter(spec: &str) -> Result<Arc<dyn Prompt>, Error> {
         }
         None if spec == "terminal" => Ok(Arc::new(TerminalPrompt)),
         #[cfg(feature = "desktop")]
-        None if spec == "gui" => Ok(Arc::new(crate::ui::dialog::GuiPrompt {
-            timeout: Duration::from_secs(120),
-        })),
+        None if spec == "gui" => Ok(Arc::new(crate::ui::dialog::GuiPrompt::new(
+            Duration::from_secs(120),
+        ))),
         _ => Err(Error::Prompter(spec.to_string())),
     }
 }

@@ -633,3 +633,35 @@ fn the_tray_menu_on_the_session_bus_shows_tokens_and_switches_language() {
     }
     drop(agent);
 }
+
+#[test]
+fn a_pin_pad_token_shows_type_on_the_device_until_the_device_answers() {
+    let fx = fixture("desktop");
+    let desktop = Desktop::start();
+    // A pin-pad reader where the user takes 3 s to type the PIN on the device.
+    let control = fx.dir.join("desktop-pinpad.ctl");
+    std::fs::write(
+        &control,
+        format!("protected_auth_path=1\npinpad_pin={LEADER_PIN}\nlogin_delay_ms=3000\n"),
+    )
+    .expect("control");
+    let agent = gui_agent(
+        &desktop,
+        "pinpad",
+        Options {
+            modules: vec![fault_module()],
+            env: vec![("KYSO_FAULT_CONTROL", control)],
+            ..Options::default()
+        },
+    );
+    let (content, digest) = document(&agent.dir, "pad.bin", "SHA-256");
+    let pending = agent.post_in_background("/v1/sign", DMS, &sign_body(fx, "personal", &digest));
+    let window = desktop.wait_window("Kyso — Nhập mã PIN");
+    assert_eq!(window.title, "Kyso — Nhập mã PIN trên thiết bị");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(!pending.is_finished(), "signed before the device answered");
+    desktop.screenshot(&window, "pinpad");
+    // Nobody touches the dialog: the device answers, the agent signs and closes the window.
+    verify_reply(fx, &pending.join().expect("request"), &content);
+    desktop.wait_gone(&window);
+}

@@ -563,6 +563,10 @@ impl Authenticator for PromptAuthenticator {
             per_signature: request.per_signature,
         })
     }
+
+    fn pin_used(&mut self) {
+        self.prompt.pin_used();
+    }
 }
 
 #[cfg(test)]

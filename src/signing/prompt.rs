@@ -88,6 +88,10 @@ pub trait Prompt: Send + Sync {
     /// [`PinRefusal`] when the user cancels or does not answer in time.
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal>;
 
+    /// The token has taken the PIN asked last (or a pin-pad login ended): a pin-pad's "type the
+    /// PIN on the device" window, left open during the login, can close. Default: nothing.
+    fn pin_used(&self) {}
+
     /// Shows a batch's progress once signing has begun, with a way to stop it: stopping sets
     /// `abort` and the documents not yet signed come back `USER_CANCELLED`. Prompts without a
     /// window show nothing (the default).
@@ -143,6 +147,10 @@ impl Prompt for OneAtATime {
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
         let _one = self.hold();
         self.inner.confirm_batch(batch)
+    }
+
+    fn pin_used(&self) {
+        self.inner.pin_used();
     }
 
     // Not a question: shown beside whatever dialog comes next, so it takes no turn.

@@ -241,6 +241,10 @@ pub enum PinRefusal {
 pub trait Authenticator: Send {
     /// Asks for the PIN.
     fn pin(&mut self, request: &PinRequest) -> Result<PinEntry, PinRefusal>;
+
+    /// The login that used the last entry is over, either way (a pin-pad's "type on the
+    /// device" window can close).
+    fn pin_used(&mut self) {}
 }
 
 /// A signing job: several digests, one certificate, one login (a batch is one job).

@@ -699,11 +699,12 @@ impl Worker {
             return Err(Error::Timeout);
         }
         let _ = progress.send(Progress::Signing);
-        if let Err(e) = login(&session, UserType::User, &entry) {
-            drop(entry);
+        let logged_in = login(&session, UserType::User, &entry);
+        drop(entry);
+        authenticator.pin_used();
+        if let Err(e) = logged_in {
             return Err(self.login_failed(slot, &serial, before, e));
         }
-        drop(entry);
         self.failures.remove(&serial);
         // From here on the session is logged in: log out whatever happens.
         let outcome = self.sign_logged_in(
@@ -822,8 +823,10 @@ impl Worker {
     ) -> Result<Vec<u8>, Error> {
         session.sign_init(mechanism, key).map_err(classify)?;
         let entry = authenticator.pin(request).map_err(refusal)?;
-        login(session, UserType::ContextSpecific, &entry).map_err(classify)?;
+        let logged_in = login(session, UserType::ContextSpecific, &entry);
         drop(entry);
+        authenticator.pin_used();
+        logged_in.map_err(classify)?;
         raw_sign::sign_after_init(ctx, &self.spec.path, session, data)
     }
 

@@ -100,10 +100,47 @@ pub struct DialogAnswer {
 /// The prompt that opens the native dialogs.
 pub struct GuiPrompt {
     /// Seconds a dialog stays open.
-    pub timeout: Duration,
+    timeout: Duration,
+    /// The pin-pad window, open while the token waits for the PIN on its keypad.
+    pinpad: std::sync::Mutex<Option<std::process::Child>>,
 }
 
 impl GuiPrompt {
+    /// A prompt whose dialogs close by themselves after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            pinpad: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Opens the pin-pad window and returns at once: the login that follows blocks on the
+    /// device, and [`Prompt::pin_used`] closes the window when it returns.
+    fn show_pinpad(&self, request: &DialogRequest) -> Result<(), PinRefusal> {
+        let exe = std::env::current_exe().map_err(|_| PinRefusal::Cancelled)?;
+        let mut child = Command::new(exe)
+            .arg("dialog")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot open the pin-pad window");
+                PinRefusal::Cancelled
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(&serde_json::to_vec(request).unwrap_or_default());
+            let _ = stdin.write_all(b"\n");
+        }
+        if let Ok(mut slot) = self.pinpad.lock() {
+            if let Some(mut old) = slot.replace(child) {
+                let _ = old.kill();
+                let _ = old.wait();
+            }
+        }
+        Ok(())
+    }
+
     fn ask(&self, request: &DialogRequest) -> Result<DialogAnswer, PinRefusal> {
         let exe = std::env::current_exe().map_err(|_| PinRefusal::Cancelled)?;
         let mut child = Command::new(exe)
@@ -202,17 +239,31 @@ impl Prompt for GuiPrompt {
 
     fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
         let warned = super::retries_line(request).is_some();
-        let answer = self.ask(&DialogRequest::Pin {
+        let dialog = DialogRequest::Pin {
             lines: super::describe_request(request),
             retries_left: request.retries_left.filter(|_| warned),
             final_try: request.pin_state == PinState::FinalTry || request.retries_left == Some(1),
             pinpad: request.protected_auth_path,
             timeout_secs: self.timeout.as_secs(),
-        })?;
+        };
+        if request.protected_auth_path {
+            self.show_pinpad(&dialog)?;
+            return Ok(PinEntry::PinPad);
+        }
+        let answer = self.ask(&dialog)?;
         match (answer.pin, answer.pinpad) {
             (_, true) => Ok(PinEntry::PinPad),
             (Some(pin), _) if !pin.is_empty() => Ok(PinEntry::Pin(SecretString::from(pin))),
             _ => Err(PinRefusal::Cancelled),
+        }
+    }
+
+    fn pin_used(&self) {
+        if let Ok(mut slot) = self.pinpad.lock() {
+            if let Some(mut window) = slot.take() {
+                let _ = window.kill();
+                let _ = window.wait();
+            }
         }
     }
 
@@ -264,9 +315,7 @@ pub fn show_info(heading: &str, text: &str) {
         text: text.to_string(),
     };
     std::thread::spawn(move || {
-        let prompt = GuiPrompt {
-            timeout: Duration::from_secs(600),
-        };
+        let prompt = GuiPrompt::new(Duration::from_secs(600));
         let _ = prompt.ask(&request);
     });
 }
@@ -409,10 +458,10 @@ impl DialogApp {
                     ui.label(RichText::new(format!("Còn {n} lần thử / {n} tries left")).strong());
                 }
                 if *pinpad {
-                    ui.label(RichText::new("Nhập mã PIN trên thiết bị / Enter the PIN on the device").strong());
-                    if armed && enter {
-                        self.finish(ctx, DialogAnswer { pinpad: true, ..DialogAnswer::default() });
-                    }
+                    // The token waits for its keypad; the agent closes this window when it answers.
+                    ui.label(RichText::new("Nhập mã PIN trên thiết bị / Enter the PIN on the device").strong().size(18.0));
+                    ui.label(format!("Thiết bị chờ trong {left} giây / The device waits {left} s"));
+                    return;
                 } else {
                     ui.label("Mã PIN / PIN:");
                     let field = ui.add(egui::TextEdit::singleline(&mut self.typed).password(true).desired_width(220.0));

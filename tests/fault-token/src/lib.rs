@@ -19,6 +19,7 @@
 //!   meanwhile, it answers `CKR_DEVICE_REMOVED` (removed mid-sign).
 //! - `protected_auth_path=1` with `pinpad_pin=…` — a pin-pad reader: the flag is set, and a
 //!   login with a NULL PIN uses `pinpad_pin` as if typed on the device.
+//! - `login_delay_ms=N` — `C_Login` takes N ms (someone typing on the pin-pad).
 //! - `always_authenticate=1` with `user_pin=…` — private keys report
 //!   `CKA_ALWAYS_AUTHENTICATE`, and each `C_Sign` needs a `CKU_CONTEXT_SPECIFIC` login after
 //!   `C_SignInit`.
@@ -300,6 +301,11 @@ unsafe extern "C" fn login(
         None => return CKR_ARGUMENTS_BAD,
     };
     drop(st);
+    // The person typing on the pin-pad (or a slow token): the login takes this long.
+    let delay = control.num("login_delay_ms");
+    if delay > 0 {
+        std::thread::sleep(Duration::from_millis(delay));
+    }
     let mut buf = effective.clone();
     let rv = forward!(C_Login(
         session,
