@@ -615,6 +615,28 @@ fn the_tray_menu_on_the_session_bus_shows_tokens_and_switches_language() {
     );
     assert!(labels.contains(&"Thoát Kyso"), "{labels:?}");
 
+    // "Xuất thông tin gia hạn" for the organisation certificate: the row is saved and shown.
+    let renewal = menu
+        .iter()
+        .find(|(_, l)| l.starts_with("UBND Thành phố Thử Nghiệm — "))
+        .map(|(id, _)| *id)
+        .expect("a renewal item for the organisation certificate");
+    bus.click(&item, renewal);
+    let shown = desktop.wait_window("Kyso — Thông tin gia hạn chứng thư số");
+    let saved = std::fs::read_dir(&agent.data)
+        .expect("data dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("gia-han-"))
+        })
+        .expect("the renewal row saved as gia-han-<serial>.tsv");
+    let row = std::fs::read_to_string(&saved).expect("row");
+    assert!(row.starts_with("Stt\tTên cơ quan, tổ chức\t"), "{row}");
+    assert!(row.contains("\tMST:0101234567\t"), "{row}");
+    desktop.key("Escape");
+    desktop.wait_gone(&shown);
+
     // Clicking "English" goes through the agent's menu handler and rebuilds the menu.
     let english = menu
         .iter()
@@ -631,6 +653,16 @@ fn the_tray_menu_on_the_session_bus_shows_tokens_and_switches_language() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Diagnostics: the `kyso doctor` text in a window.
+    let diagnostics = bus
+        .menu(&item)
+        .into_iter()
+        .find(|(_, l)| l == "Diagnostics")
+        .map(|(id, _)| id)
+        .expect("a Diagnostics item");
+    bus.click(&item, diagnostics);
+    let shown = desktop.wait_window("Kyso — Diagnostics");
+    desktop.screenshot(&shown, "diagnostics");
     drop(agent);
 }
 
