@@ -48,14 +48,17 @@ fn certificates_sign_and_batch_over_tls_verify_with_openssl() {
     let docs: Vec<(PathBuf, String)> = (0..3)
         .map(|i| document(&agent.dir, &format!("batch-{i}.bin"), "SHA-256"))
         .collect();
-    let body = serde_json::json!({
-        "certificateId": fx.id("personal"),
-        "digestAlgorithm": "SHA-256",
-        "items": docs.iter().enumerate().map(|(i, (_, d))| serde_json::json!({
-            "digest": d, "document": {"title": format!("Văn bản {i}"), "purpose": "issue"}
-        })).collect::<Vec<_>>()
-    });
-    let reply = agent.post("/v1/sign/batch", DMS, &body.to_string());
+    let body = batch_body(
+        fx,
+        "personal",
+        docs.iter().enumerate().map(|(i, (_, d))| {
+            (
+                d.as_str(),
+                serde_json::json!({"title": format!("Văn bản {i}"), "purpose": "issue"}),
+            )
+        }),
+    );
+    let reply = agent.post("/v1/sign/batch", DMS, &body);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let results = reply.json()["results"].as_array().expect("results").clone();
     assert_eq!(results.len(), 3);

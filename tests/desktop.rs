@@ -310,14 +310,18 @@ fn consent_and_batch_dialogs_ask_before_anything_is_signed() {
         "Công văn về việc tổng kết năm 2026",
         "Kế hoạch chuyển đổi số năm 2027",
     ];
-    let body = serde_json::json!({
-        "certificateId": fx.id("organization"),
-        "digestAlgorithm": "SHA-256",
-        "items": docs.iter().zip(titles).enumerate().map(|(i, ((_, d), t))| serde_json::json!({
-            "digest": d, "document": {"title": t, "number": format!("{}/UBND-VP", 40 + i), "purpose": "issue"}
-        })).collect::<Vec<_>>()
-    });
-    let pending = agent.post_in_background("/v1/sign/batch", DMS, &body.to_string());
+    let body = batch_body(
+        fx,
+        "organization",
+        docs.iter().zip(titles).enumerate().map(|(i, ((_, d), t))| {
+            let number = format!("{}/UBND-VP", 40 + i);
+            (
+                d.as_str(),
+                serde_json::json!({"title": t, "number": number, "purpose": "issue"}),
+            )
+        }),
+    );
+    let pending = agent.post_in_background("/v1/sign/batch", DMS, &body);
     let id = desktop.wait_window("Kyso — Ký");
     assert_eq!(id.title, "Kyso — Ký 3 văn bản");
     std::thread::sleep(PAST_GUARD);
@@ -417,14 +421,18 @@ fn a_batch_shows_its_progress_and_stop_cancels_the_rest() {
     let docs: Vec<(PathBuf, String)> = (0..6)
         .map(|i| document(&agent.dir, &format!("slow-{i}.bin"), "SHA-256"))
         .collect();
-    let body = serde_json::json!({
-        "certificateId": fx.id("personal"),
-        "digestAlgorithm": "SHA-256",
-        "items": docs.iter().enumerate().map(|(i, (_, d))| serde_json::json!({
-            "digest": d, "document": {"title": format!("Tờ trình {}", i + 1), "purpose": "approve"}
-        })).collect::<Vec<_>>()
-    });
-    let pending = agent.post_in_background("/v1/sign/batch", DMS, &body.to_string());
+    let body = batch_body(
+        fx,
+        "personal",
+        docs.iter().enumerate().map(|(i, (_, d))| {
+            let title = format!("Tờ trình {}", i + 1);
+            (
+                d.as_str(),
+                serde_json::json!({"title": title, "purpose": "approve"}),
+            )
+        }),
+    );
+    let pending = agent.post_in_background("/v1/sign/batch", DMS, &body);
     let id = desktop.wait_window("Kyso — Ký 6 văn bản");
     std::thread::sleep(PAST_GUARD);
     desktop.key("Return");

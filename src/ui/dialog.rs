@@ -105,6 +105,28 @@ pub struct GuiPrompt {
     pinpad: std::sync::Mutex<Option<std::process::Child>>,
 }
 
+/// Starts a `kyso dialog` child showing `request` (one JSON line on its standard input). Its
+/// standard input stays open in the returned child (the progress window reads counts from it);
+/// its answer comes on standard output.
+fn spawn_dialog(request: &DialogRequest) -> Result<std::process::Child, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .arg("dialog")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let line = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+    if let Some(stdin) = child.stdin.as_mut() {
+        stdin
+            .write_all(&line)
+            .and_then(|_| stdin.write_all(b"\n"))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(child)
+}
+
 impl GuiPrompt {
     /// A prompt whose dialogs close by themselves after `timeout`.
     pub fn new(timeout: Duration) -> Self {
@@ -117,21 +139,11 @@ impl GuiPrompt {
     /// Opens the pin-pad window and returns at once: the login that follows blocks on the
     /// device, and [`Prompt::pin_used`] closes the window when it returns.
     fn show_pinpad(&self, request: &DialogRequest) -> Result<(), PinRefusal> {
-        let exe = std::env::current_exe().map_err(|_| PinRefusal::Cancelled)?;
-        let mut child = Command::new(exe)
-            .arg("dialog")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot open the pin-pad window");
-                PinRefusal::Cancelled
-            })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(&serde_json::to_vec(request).unwrap_or_default());
-            let _ = stdin.write_all(b"\n");
-        }
+        let mut child = spawn_dialog(request).map_err(|e| {
+            tracing::error!(error = %e, "cannot open the pin-pad window");
+            PinRefusal::Cancelled
+        })?;
+        drop(child.stdin.take());
         if let Ok(mut slot) = self.pinpad.lock() {
             if let Some(mut old) = slot.replace(child) {
                 let _ = old.kill();
@@ -142,21 +154,11 @@ impl GuiPrompt {
     }
 
     fn ask(&self, request: &DialogRequest) -> Result<DialogAnswer, PinRefusal> {
-        let exe = std::env::current_exe().map_err(|_| PinRefusal::Cancelled)?;
-        let mut child = Command::new(exe)
-            .arg("dialog")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot open the dialog");
-                PinRefusal::Cancelled
-            })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(&serde_json::to_vec(request).unwrap_or_default());
-            let _ = stdin.write_all(b"\n");
-        }
+        let mut child = spawn_dialog(request).map_err(|e| {
+            tracing::error!(error = %e, "cannot open the dialog");
+            PinRefusal::Cancelled
+        })?;
+        drop(child.stdin.take());
         let mut output = Vec::new();
         if let Some(mut stdout) = child.stdout.take() {
             let _ = stdout.read_to_end(&mut output);
@@ -198,19 +200,10 @@ impl GuiPrompt {
         total: usize,
         abort: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> Option<GuiProgress> {
-        let exe = std::env::current_exe().ok()?;
-        let mut child = Command::new(exe)
-            .arg("dialog")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
+        let mut child = spawn_dialog(&DialogRequest::Progress { total })
             .map_err(|e| tracing::warn!(error = %e, "no progress window"))
             .ok()?;
-        let mut stdin = child.stdin.take()?;
-        let request = serde_json::to_vec(&DialogRequest::Progress { total }).ok()?;
-        stdin.write_all(&request).ok()?;
-        stdin.write_all(b"\n").ok()?;
+        let stdin = child.stdin.take()?;
         let mut stdout = child.stdout.take()?;
         std::thread::spawn(move || {
             let mut output = Vec::new();

@@ -260,6 +260,22 @@ pub fn sign_body(fx: &Fixture, name: &str, digest: &str) -> String {
     .to_string()
 }
 
+/// A `/v1/sign/batch` body: one certificate, SHA-256, each digest with its document.
+pub fn batch_body<'a>(
+    fx: &Fixture,
+    name: &str,
+    items: impl IntoIterator<Item = (&'a str, serde_json::Value)>,
+) -> String {
+    serde_json::json!({
+        "certificateId": fx.id(name),
+        "digestAlgorithm": "SHA-256",
+        "items": items.into_iter().map(|(digest, document)| serde_json::json!({
+            "digest": digest, "document": document
+        })).collect::<Vec<_>>()
+    })
+    .to_string()
+}
+
 pub fn b64(text: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
