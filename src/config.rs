@@ -72,6 +72,9 @@ pub struct Settings {
     /// Whether the login entry (XDG autostart, the Windows Run key, the LaunchAgent) starts the
     /// agent (default true). IT turns it off here or with the MSI's `AUTOSTART=0`.
     pub autostart: Option<bool>,
+    /// Never fetch revocation data (OCSP, CRLs) over the network: air-gapped receiving
+    /// machines verify with the evidence in the document and the files given (default false).
+    pub offline: Option<bool>,
 }
 
 /// Where a module path came from.
@@ -102,6 +105,8 @@ pub struct Config {
     pub trust_anchors: Vec<PathBuf>,
     /// Timestamp authority.
     pub tsa_url: Option<String>,
+    /// Never fetch revocation data over the network.
+    pub offline: bool,
     /// Prompt timeout.
     pub prompt_timeout: Duration,
     /// Token call timeout.
@@ -194,6 +199,7 @@ pub fn settings_from_values(get: impl Fn(&str) -> Option<String>) -> Settings {
         trust_anchors: paths("TrustAnchors"),
         tsa_url: text("TsaUrl"),
         autostart: text("Autostart").map(|v| v != "0"),
+        offline: text("Offline").map(|v| v != "0"),
         ..Settings::default()
     }
 }
@@ -214,6 +220,7 @@ fn overlay(base: Settings, over: Settings) -> Settings {
         poll_interval_ms: over.poll_interval_ms.or(base.poll_interval_ms),
         pin_retry_limit: over.pin_retry_limit.or(base.pin_retry_limit),
         autostart: over.autostart.or(base.autostart),
+        offline: over.offline.or(base.offline),
     }
 }
 
@@ -300,6 +307,7 @@ impl Config {
                 .or(user.chain_certificates)
                 .unwrap_or_default(),
             tsa_url: policy.tsa_url.or(user.tsa_url),
+            offline: policy.offline.or(user.offline).unwrap_or(false),
             trust_anchors: policy
                 .trust_anchors
                 .or(user.trust_anchors)

@@ -26,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod digest;
 pub mod pades;
+pub mod pki;
 pub mod platform;
 pub mod server;
 pub mod signing;

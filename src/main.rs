@@ -128,6 +128,11 @@ enum Command {
         #[command(subcommand)]
         action: OriginsAction,
     },
+    /// Certificate checks: path validation (RFC 5280) and revocation (OCSP, CRL).
+    Cert {
+        #[command(subcommand)]
+        action: CertAction,
+    },
     /// PDF tools for the DMS server: prepare, embed, sign in one step.
     Pdf {
         #[command(subcommand)]
@@ -348,6 +353,66 @@ enum PdfAction {
 }
 
 #[derive(Subcommand)]
+enum CertAction {
+    /// Validate a certificate: exit 0 valid, 1 invalid, 2 validity unknown (3: usage error).
+    Verify {
+        /// The certificate (PEM or DER).
+        cert: PathBuf,
+        /// Trusted roots (PEM/DER files or folders); the configured trust anchors are added.
+        #[arg(long, num_args = 1..)]
+        trust: Vec<PathBuf>,
+        /// Untrusted intermediate certificates.
+        #[arg(long, num_args = 1..)]
+        intermediate: Vec<PathBuf>,
+        /// CRLs (PEM or DER) to apply.
+        #[arg(long, num_args = 1..)]
+        crl: Vec<PathBuf>,
+        /// Validation time, RFC 3339 (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Fetch nothing: revocation only from the CRLs given.
+        #[arg(long)]
+        offline: bool,
+        /// Check the path only (CRLs given with --crl still apply).
+        #[arg(long)]
+        no_revocation: bool,
+        /// What the certificate must be usable for.
+        #[arg(long, value_enum, default_value_t = CertPurpose::Any)]
+        purpose: CertPurpose,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// `vi` (default) or `en`.
+        #[arg(long, default_value = "vi")]
+        lang: String,
+    },
+}
+
+/// `kyso cert verify --purpose`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CertPurpose {
+    /// The path only.
+    Any,
+    /// A document signer: digitalSignature or nonRepudiation.
+    Signing,
+    /// A timestamping authority: id-kp-timeStamping.
+    Timestamping,
+    /// A delegated OCSP responder: id-kp-OCSPSigning.
+    Ocsp,
+}
+
+impl From<CertPurpose> for kyso::pki::path::Purpose {
+    fn from(p: CertPurpose) -> Self {
+        match p {
+            CertPurpose::Any => Self::Any,
+            CertPurpose::Signing => Self::DocumentSigning,
+            CertPurpose::Timestamping => Self::Timestamping,
+            CertPurpose::Ocsp => Self::OcspSigning,
+        }
+    }
+}
+
+#[derive(Subcommand)]
 enum OriginsAction {
     /// Origins from the policy and those the user approved.
     List,
@@ -359,7 +424,15 @@ enum OriginsAction {
 }
 
 fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+    // Usage errors exit 3: 1 and 2 are verdicts (invalid, validity unknown) for the verify
+    // commands, and a script must never read a typo as "validity unknown".
+    let mut cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 3 } else { 0 });
+        }
+    };
     init_logging(cli.verbose);
     let command = cli.command.take().unwrap_or(Command::Run {
         port: None,
@@ -472,6 +545,35 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
     // Commands that need no token.
     match &command {
         Command::Trust { action } => return trust(&config, action),
+        Command::Cert {
+            action:
+                CertAction::Verify {
+                    cert,
+                    trust,
+                    intermediate,
+                    crl,
+                    at,
+                    offline,
+                    no_revocation,
+                    purpose,
+                    json,
+                    lang,
+                },
+        } => {
+            let request = CertVerifyArgs {
+                purpose: (*purpose).into(),
+                cert,
+                trust,
+                intermediates: intermediate,
+                crls: crl,
+                at: at.as_deref(),
+                offline: *offline || config.offline,
+                no_revocation: *no_revocation,
+                json: *json,
+                en: lang.eq_ignore_ascii_case("en"),
+            };
+            return Ok(cert_verify(&config, &request));
+        }
         Command::Pdf {
             action:
                 PdfAction::Prepare {
@@ -675,6 +777,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                 | PdfAction::Lines { .. },
         } => Ok(ExitCode::SUCCESS),
         Command::Trust { .. }
+        | Command::Cert { .. }
         | Command::Status { .. }
         | Command::Bridge { .. }
         | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
@@ -1072,6 +1175,108 @@ fn pdf_prepare(
         println!("{}", B64.encode(&prepared.digest));
     }
     Ok(prepared)
+}
+
+/// The options of `kyso cert verify`.
+struct CertVerifyArgs<'a> {
+    cert: &'a std::path::Path,
+    trust: &'a [PathBuf],
+    intermediates: &'a [PathBuf],
+    crls: &'a [PathBuf],
+    at: Option<&'a str>,
+    offline: bool,
+    no_revocation: bool,
+    purpose: kyso::pki::path::Purpose,
+    json: bool,
+    en: bool,
+}
+
+fn cert_verify(config: &Config, args: &CertVerifyArgs<'_>) -> ExitCode {
+    use kyso::pki::check::{self, RevocationMode};
+    let usage = |m: String| {
+        eprintln!("kyso: {m}");
+        ExitCode::from(3)
+    };
+    let read_certs = |paths: &[PathBuf]| -> Result<Vec<x509_cert::Certificate>, String> {
+        let ders = certificate::read_certificate_files(paths)?;
+        check::parse_certificates(&ders)
+    };
+    let leaf = match read_certs(&[args.cert.to_path_buf()]) {
+        Ok(mut certs) if !certs.is_empty() => certs.remove(0),
+        Ok(_) => return usage(format!("{}: no certificate", args.cert.display())),
+        Err(e) => return usage(e),
+    };
+    let trust: Vec<PathBuf> = config
+        .trust_anchors
+        .iter()
+        .chain(args.trust)
+        .cloned()
+        .collect();
+    if trust.is_empty() {
+        return usage("no trust anchor: give --trust ROOTS.pem or set trust_anchors".into());
+    }
+    let anchors = match read_certs(&trust) {
+        Ok(a) => a,
+        Err(e) => return usage(e),
+    };
+    let intermediates = match read_certs(args.intermediates) {
+        Ok(a) => a,
+        Err(e) => return usage(e),
+    };
+    let mut crls = Vec::new();
+    for path in args.crls {
+        match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|d| kyso::pki::crl::parse(&d))
+        {
+            Ok(mut list) => crls.append(&mut list),
+            Err(e) => return usage(format!("{}: {e}", path.display())),
+        }
+    }
+    let at = match args.at {
+        None => certificate::unix_now(),
+        Some(text) => {
+            match time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            {
+                // Whole seconds, floored: certificate times have no fractions.
+                Ok(t) if t.unix_timestamp() >= 0 => t.unix_timestamp() as u64,
+                _ => {
+                    return usage(format!(
+                        "--at {text:?}: expected RFC 3339, e.g. 2026-01-31T09:00:00+07:00"
+                    ))
+                }
+            }
+        }
+    };
+    let revocation = if args.no_revocation {
+        RevocationMode::Off
+    } else if args.offline {
+        RevocationMode::Offline
+    } else {
+        RevocationMode::Online
+    };
+    let report = check::check(
+        &check::Request {
+            certificate: &leaf,
+            anchors: &anchors,
+            intermediates: &intermediates,
+            crls: &crls,
+            ocsp: &[],
+            at,
+            purpose: args.purpose,
+            revocation,
+        },
+        &kyso::pki::revocation::HttpFetch::default(),
+    );
+    if args.json {
+        print_json(&report);
+    } else {
+        print!(
+            "{}",
+            report.render(&leaf.tbs_certificate.subject.to_string(), args.en)
+        );
+    }
+    ExitCode::from(report.exit_code())
 }
 
 fn pdf_verify(

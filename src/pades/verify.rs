@@ -7,38 +7,16 @@
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
-use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
-use ring::signature as rs;
 use serde::Serialize;
 use sha2::Digest as _;
 use x509_cert::Certificate;
 
 use super::pdf::{decode_text, Dict, Document, Object};
 use crate::certificate::{CertificateInfo, Kind};
+use crate::pki::algorithm::{verify_signature, Hash};
 
-/// The three states a reader sees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "camelCase")]
-pub enum Verdict {
-    /// Hợp lệ.
-    Valid,
-    /// Chưa xác định.
-    Unknown,
-    /// Không hợp lệ.
-    Invalid,
-}
-
-impl Verdict {
-    /// Vietnamese, then English.
-    pub fn label(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Valid => ("hợp lệ", "valid"),
-            Self::Unknown => ("chưa xác định", "validity unknown"),
-            Self::Invalid => ("không hợp lệ", "invalid"),
-        }
-    }
-}
+pub use crate::pki::Verdict;
 
 /// A change made after a signature, in a later revision.
 #[derive(Clone, Debug, Serialize)]
@@ -135,128 +113,6 @@ impl Report {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Hash {
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Hash {
-    fn from_oid(oid: &ObjectIdentifier) -> Option<Self> {
-        match oid.to_string().as_str() {
-            "1.3.14.3.2.26" => Some(Self::Sha1),
-            "2.16.840.1.101.3.4.2.1" => Some(Self::Sha256),
-            "2.16.840.1.101.3.4.2.2" => Some(Self::Sha384),
-            "2.16.840.1.101.3.4.2.3" => Some(Self::Sha512),
-            _ => None,
-        }
-    }
-
-    fn digest_parts(self, parts: &[&[u8]]) -> Vec<u8> {
-        fn run<D: sha2::Digest>(parts: &[&[u8]]) -> Vec<u8> {
-            let mut d = D::new();
-            for p in parts {
-                d.update(p);
-            }
-            d.finalize().to_vec()
-        }
-        match self {
-            Self::Sha1 => {
-                let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
-                for p in parts {
-                    ctx.update(p);
-                }
-                ctx.finish().as_ref().to_vec()
-            }
-            Self::Sha256 => run::<sha2::Sha256>(parts),
-            Self::Sha384 => run::<sha2::Sha384>(parts),
-            Self::Sha512 => run::<sha2::Sha512>(parts),
-        }
-    }
-}
-
-/// Verifies `signature` over `message` with the key of `spki`, the algorithm given by
-/// `algorithm` (and `hash` when the algorithm names only the key type).
-fn verify_with(
-    spki: &spki::SubjectPublicKeyInfoOwned,
-    algorithm: &spki::AlgorithmIdentifierOwned,
-    hash: Option<Hash>,
-    message: &[u8],
-    signature: &[u8],
-) -> Result<bool, String> {
-    let key = spki.subject_public_key.raw_bytes();
-    let alg = algorithm.oid.to_string();
-    let hash = match alg.as_str() {
-        "1.2.840.113549.1.1.5" => Some(Hash::Sha1),
-        "1.2.840.113549.1.1.11" | "1.2.840.10045.4.3.2" => Some(Hash::Sha256),
-        "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => Some(Hash::Sha384),
-        "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => Some(Hash::Sha512),
-        "1.2.840.113549.1.1.10" => {
-            // RSASSA-PSS: the hash is in the parameters ([0] hashAlgorithm, default SHA-1).
-            algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.to_der().ok())
-                .and_then(|der| pss_hash(&der))
-                .or(Some(Hash::Sha1))
-        }
-        _ => hash,
-    };
-    let key_type = spki.algorithm.oid.to_string();
-    let verifier: &dyn rs::VerificationAlgorithm = match (key_type.as_str(), alg.as_str(), hash) {
-        ("1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10", "1.2.840.113549.1.1.10", Some(h)) => {
-            match h {
-                Hash::Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
-                Hash::Sha384 => &rs::RSA_PSS_2048_8192_SHA384,
-                Hash::Sha512 => &rs::RSA_PSS_2048_8192_SHA512,
-                Hash::Sha1 => return Err("RSA-PSS with SHA-1".into()),
-            }
-        }
-        ("1.2.840.113549.1.1.1", _, Some(h)) => match h {
-            Hash::Sha1 => &rs::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-            Hash::Sha256 => &rs::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-            Hash::Sha384 => &rs::RSA_PKCS1_2048_8192_SHA384,
-            Hash::Sha512 => &rs::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
-        },
-        ("1.2.840.10045.2.1", _, Some(h)) => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
-                .map(|o| o.to_string())
-                .unwrap_or_default();
-            match (curve.as_str(), h) {
-                ("1.2.840.10045.3.1.7", Hash::Sha256) => &rs::ECDSA_P256_SHA256_ASN1,
-                ("1.2.840.10045.3.1.7", Hash::Sha384) => &rs::ECDSA_P256_SHA384_ASN1,
-                ("1.3.132.0.34", Hash::Sha256) => &rs::ECDSA_P384_SHA256_ASN1,
-                ("1.3.132.0.34", Hash::Sha384) => &rs::ECDSA_P384_SHA384_ASN1,
-                (c, h) => return Err(format!("ECDSA on curve {c} with {h:?} is not supported")),
-            }
-        }
-        ("1.3.101.112", _, _) => &rs::ED25519,
-        (k, a, _) => {
-            return Err(format!(
-                "signature algorithm {a} with key {k} is not supported"
-            ))
-        }
-    };
-    Ok(rs::UnparsedPublicKey::new(verifier, key)
-        .verify(message, signature)
-        .is_ok())
-}
-
-fn pss_hash(params_der: &[u8]) -> Option<Hash> {
-    // SEQUENCE { [0] { AlgorithmIdentifier } ... }: find the first OID after [0].
-    let at = params_der.iter().position(|b| *b == 0xa0)?;
-    let oid_at = params_der[at..].iter().position(|b| *b == 0x06)? + at;
-    let len = *params_der.get(oid_at + 1)? as usize;
-    let oid = ObjectIdentifier::from_bytes(params_der.get(oid_at + 2..oid_at + 2 + len)?).ok()?;
-    Hash::from_oid(&oid)
-}
-
 fn find_signer<'a>(signer: &SignerInfo, certs: &'a [Certificate]) -> Option<&'a Certificate> {
     certs.iter().find(|c| match &signer.sid {
         SignerIdentifier::IssuerAndSerialNumber(ias) => {
@@ -288,7 +144,7 @@ fn chains_to_anchor(cert: &Certificate, pool: &[Certificate], anchors: &[Certifi
             let Ok(tbs) = current.tbs_certificate.to_der() else {
                 continue;
             };
-            let ok = verify_with(
+            let ok = verify_signature(
                 &issuer.tbs_certificate.subject_public_key_info,
                 &current.signature_algorithm,
                 None,
@@ -940,7 +796,7 @@ fn check_one(
         report.verdict = Verdict::Unknown;
         return report;
     };
-    match verify_with(
+    match verify_signature(
         &cert.tbs_certificate.subject_public_key_info,
         &signer.signature_algorithm,
         Some(hash),
@@ -955,7 +811,7 @@ fn check_one(
             return report;
         }
         Err(unsupported) => {
-            report.reasons.push(unsupported);
+            report.reasons.push(unsupported.to_string());
             report.verdict = Verdict::Unknown;
             return report;
         }

@@ -1,0 +1,327 @@
+//! One certificate checked as a verifier must (`kyso cert verify`, and each signer, timestamp
+//! authority and OCSP responder inside `kyso pdf verify`): a validated path, then the
+//! revocation status of every certificate of it, as one report with letter 000's verdict.
+
+use der::{Decode, Encode};
+use serde::Serialize;
+use x509_cert::crl::CertificateList;
+use x509_cert::Certificate;
+
+use super::path::{self, CrlStatus, Inputs, Outcome, Purpose};
+use super::revocation::{self, Fetch};
+use super::{unix_seconds, Finding, Reason, Verdict};
+use crate::certificate::iso8601;
+
+/// How revocation is established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationMode {
+    /// The path only (CRLs given are still applied).
+    Off,
+    /// Every certificate of the path needs a status, from the evidence given only: nothing is
+    /// fetched (air-gapped receiving machines).
+    Offline,
+    /// Every certificate of the path needs a status: evidence given first, then OCSP from the
+    /// AIA, else the CRL from the CDP, over the network.
+    Online,
+}
+
+/// What to check.
+pub struct Request<'a> {
+    /// The certificate.
+    pub certificate: &'a Certificate,
+    /// Trusted roots.
+    pub anchors: &'a [Certificate],
+    /// Untrusted certificates that may complete the path.
+    pub intermediates: &'a [Certificate],
+    /// CRLs at hand (files, the DSS, the CMS).
+    pub crls: &'a [CertificateList],
+    /// OCSP responses at hand (DER OCSPResponse).
+    pub ocsp: &'a [Vec<u8>],
+    /// The validation time, seconds since the epoch.
+    pub at: u64,
+    /// What the certificate must be usable for.
+    pub purpose: Purpose,
+    /// How revocation is established.
+    pub revocation: RevocationMode,
+}
+
+/// One certificate of the path, as the report shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathEntry {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Serial number, upper-case hex.
+    pub serial: String,
+    /// Start of validity (ISO 8601, UTC).
+    pub not_before: String,
+    /// End of validity.
+    pub not_after: String,
+    /// Revocation status: `good`, `revokedLater`, `notChecked`, `anchor`.
+    pub status: &'static str,
+    /// Where the status came from (`crl`, `ocsp`), when checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
+}
+
+/// The result.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Letter 000's verdict.
+    pub verdict: Verdict,
+    /// Why, when not valid; notes (revoked after the validation time) when valid.
+    pub reasons: Vec<Finding>,
+    /// The validation time (ISO 8601, UTC).
+    pub validation_time: String,
+    /// The validated path, end certificate first (empty when none was found).
+    pub path: Vec<PathEntry>,
+    /// Revocation evidence gathered over the network (DER), to keep with the signature.
+    #[serde(skip)]
+    pub fetched: revocation::Evidence,
+}
+
+impl Report {
+    /// Exit status of `kyso cert verify`: 0 valid, 1 invalid, 2 unknown.
+    pub fn exit_code(&self) -> u8 {
+        match self.verdict {
+            Verdict::Valid => 0,
+            Verdict::Invalid => 1,
+            Verdict::Unknown => 2,
+        }
+    }
+}
+
+fn failed(finding: Finding, at: u64) -> Report {
+    let verdict = if finding.code.is_proof_of_invalidity() {
+        Verdict::Invalid
+    } else {
+        Verdict::Unknown
+    };
+    Report {
+        verdict,
+        reasons: vec![finding],
+        validation_time: iso8601(at),
+        path: Vec::new(),
+        fetched: revocation::Evidence::default(),
+    }
+}
+
+/// Checks one certificate.
+pub fn check(request: &Request<'_>, fetch: &dyn Fetch) -> Report {
+    let mut crls: Vec<CertificateList> = request.crls.to_vec();
+    let inputs = |crls: &[CertificateList]| -> Outcome {
+        path::validate(
+            request.certificate,
+            &Inputs {
+                anchors: request.anchors,
+                intermediates: request.intermediates,
+                crls,
+                at: request.at,
+                purpose: request.purpose,
+            },
+        )
+    };
+    let valid = match inputs(&crls) {
+        Outcome::Valid(p) => p,
+        Outcome::Failed(f) => return failed(f, request.at),
+    };
+    let mut report = Report {
+        verdict: Verdict::Valid,
+        reasons: Vec::new(),
+        validation_time: iso8601(request.at),
+        path: Vec::new(),
+        fetched: revocation::Evidence::default(),
+    };
+    let certs = &valid.certificates;
+    let mut statuses: Vec<(CrlStatus, Option<&'static str>)> = valid
+        .crl_status
+        .iter()
+        .map(|s| (*s, (*s != CrlStatus::NotChecked).then_some("crl")))
+        .collect();
+    if request.revocation != RevocationMode::Off {
+        for i in 0..statuses.len() {
+            if statuses[i].0 != CrlStatus::NotChecked {
+                continue;
+            }
+            let (cert, issuer) = (&certs[i], &certs[i + 1]);
+            let context = revocation::Context {
+                anchors: request.anchors,
+                intermediates: request.intermediates,
+                at: request.at,
+            };
+            let found = revocation::status(
+                cert,
+                issuer,
+                request.ocsp,
+                &context,
+                (request.revocation == RevocationMode::Online).then_some(fetch),
+                &mut report.fetched,
+            );
+            match found {
+                Ok(revocation::Found::Ocsp(revocation::CertStatus::Good)) => {
+                    statuses[i] = (CrlStatus::Good, Some("ocsp"));
+                }
+                Ok(revocation::Found::Ocsp(revocation::CertStatus::Revoked { since })) => {
+                    if since <= request.at {
+                        return failed(
+                            Finding::new(
+                                Reason::Revoked,
+                                format!(
+                                    "{} revoked {} (OCSP)",
+                                    cert.tbs_certificate.subject,
+                                    iso8601(since)
+                                ),
+                            ),
+                            request.at,
+                        )
+                        .with_fetched(report.fetched);
+                    }
+                    statuses[i] = (CrlStatus::RevokedLater { since }, Some("ocsp"));
+                }
+                Ok(revocation::Found::Crl(crl)) => {
+                    crls.push(*crl);
+                    // Re-validate with the new CRL: the same checks decide what it proves.
+                    match inputs(&crls) {
+                        Outcome::Valid(p) => {
+                            statuses[i] = (
+                                p.crl_status
+                                    .get(i)
+                                    .copied()
+                                    .unwrap_or(CrlStatus::NotChecked),
+                                Some("crl"),
+                            );
+                        }
+                        Outcome::Failed(f) => {
+                            return failed(f, request.at).with_fetched(report.fetched)
+                        }
+                    }
+                }
+                Err(finding) => {
+                    report.verdict = Verdict::Unknown;
+                    report.reasons.push(finding);
+                }
+            }
+        }
+    }
+    for (i, cert) in certs.iter().enumerate() {
+        let (status, source) = statuses
+            .get(i)
+            .copied()
+            .unwrap_or((CrlStatus::NotChecked, None));
+        let status_text = match (i + 1 == certs.len(), status) {
+            (true, _) => "anchor",
+            (false, CrlStatus::Good) => "good",
+            (false, CrlStatus::RevokedLater { since }) => {
+                report.reasons.push(Finding::new(
+                    Reason::Revoked,
+                    format!(
+                        "note: {} was revoked {}, after the validation time",
+                        cert.tbs_certificate.subject,
+                        iso8601(since)
+                    ),
+                ));
+                "revokedLater"
+            }
+            (false, CrlStatus::NotChecked) => "notChecked",
+        };
+        report.path.push(entry(cert, status_text, source));
+    }
+    report
+}
+
+impl Report {
+    fn with_fetched(mut self, fetched: revocation::Evidence) -> Self {
+        self.fetched = fetched;
+        self
+    }
+}
+
+fn entry(cert: &Certificate, status: &'static str, source: Option<&'static str>) -> PathEntry {
+    let tbs = &cert.tbs_certificate;
+    PathEntry {
+        subject: tbs.subject.to_string(),
+        issuer: tbs.issuer.to_string(),
+        serial: hex::encode_upper(tbs.serial_number.as_bytes()),
+        not_before: iso8601(unix_seconds(&tbs.validity.not_before)),
+        not_after: iso8601(unix_seconds(&tbs.validity.not_after)),
+        status,
+        source,
+    }
+}
+
+/// Parses DER certificates, skipping none: a certificate that does not parse is an error.
+///
+/// # Errors
+/// The index and the decoder's message.
+pub fn parse_certificates(ders: &[Vec<u8>]) -> Result<Vec<Certificate>, String> {
+    ders.iter()
+        .enumerate()
+        .map(|(i, d)| Certificate::from_der(d).map_err(|e| format!("certificate {}: {e}", i + 1)))
+        .collect()
+}
+
+/// DER of a certificate (for evidence and ids).
+pub fn der_of(cert: &Certificate) -> Vec<u8> {
+    cert.to_der().unwrap_or_default()
+}
+
+impl Report {
+    /// The report as a person reads it: Vietnamese first (or English alone with `en`).
+    pub fn render(&self, subject: &str, en: bool) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let (vi, en_label) = self.verdict.label();
+        let pick = |v: &str, e: &str| {
+            if en {
+                e.to_string()
+            } else {
+                format!("{v} / {e}")
+            }
+        };
+        let _ = writeln!(out, "{}: {subject}", pick("Chứng thư số", "Certificate"));
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            pick("Kết quả", "Verdict"),
+            if en {
+                en_label.to_uppercase()
+            } else {
+                format!("{} ({en_label})", vi.to_uppercase())
+            }
+        );
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            pick("Thời điểm kiểm tra", "Validation time"),
+            self.validation_time
+        );
+        for reason in &self.reasons {
+            let (v, e) = reason.code.text();
+            let text = if en {
+                e.to_string()
+            } else {
+                format!("{v} / {e}")
+            };
+            let _ = writeln!(out, "  - {text} [{:?}] {}", reason.code, reason.detail);
+        }
+        if !self.path.is_empty() {
+            let _ = writeln!(out, "{}:", pick("Chuỗi chứng thư", "Path"));
+            for (i, p) in self.path.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  {}. {} ({} {} → {}; {})",
+                    i + 1,
+                    p.subject,
+                    p.serial,
+                    p.not_before,
+                    p.not_after,
+                    p.status
+                );
+            }
+        }
+        out
+    }
+}
