@@ -40,6 +40,10 @@ pub struct BridgeConfig {
     pub trust_anchors: Vec<Vec<u8>>,
     /// TSA for `timestamp: true` on embed.
     pub tsa_url: Option<String>,
+    /// Never fetch revocation data (air-gapped): status only from the document and `crls`.
+    pub offline: bool,
+    /// CRLs (DER) applied to every verification, e.g. those IT copies to an air-gapped server.
+    pub crls: Vec<Vec<u8>>,
     /// Folder with the demo page (`demo/`) and the built SDK (`dist/`): `web-sdk/`.
     pub web_dir: Option<PathBuf>,
     /// Folder with the demo's sample files (sample.pdf, signature.png, seal.png).
@@ -292,6 +296,11 @@ struct VerifyBody {
     policy: Option<String>,
     /// Extra trusted roots, PEM.
     trust: Option<Vec<String>>,
+    /// CRLs to apply (PEM, or base64 DER), in addition to the document's evidence.
+    crls: Option<Vec<String>>,
+    /// `check` (default: OCSP/CRL, fetched unless the bridge is offline), `offline` (the
+    /// document's evidence and `crls` only), `off` (the path only).
+    revocation: Option<String>,
 }
 
 async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -315,8 +324,43 @@ async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response
             Err(e) => return bad(&e.to_string()),
         }
     }
+    let mut crls = shared.config.crls.clone();
+    for text in input.crls.unwrap_or_default() {
+        let parsed = crate::pki::crl::parse(text.as_bytes()).or_else(|_| {
+            B64.decode(text.trim())
+                .map_err(|e| e.to_string())
+                .and_then(|der| crate::pki::crl::parse(&der))
+        });
+        match parsed.and_then(|list| {
+            list.iter()
+                .map(|c| der::Encode::to_der(c).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+        }) {
+            Ok(mut ders) => crls.append(&mut ders),
+            Err(e) => return bad(&format!("crls: {e}")),
+        }
+    }
+    use crate::pki::check::RevocationMode;
+    let revocation = match (input.revocation.as_deref(), shared.config.offline) {
+        (None | Some("check"), false) => RevocationMode::Online,
+        (None | Some("check") | Some("offline"), true) | (Some("offline"), false) => {
+            RevocationMode::Offline
+        }
+        (Some("off"), _) => RevocationMode::Off,
+        (Some(_), _) => return bad("revocation is check, offline or off"),
+    };
     match run_limited(&shared, move || {
-        crate::pades::verify::verify(&pdf, &anchors, issued)
+        let fetch = crate::pki::revocation::HttpFetch::default();
+        crate::pades::verify::verify(
+            &pdf,
+            &crate::pades::verify::Options {
+                anchors: &anchors,
+                crls: &crls,
+                revocation,
+                fetch: &fetch,
+                policy_issued: issued,
+            },
+        )
     })
     .await
     {

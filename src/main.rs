@@ -152,6 +152,9 @@ enum Command {
         /// Operations at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// CRLs (PEM or DER) applied to every verification (air-gapped servers).
+        #[arg(long)]
+        crl: Vec<PathBuf>,
     },
     /// The whole workflow on a SoftHSM2 demo token: agent, bridge and demo page (tests/demo.sh
     /// prepares DIR).
@@ -322,6 +325,15 @@ enum PdfAction {
         /// `issued`: also require a personal and an organisation signature with its seal.
         #[arg(long)]
         policy: Option<String>,
+        /// CRLs (PEM or DER) to apply, besides the document's own evidence.
+        #[arg(long)]
+        crl: Vec<PathBuf>,
+        /// Fetch nothing: revocation only from the document's evidence and --crl.
+        #[arg(long)]
+        offline: bool,
+        /// Check the certificate paths only (CRLs given still apply).
+        #[arg(long)]
+        no_revocation: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -589,18 +601,32 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     input,
                     trust,
                     policy,
+                    crl,
+                    offline,
+                    no_revocation,
                     json,
                     lang,
                 },
         } => {
+            let revocation = if *no_revocation {
+                kyso::pki::check::RevocationMode::Off
+            } else if *offline || config.offline {
+                kyso::pki::check::RevocationMode::Offline
+            } else {
+                kyso::pki::check::RevocationMode::Online
+            };
             return Ok(pdf_verify(
                 &config,
-                input,
-                trust,
-                policy.as_deref(),
-                *json,
-                lang,
-            ))
+                &PdfVerifyArgs {
+                    input,
+                    trust,
+                    crls: crl,
+                    revocation,
+                    policy: policy.as_deref(),
+                    json: *json,
+                    lang,
+                },
+            ));
         }
         Command::Pdf {
             action:
@@ -642,6 +668,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
             web_dir,
             max_body_mb,
             concurrency,
+            crl,
         } => {
             let anchors = certificate::read_certificate_files(&config.trust_anchors)?;
             let bridge = kyso::bridge::BridgeConfig {
@@ -649,6 +676,8 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                 concurrency: *concurrency,
                 trust_anchors: anchors,
                 tsa_url: config.tsa_url.clone(),
+                offline: config.offline,
+                crls: read_crl_files(crl)?,
                 web_dir: web_dir.clone(),
                 samples_dir: None,
                 agent_port: Some(config.port),
@@ -887,6 +916,8 @@ fn demo(
             concurrency: 4,
             trust_anchors: certificate::read_pem_or_der(&root).map_err(|e| e.to_string())?,
             tsa_url: None,
+            offline: false,
+            crls: read_crl_files(&[dir.join("token/pki/crls.pem")])?,
             web_dir: Some(web_dir.to_path_buf()),
             samples_dir: Some(dir.join("docs")),
             agent_port: Some(agent_port),
@@ -1279,14 +1310,38 @@ fn cert_verify(config: &Config, args: &CertVerifyArgs<'_>) -> ExitCode {
     ExitCode::from(report.exit_code())
 }
 
-fn pdf_verify(
-    config: &Config,
-    input: &std::path::Path,
-    trust: &[PathBuf],
-    policy: Option<&str>,
+/// The options of `kyso pdf verify`.
+struct PdfVerifyArgs<'a> {
+    input: &'a std::path::Path,
+    trust: &'a [PathBuf],
+    crls: &'a [PathBuf],
+    revocation: kyso::pki::check::RevocationMode,
+    policy: Option<&'a str>,
     json: bool,
-    lang: &str,
-) -> ExitCode {
+    lang: &'a str,
+}
+
+/// Reads CRL files (PEM or DER) as DER.
+fn read_crl_files(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for crl in kyso::pki::crl::parse(&data).map_err(|e| format!("{}: {e}", path.display()))? {
+            out.push(der::Encode::to_der(&crl).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(out)
+}
+
+fn pdf_verify(config: &Config, args: &PdfVerifyArgs<'_>) -> ExitCode {
+    let PdfVerifyArgs {
+        input,
+        trust,
+        policy,
+        json,
+        lang,
+        ..
+    } = *args;
     use kyso::pades::verify::Verdict;
     let usage = |m: String| {
         eprintln!("kyso: {m}");
@@ -1306,7 +1361,19 @@ fn pdf_verify(
         Ok(map) => map,
         Err(e) => return usage(format!("{}: {e}", input.display())),
     };
-    let report = match kyso::pades::verify::verify(&map, &anchors, issued) {
+    let crls = match read_crl_files(args.crls) {
+        Ok(crls) => crls,
+        Err(e) => return usage(e),
+    };
+    let fetch = kyso::pki::revocation::HttpFetch::default();
+    let options = kyso::pades::verify::Options {
+        anchors: &anchors,
+        crls: &crls,
+        revocation: args.revocation,
+        fetch: &fetch,
+        policy_issued: issued,
+    };
+    let report = match kyso::pades::verify::verify(&map, &options) {
         Ok(report) => report,
         Err(e) => return usage(format!("{}: {e}", input.display())),
     };

@@ -190,6 +190,8 @@ fn ours(file: &Path, trust: bool, policy: bool) -> (i32, serde_json::Value) {
         args.extend([
             "--trust".into(),
             fixture("pdf").root().display().to_string(),
+            "--crl".into(),
+            fixture("pdf").pem("crls").display().to_string(),
         ]);
     }
     if policy {

@@ -618,7 +618,7 @@ pub fn seal_placement(
     data: &[u8],
     seal: &RgbaImage,
 ) -> Result<Placement, Error> {
-    let report = super::verify::verify(data, &[], false)?;
+    let report = super::verify::verify(data, &super::verify::Options::integrity_only())?;
     let leader = report
         .signatures
         .iter()

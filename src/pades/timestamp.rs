@@ -206,3 +206,133 @@ pub fn timestamp_cms(cms: &[u8], tsa_url: &str) -> Result<Vec<u8>, Error> {
     .to_der()
     .map_err(bad)
 }
+
+/// A signature timestamp whose token verified: its time is proven.
+#[derive(Clone, Debug)]
+pub struct Proven {
+    /// genTime, seconds since the epoch (fractions dropped).
+    pub time: u64,
+    /// genTime as Vietnamese local time, ISO 8601.
+    pub display: String,
+    /// The TSA's certificate.
+    pub tsa: x509_cert::Certificate,
+    /// The TSA token's own certificates (to complete the TSA's path).
+    pub certificates: Vec<x509_cert::Certificate>,
+}
+
+/// Verifies an RFC 3161 token over `stamped` (the bytes whose hash is the imprint, for a
+/// signature timestamp the signature value): the imprint with the token's own hash algorithm,
+/// the nonce when `nonce` is given, the TSA's signature over the token. The TSA's path is the
+/// caller's to validate (it needs the trust anchors and the revocation policy).
+///
+/// # Errors
+/// Why the token proves nothing, in English.
+pub fn verify_token(token: &[u8], stamped: &[u8], nonce: Option<u64>) -> Result<Proven, String> {
+    use crate::pki::algorithm::{verify_signature, Hash};
+    // Walked by hand down to the parts, which are then decoded strictly: TSAs write
+    // certificate sets in any order, which a DER SET OF decoder refuses.
+    let der = ber::to_der(token).ok_or("the timestamp token is not BER")?;
+    let bad = || "the timestamp token is not a CMS SignedData".to_string();
+    let content_info = ber::elements(&der).ok_or_else(bad)?;
+    let explicit = ber::elements(content_info.get(1).ok_or_else(bad)?.whole).ok_or_else(bad)?;
+    let signed_data = ber::elements(explicit.first().ok_or_else(bad)?.whole).ok_or_else(bad)?;
+    let encap = ber::elements(signed_data.get(2).ok_or_else(bad)?.whole).ok_or_else(bad)?;
+    let wrapped = ber::elements(encap.get(1).ok_or_else(bad)?.whole).ok_or_else(bad)?;
+    let tst = wrapped
+        .first()
+        .ok_or("the timestamp token has no TSTInfo")?
+        .content;
+    let certificates: Vec<x509_cert::Certificate> = signed_data
+        .iter()
+        .skip(3)
+        .find(|e| e.whole.first() == Some(&0xa0))
+        .and_then(|e| ber::elements(e.whole))
+        .map(|list| {
+            list.iter()
+                .take(64)
+                .filter_map(|c| x509_cert::Certificate::from_der(c.whole).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let signer = signed_data
+        .last()
+        .and_then(|set| ber::elements(set.whole))
+        .and_then(|infos| infos.first().map(|i| i.whole))
+        .and_then(|whole| cms::signed_data::SignerInfo::from_der(whole).ok())
+        .ok_or("the timestamp token has no readable signer")?;
+    let signer = &signer;
+    let fields = ber::elements(tst).ok_or("malformed TSTInfo")?;
+    let imprint = fields
+        .get(2)
+        .and_then(|f| ber::elements(f.whole))
+        .ok_or("malformed message imprint")?;
+    let algorithm = imprint
+        .first()
+        .and_then(|a| ber::elements(a.whole))
+        .and_then(|a| {
+            a.first()
+                .and_then(|o| ObjectIdentifier::from_bytes(o.content).ok())
+        })
+        .and_then(|oid| Hash::from_oid(&oid))
+        .ok_or("unsupported imprint hash")?;
+    let hashed = imprint.get(1).map(|h| h.content).ok_or("no imprint")?;
+    if algorithm.digest_parts(&[stamped]) != hashed {
+        return Err("the timestamp is for other data (imprint mismatch)".into());
+    }
+    let gen_time = fields
+        .get(4)
+        .map(|f| String::from_utf8_lossy(f.content).into_owned())
+        .ok_or("no genTime")?;
+    let display = generalized_to_vn(&gen_time).ok_or("malformed genTime")?;
+    let time =
+        time::OffsetDateTime::parse(&display, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| "malformed genTime")?
+            .unix_timestamp();
+    if let Some(sent) = nonce {
+        let echoed = fields
+            .iter()
+            .skip(5)
+            .find(|f| f.whole.first() == Some(&0x02))
+            .map(|f| f.content);
+        let sent_bytes = der::asn1::Uint::new(&sent.to_be_bytes()).map_err(|e| e.to_string())?;
+        if echoed != Some(sent_bytes.as_bytes()) {
+            return Err("the TSA's nonce does not match the request".into());
+        }
+    }
+    let tsa = super::verify::find_signer(signer, &certificates)
+        .cloned()
+        .ok_or("the TSA certificate is not in the token")?;
+    let digest = Hash::from_oid(&signer.digest_alg.oid).ok_or("unsupported TSA digest")?;
+    let attrs = signer
+        .signed_attrs
+        .as_ref()
+        .ok_or("the token has no signed attributes")?;
+    let message_digest = attrs
+        .iter()
+        .find(|a| a.oid.to_string() == "1.2.840.113549.1.9.4")
+        .and_then(|a| a.values.iter().next())
+        .and_then(|v| v.decode_as::<OctetString>().ok())
+        .ok_or("the token has no message digest")?;
+    if message_digest.as_bytes() != digest.digest_parts(&[tst]).as_slice() {
+        return Err("the TSTInfo does not match the TSA's signature".into());
+    }
+    let raw =
+        ber::signed_attributes_raw(&der).ok_or("cannot read the token's signed attributes")?;
+    match verify_signature(
+        &tsa.tbs_certificate.subject_public_key_info,
+        &signer.signature_algorithm,
+        Some(digest),
+        &raw,
+        signer.signature.as_bytes(),
+    ) {
+        Ok(true) => {}
+        Ok(false) => return Err("the TSA's signature does not verify".into()),
+        Err(e) => return Err(e.to_string()),
+    }
+    Ok(Proven {
+        time: u64::try_from(time).unwrap_or(0),
+        display,
+        tsa,
+        certificates,
+    })
+}

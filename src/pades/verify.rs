@@ -15,6 +15,8 @@ use x509_cert::Certificate;
 use super::pdf::{decode_text, Dict, Document, Object};
 use crate::certificate::{CertificateInfo, Kind};
 use crate::pki::algorithm::{verify_signature, Hash};
+use crate::pki::check as pki_check;
+use crate::pki::path::Purpose;
 
 pub use crate::pki::Verdict;
 
@@ -59,14 +61,91 @@ pub struct SignatureReport {
     pub later_changes: Vec<Change>,
     /// Visible, with an image in its appearance (a seal or a handwritten signature).
     pub has_image: bool,
-    /// Time of an RFC 3161 signature timestamp whose imprint matches the signature
-    /// (GeneralizedTime as the TSA wrote it); the TSA's own chain is not checked.
+    /// Time of an RFC 3161 signature timestamp that verified (imprint, TSA signature, TSA
+    /// path), Vietnamese local time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+    /// The time the certificate was validated at: the timestamp's when proven, else the
+    /// claimed signing time, else now.
+    pub validation_time: Option<String>,
+    /// Where the validation time comes from: `timestamp` (proven), `claimed` (`/M` or the
+    /// signing-time attribute, not proven), `now`.
+    pub time_source: &'static str,
+    /// The signer certificate (issuing CA, validity period: Thông tư 15/2025 Đ.6.4.b).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateSummary>,
+    /// The certificate path validated, with the revocation status of each certificate.
+    pub path: Vec<crate::pki::check::PathEntry>,
+    /// The certificate was valid (path, revocation) at the validation time.
+    pub valid_at_signing_time: bool,
+    /// The certificate path is valid now (revocation not re-checked).
+    pub valid_now: bool,
     /// The verdict.
     pub verdict: Verdict,
-    /// Why, when not valid.
+    /// Stable reason codes, one per entry of `reasons` (see DESIGN.md).
+    pub reason_codes: Vec<String>,
+    /// Why, when not valid (and notes): Vietnamese / English.
     pub reasons: Vec<String>,
+}
+
+/// What a report says of the signer certificate.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateSummary {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuing CA (issuer distinguished name).
+    pub issuer: String,
+    /// Issuing CA's common name.
+    pub issuer_name: Option<String>,
+    /// Serial number (hex).
+    pub serial: String,
+    /// Valid from (ISO 8601, UTC).
+    pub not_before: String,
+    /// Valid until.
+    pub not_after: String,
+}
+
+impl SignatureReport {
+    fn reason(&mut self, code: &str, text: impl Into<String>) {
+        self.reason_codes.push(code.to_string());
+        self.reasons.push(text.into());
+    }
+
+    fn finding(&mut self, finding: &crate::pki::Finding) {
+        let code = serde_json::to_value(finding.code)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        self.reason(&code, finding.to_string());
+    }
+}
+
+/// What a verification is checked against.
+pub struct Options<'a> {
+    /// Trusted roots (DER).
+    pub anchors: &'a [Vec<u8>],
+    /// CRLs (DER) given by the caller, in addition to the evidence in the file.
+    pub crls: &'a [Vec<u8>],
+    /// How revocation is established.
+    pub revocation: crate::pki::check::RevocationMode,
+    /// How revocation data is fetched when it is.
+    pub fetch: &'a dyn crate::pki::revocation::Fetch,
+    /// Check the `issued` policy (letter 004).
+    pub policy_issued: bool,
+}
+
+impl Options<'_> {
+    /// Integrity only: no anchors, nothing fetched (used by prepare to find the leader).
+    pub fn integrity_only() -> Options<'static> {
+        Options {
+            anchors: &[],
+            crls: &[],
+            revocation: crate::pki::check::RevocationMode::Off,
+            fetch: &crate::pki::revocation::NoFetch,
+            policy_issued: false,
+        }
+    }
 }
 
 /// The report on a document.
@@ -113,7 +192,10 @@ impl Report {
     }
 }
 
-fn find_signer<'a>(signer: &SignerInfo, certs: &'a [Certificate]) -> Option<&'a Certificate> {
+pub(crate) fn find_signer<'a>(
+    signer: &SignerInfo,
+    certs: &'a [Certificate],
+) -> Option<&'a Certificate> {
     certs.iter().find(|c| match &signer.sid {
         SignerIdentifier::IssuerAndSerialNumber(ias) => {
             c.tbs_certificate.issuer == ias.issuer
@@ -126,46 +208,6 @@ fn find_signer<'a>(signer: &SignerInfo, certs: &'a [Certificate]) -> Option<&'a 
             })
         }
     })
-}
-
-/// Whether `cert` chains to one of `anchors` through `pool`, each signature checked.
-fn chains_to_anchor(cert: &Certificate, pool: &[Certificate], anchors: &[Certificate]) -> bool {
-    let mut current = cert.clone();
-    for _ in 0..10 {
-        if anchors.contains(&current) {
-            return true;
-        }
-        let issuers = anchors
-            .iter()
-            .chain(pool.iter())
-            .filter(|c| c.tbs_certificate.subject == current.tbs_certificate.issuer);
-        let mut next = None;
-        for issuer in issuers {
-            let Ok(tbs) = current.tbs_certificate.to_der() else {
-                continue;
-            };
-            let ok = verify_signature(
-                &issuer.tbs_certificate.subject_public_key_info,
-                &current.signature_algorithm,
-                None,
-                &tbs,
-                current.signature.raw_bytes(),
-            )
-            .unwrap_or(false);
-            if ok {
-                if anchors.iter().any(|a| a == issuer) {
-                    return true;
-                }
-                next = Some(issuer.clone());
-                break;
-            }
-        }
-        match next {
-            Some(n) if n != current => current = n,
-            _ => return false,
-        }
-    }
-    false
 }
 
 /// Signature fields: (field name, signature dictionary, widget dictionary).
@@ -510,20 +552,104 @@ fn pdf_date_to_iso(raw: &[u8]) -> Option<String> {
     ))
 }
 
-/// Verifies every signature of `data` against `anchors` (DER certificates).
-///
-/// # Errors
-/// A file that is not a readable PDF.
-pub fn verify(
-    data: &[u8],
-    anchors: &[Vec<u8>],
-    policy_issued: bool,
-) -> Result<Report, super::Error> {
-    let doc = Document::load(data)?;
-    let anchors: Vec<Certificate> = anchors
+/// Evidence a document carries for validation: the DSS's certificates, CRLs and OCSP responses.
+#[derive(Default)]
+struct Evidence {
+    certs: Vec<Certificate>,
+    crls: Vec<x509_cert::crl::CertificateList>,
+    ocsp: Vec<Vec<u8>>,
+}
+
+/// The most evidence objects read from a DSS (each list); more is refused as hostile.
+const MAX_DSS_ENTRIES: usize = 1_000;
+
+fn dss_evidence(doc: &Document<'_>) -> Evidence {
+    let mut evidence = Evidence::default();
+    let Ok((_, catalog)) = doc.catalog() else {
+        return evidence;
+    };
+    let dss = doc.get(&catalog, b"DSS");
+    let Some(dss) = dss.as_dict() else {
+        return evidence;
+    };
+    let streams = |key: &[u8]| -> Vec<Vec<u8>> {
+        doc.get(dss, key)
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .take(MAX_DSS_ENTRIES)
+                    .filter_map(|o| doc.stream_data(&doc.resolve(o)).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    evidence.certs = streams(b"Certs")
         .iter()
         .filter_map(|d| Certificate::from_der(d).ok())
         .collect();
+    evidence.crls = streams(b"CRLs")
+        .iter()
+        .filter_map(|d| x509_cert::crl::CertificateList::from_der(d).ok())
+        .collect();
+    evidence.ocsp = streams(b"OCSPs");
+    evidence
+}
+
+/// The adbe-revocationInfoArchival signed attribute: `[0]` CRLs, `[1]` OCSP responses.
+fn adbe_revocation(signer: &SignerInfo, evidence: &mut Evidence) {
+    let Some(value) = signer
+        .signed_attrs
+        .iter()
+        .flat_map(|set| set.iter())
+        .find(|a| a.oid.to_string() == "1.2.840.113583.1.1.8")
+        .and_then(|a| a.values.iter().next())
+        .and_then(|v| v.to_der().ok())
+    else {
+        return;
+    };
+    let Some(fields) = super::ber::elements(&value) else {
+        return;
+    };
+    for field in fields {
+        let Some(list) = super::ber::elements(field.whole).and_then(|inner| {
+            inner
+                .first()
+                .and_then(|seq| super::ber::elements(seq.whole))
+        }) else {
+            continue;
+        };
+        for item in list.iter().take(MAX_DSS_ENTRIES) {
+            match field.whole.first() {
+                Some(0xa0) => {
+                    if let Ok(crl) = x509_cert::crl::CertificateList::from_der(item.whole) {
+                        evidence.crls.push(crl);
+                    }
+                }
+                Some(0xa1) => evidence.ocsp.push(item.whole.to_vec()),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Verifies every signature of `data`.
+///
+/// # Errors
+/// A file that is not a readable PDF.
+pub fn verify(data: &[u8], options: &Options<'_>) -> Result<Report, super::Error> {
+    let doc = Document::load(data)?;
+    let anchors: Vec<Certificate> = options
+        .anchors
+        .iter()
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect();
+    let mut evidence = dss_evidence(&doc);
+    evidence.crls.extend(
+        options
+            .crls
+            .iter()
+            .filter_map(|d| x509_cert::crl::CertificateList::from_der(d).ok()),
+    );
     let mut signatures = Vec::new();
     let mut fields = signature_fields(&doc);
     fields.sort_by_key(|(_, sig, _)| {
@@ -533,11 +659,22 @@ pub fn verify(
             .and_then(Object::as_int)
             .unwrap_or(0)
     });
+    let context = Context {
+        anchors: &anchors,
+        evidence: &evidence,
+        options,
+    };
     for (field, sig, widget) in fields {
-        signatures.push(check_one(&doc, data, &anchors, field, &sig, &widget));
+        signatures.push(check_one(&doc, data, &context, field, &sig, &widget));
     }
-    let policy = policy_issued.then(|| issued_policy(&signatures));
+    let policy = options.policy_issued.then(|| issued_policy(&signatures));
     Ok(Report { signatures, policy })
+}
+
+struct Context<'a> {
+    anchors: &'a [Certificate],
+    evidence: &'a Evidence,
+    options: &'a Options<'a>,
 }
 
 fn issued_policy(signatures: &[SignatureReport]) -> PolicyResult {
@@ -573,7 +710,7 @@ fn issued_policy(signatures: &[SignatureReport]) -> PolicyResult {
 fn check_one(
     doc: &Document<'_>,
     data: &[u8],
-    anchors: &[Certificate],
+    context: &Context<'_>,
     field: String,
     sig: &Dict,
     widget: &Dict,
@@ -600,7 +737,14 @@ fn check_one(
         later_changes: Vec::new(),
         has_image: has_image(doc, widget),
         timestamp: None,
+        validation_time: None,
+        time_source: "now",
+        certificate: None,
+        path: Vec::new(),
+        valid_at_signing_time: false,
+        valid_now: false,
         verdict: Verdict::Invalid,
+        reason_codes: Vec::new(),
         reasons: Vec::new(),
     };
     let range: Vec<i64> = sig
@@ -609,27 +753,37 @@ fn check_one(
         .map(|a| a.iter().filter_map(Object::as_int).collect())
         .unwrap_or_default();
     let [r0, r1, r2, r3] = range[..] else {
-        report
-            .reasons
-            .push("không có /ByteRange hợp lệ / no usable /ByteRange".into());
+        report.reason(
+            "BYTE_RANGE_INVALID",
+            "không có /ByteRange hợp lệ / no usable /ByteRange",
+        );
         return report;
     };
-    let (a, b, end) = (r1 as usize, r2 as usize, (r2 + r3) as usize);
-    if r0 != 0 || r1 < 0 || r2 <= r1 || r3 < 0 || end > data.len() || a >= data.len() {
-        report
-            .reasons
-            .push("/ByteRange không khớp với tệp / the /ByteRange does not fit the file".into());
+    let end = r2.checked_add(r3).unwrap_or(-1);
+    if r0 != 0 || r1 < 2 || r2 <= r1 || r3 < 0 || end < 0 || end as u64 > data.len() as u64 {
+        report.reason(
+            "BYTE_RANGE_INVALID",
+            "/ByteRange không khớp với tệp / the /ByteRange does not fit the file",
+        );
         return report;
     }
+    let (a, b, end) = (r1 as usize, r2 as usize, end as usize);
     let contents = sig
         .get(b"Contents")
         .and_then(Object::as_string)
         .unwrap_or(&[]);
-    // The gap must be exactly the /Contents hex string.
-    if data.get(a) != Some(&b'<') || data.get(b - 1) != Some(&b'>') {
-        report
-            .reasons
-            .push("vùng loại trừ của /ByteRange không phải /Contents / the /ByteRange gap is not the /Contents string".into());
+    // The gap must be exactly this signature's /Contents hex string: '<', hex digits, '>'
+    // (a relocated /ByteRange that excludes something else is signature wrapping).
+    let gap_is_contents = data.get(a) == Some(&b'<')
+        && data.get(b - 1) == Some(&b'>')
+        && data[a + 1..b - 1].iter().all(u8::is_ascii_hexdigit)
+        && (b - a - 2) / 2 >= contents.len()
+        && hex_decode_prefix(&data[a + 1..b - 1], contents.len()).as_deref() == Some(contents);
+    if !gap_is_contents {
+        report.reason(
+            "BYTE_RANGE_GAP_NOT_CONTENTS",
+            "vùng loại trừ của /ByteRange không phải /Contents / the /ByteRange gap is not this signature's /Contents string",
+        );
         return report;
     }
     report.covers_whole_file = end == data.len();
@@ -639,9 +793,9 @@ fn check_one(
     let cms_der = super::ber::to_der(contents).unwrap_or_default();
     let cms = cms_der.as_slice();
     if sub_filter == "ETSI.RFC3161" {
-        report.reasons.push(
-            "dấu thời gian của văn bản (không phải người ký) / document timestamp (not a signer)"
-                .into(),
+        report.reason(
+            "DOCUMENT_TIMESTAMP",
+            "dấu thời gian của văn bản (không phải người ký) / document timestamp (not a signer)",
         );
         report.verdict = Verdict::Unknown;
         return report;
@@ -650,9 +804,10 @@ fn check_one(
         .ok()
         .and_then(|ci| ci.content.decode_as::<SignedData>().ok());
     let Some(signed) = parsed else {
-        report.reasons.push(format!(
-            "unsupported or damaged signature container ({sub_filter})"
-        ));
+        report.reason(
+            "CMS_DAMAGED",
+            format!("chữ ký hỏng hoặc không hỗ trợ / unsupported or damaged signature container ({sub_filter})"),
+        );
         report.verdict = Verdict::Unknown;
         return report;
     };
@@ -666,9 +821,10 @@ fn check_one(
         })
         .collect();
     let Some(signer) = signed.signer_infos.0.iter().next() else {
-        report
-            .reasons
-            .push("không có người ký trong chữ ký / no signer in the CMS".into());
+        report.reason(
+            "NO_SIGNER",
+            "không có người ký trong chữ ký / no signer in the CMS",
+        );
         return report;
     };
     let signer_cert = find_signer(signer, &certs);
@@ -681,17 +837,34 @@ fn check_one(
             report.signer = Some(info.holder().to_string());
             report.organization = info.organization.clone();
             report.kind = Some(info.kind);
+            report.certificate = Some(CertificateSummary {
+                subject: info.subject.clone(),
+                issuer: info.issuer.clone(),
+                issuer_name: info.issuer_common_name.clone(),
+                serial: info.serial.clone(),
+                not_before: crate::certificate::iso8601(info.not_before),
+                not_after: crate::certificate::iso8601(info.not_after),
+            });
         }
     }
     let Some(hash) = Hash::from_oid(&signer.digest_alg.oid) else {
-        report.reasons.push(format!(
-            "digest algorithm {} not supported",
-            signer.digest_alg.oid
-        ));
+        report.reason(
+            "UNSUPPORTED_ALGORITHM",
+            format!(
+                "thuật toán băm không hỗ trợ / digest algorithm {} not supported",
+                signer.digest_alg.oid
+            ),
+        );
         report.verdict = Verdict::Unknown;
         return report;
     };
     let content_digest = hash.digest_parts(&[&data[..a], &data[b..end]]);
+    let econtent = signed
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .and_then(|e| e.decode_as::<der::asn1::OctetString>().ok())
+        .map(|o| o.as_bytes().to_vec());
     // What the signature covers: the signed attributes (with a message-digest), or the content.
     let (message, intact) = match &signer.signed_attrs {
         Some(attrs) => {
@@ -711,88 +884,47 @@ fn check_one(
                     .map(|t| crate::certificate::iso8601(t.to_unix_duration().as_secs()));
             }
             // adbe.pkcs7.sha1: the signed content is the SHA-1 of the range.
-            let expected = if sub_filter == "adbe.pkcs7.sha1" {
-                signed
-                    .encap_content_info
-                    .econtent
-                    .as_ref()
-                    .and_then(|e| e.decode_as::<der::asn1::OctetString>().ok())
-                    .map(|o| o.as_bytes().to_vec())
-                    .map(|inner| hash.digest_parts(&[&inner]))
+            let (expected, sha1_ok) = if sub_filter == "adbe.pkcs7.sha1" {
+                let range_sha1 = Hash::Sha1.digest_parts(&[&data[..a], &data[b..end]]);
+                (
+                    econtent.as_ref().map(|inner| hash.digest_parts(&[inner])),
+                    econtent.as_deref() == Some(range_sha1.as_slice()),
+                )
             } else {
-                Some(content_digest.clone())
+                (Some(content_digest.clone()), true)
             };
-            let sha1_ok = sub_filter != "adbe.pkcs7.sha1"
-                || signed
-                    .encap_content_info
-                    .econtent
-                    .as_ref()
-                    .and_then(|e| e.decode_as::<der::asn1::OctetString>().ok())
-                    .is_some_and(|o| {
-                        o.as_bytes()
-                            == Hash::Sha1
-                                .digest_parts(&[&data[..a], &data[b..end]])
-                                .as_slice()
-                    });
             let raw = super::ber::signed_attributes_raw(cms)
                 .or_else(|| attrs.to_der().ok())
                 .unwrap_or_default();
             (raw, md.is_some() && md == expected && sha1_ok)
         }
-        None => {
+        None => match econtent {
             // No signed attributes: the signature is over the content itself — for
             // adbe.pkcs7.sha1 the encapsulated SHA-1 of the range, else the range.
-            let econtent = signed
-                .encap_content_info
-                .econtent
-                .as_ref()
-                .and_then(|e| e.decode_as::<der::asn1::OctetString>().ok())
-                .map(|o| o.as_bytes().to_vec());
-            match econtent {
-                Some(inner) => {
-                    let matches = inner == Hash::Sha1.digest_parts(&[&data[..a], &data[b..end]])
-                        || inner == content_digest;
-                    (inner, matches)
-                }
-                None => (
-                    data[..a].iter().chain(&data[b..end]).copied().collect(),
-                    true,
-                ),
+            Some(inner) => {
+                let matches = inner == Hash::Sha1.digest_parts(&[&data[..a], &data[b..end]])
+                    || inner == content_digest;
+                (inner, matches)
             }
-        }
+            None => (
+                data[..a].iter().chain(&data[b..end]).copied().collect(),
+                true,
+            ),
+        },
     };
     report.intact = intact;
-    if let Some(attrs) = &signer.unsigned_attrs {
-        let token = attrs
-            .iter()
-            .find(|a| a.oid == super::timestamp::ID_SIGNATURE_TIMESTAMP)
-            .and_then(|a| a.values.iter().next())
-            .and_then(|v| v.to_der().ok());
-        if let Some((imprint, time)) = token.as_deref().and_then(super::timestamp::token_info) {
-            let expected = crate::digest::DigestAlgorithm::parse("SHA-256")
-                .map(|d| d.digest(signer.signature.as_bytes()))
-                .unwrap_or_default();
-            // Imprints of other hash lengths (SHA-1/384/512) are shown without the check.
-            if imprint.len() != expected.len() || imprint == expected {
-                report.timestamp = Some(time);
-            } else {
-                report.reasons.push(
-                    "dấu thời gian không khớp chữ ký / the timestamp is for another signature"
-                        .into(),
-                );
-            }
-        }
-    }
     if !intact {
-        report.reasons.push(
-            "nội dung đã ký bị thay đổi / the signed bytes were changed (digest mismatch)".into(),
+        report.reason(
+            "DIGEST_MISMATCH",
+            "nội dung đã ký bị thay đổi / the signed bytes were changed (digest mismatch)",
         );
         return report;
     }
     let Some(cert) = signer_cert else {
-        report
-            .reasons
-            .push("chữ ký không kèm chứng thư số của người ký / the signer certificate is not in the signature".into());
+        report.reason(
+            "NO_SIGNER_CERTIFICATE",
+            "chữ ký không kèm chứng thư số của người ký / the signer certificate is not in the signature",
+        );
         report.verdict = Verdict::Unknown;
         return report;
     };
@@ -805,34 +937,147 @@ fn check_one(
     ) {
         Ok(true) => report.signature_valid = true,
         Ok(false) => {
-            report
-                .reasons
-                .push("giá trị chữ ký không đúng / the signature value does not verify".into());
+            report.reason(
+                "SIGNATURE_INVALID",
+                "giá trị chữ ký không đúng / the signature value does not verify",
+            );
             return report;
         }
         Err(unsupported) => {
-            report.reasons.push(unsupported.to_string());
+            report.reason("UNSUPPORTED_ALGORITHM", unsupported.to_string());
             report.verdict = Verdict::Unknown;
             return report;
         }
     }
     if report.later_changes.iter().any(|c| !c.allowed) {
-        report
-            .reasons
-            .push("nội dung văn bản bị thay đổi sau khi ký / the document content was changed after this signature".into());
+        report.reason(
+            "MODIFIED_AFTER_SIGNING",
+            "nội dung văn bản bị thay đổi sau khi ký / the document content was changed after this signature",
+        );
         report.verdict = Verdict::Invalid;
         return report;
     }
-    report.trusted = chains_to_anchor(cert, &certs, anchors);
-    if report.trusted {
-        report.verdict = Verdict::Valid;
-    } else {
-        report.reasons.push(
-            "chứng thư số không dẫn tới chứng thư gốc tin cậy (cài đặt chứng thư gốc) / the certificate chain does not reach a trusted root (install the CA root)".into(),
+    // Evidence: the DSS, the CMS's certificates and CRLs, the adbe attribute, the caller's.
+    let mut evidence = Evidence {
+        certs: context.evidence.certs.clone(),
+        crls: context.evidence.crls.clone(),
+        ocsp: context.evidence.ocsp.clone(),
+    };
+    evidence.certs.extend(certs.iter().cloned());
+    for choice in signed.crls.iter().flat_map(|set| set.0.iter()) {
+        if let cms::revocation::RevocationInfoChoice::Crl(crl) = choice {
+            evidence.crls.push(crl.clone());
+        }
+    }
+    adbe_revocation(signer, &mut evidence);
+    // The validation time: a verified signature timestamp proves it; /M only claims it.
+    let now = crate::certificate::unix_now();
+    let claimed = report.signing_time.as_deref().and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let mut at = match claimed {
+        Some(t) => {
+            report.time_source = "claimed";
+            u64::try_from(t.unix_timestamp()).unwrap_or(0)
+        }
+        None => now,
+    };
+    let token = signer
+        .unsigned_attrs
+        .iter()
+        .flat_map(|set| set.iter())
+        .find(|a| a.oid == super::timestamp::ID_SIGNATURE_TIMESTAMP);
+    if let Some(token) = token
+        .and_then(|a| a.values.iter().next())
+        .and_then(|v| v.to_der().ok())
+    {
+        match super::timestamp::verify_token(&token, signer.signature.as_bytes(), None) {
+            Ok(proven) => {
+                let mut intermediates = evidence.certs.clone();
+                intermediates.extend(proven.certificates.iter().cloned());
+                let tsa = pki_check::check(
+                    &pki_check::Request {
+                        certificate: &proven.tsa,
+                        anchors: context.anchors,
+                        intermediates: &intermediates,
+                        crls: &evidence.crls,
+                        ocsp: &evidence.ocsp,
+                        at: proven.time,
+                        purpose: Purpose::Timestamping,
+                        revocation: context.options.revocation,
+                    },
+                    context.options.fetch,
+                );
+                if tsa.verdict == Verdict::Valid {
+                    report.timestamp = Some(proven.display);
+                    report.time_source = "timestamp";
+                    at = proven.time;
+                } else {
+                    for finding in &tsa.reasons {
+                        report.reason_codes.push(format!(
+                            "TSA_{}",
+                            serde_json::to_value(finding.code)
+                                .ok()
+                                .and_then(|v| v.as_str().map(String::from))
+                                .unwrap_or_default()
+                        ));
+                        report.reasons.push(format!("dấu thời gian chưa kiểm chứng được / the timestamp is not proven: {finding}"));
+                    }
+                }
+            }
+            Err(why) => report.reason(
+                "TIMESTAMP_INVALID",
+                format!("dấu thời gian không hợp lệ / the signature timestamp is not valid: {why}"),
+            ),
+        }
+    }
+    report.validation_time = Some(crate::certificate::iso8601(at));
+    let request = pki_check::Request {
+        certificate: cert,
+        anchors: context.anchors,
+        intermediates: &evidence.certs,
+        crls: &evidence.crls,
+        ocsp: &evidence.ocsp,
+        at,
+        purpose: Purpose::DocumentSigning,
+        revocation: context.options.revocation,
+    };
+    let at_signing = pki_check::check(&request, context.options.fetch);
+    report.path = at_signing.path.clone();
+    report.trusted = !at_signing.path.is_empty();
+    report.valid_at_signing_time = at_signing.verdict == Verdict::Valid;
+    let now_check = pki_check::check(
+        &pki_check::Request {
+            at: now,
+            revocation: pki_check::RevocationMode::Off,
+            ..request
+        },
+        &crate::pki::revocation::NoFetch,
+    );
+    report.valid_now = now_check.verdict == Verdict::Valid;
+    for finding in &at_signing.reasons {
+        report.finding(finding);
+    }
+    report.verdict = at_signing.verdict;
+    if report.verdict == Verdict::Valid && report.time_source == "claimed" && !report.valid_now {
+        report.reason(
+            "SIGNING_TIME_NOT_PROVEN",
+            "chứng thư số không còn hiệu lực và thời điểm ký chưa được chứng thực bằng dấu thời gian / the certificate is no longer valid and the signing time is only claimed (no timestamp)",
         );
-        report.verdict = Verdict::Unknown;
     }
     report
+}
+
+/// The first `n` bytes that the hex digits `hex` spell (an odd digit count pads with 0).
+fn hex_decode_prefix(hex: &[u8], n: usize) -> Option<Vec<u8>> {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    (0..n)
+        .map(|i| {
+            let hi = digit(*hex.get(2 * i)?)?;
+            let lo = hex.get(2 * i + 1).map_or(Some(0), |c| digit(*c))?;
+            Some(hi << 4 | lo)
+        })
+        .collect()
 }
 
 /// SHA-256 fingerprint, for logs.

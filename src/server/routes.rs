@@ -106,13 +106,17 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     ];
     if !allowed_hosts.contains(&host) {
         tracing::warn!(%host, "request with a foreign Host refused (DNS rebinding?)");
-        return bad_request(StatusCode::MISDIRECTED_REQUEST, "host not allowed", lang);
+        let refusal = bad_request(StatusCode::MISDIRECTED_REQUEST, "host not allowed", lang);
+        return after_reading_body(request, refusal).await;
     }
     let origin = match request.headers().get(header::ORIGIN) {
         None => None,
         Some(value) => match value.to_str().ok().map(Origin::parse) {
             Some(Ok(origin)) => Some(origin),
-            _ => return error_response(&Error::OriginNotAllowed, lang),
+            _ => {
+                let refusal = error_response(&Error::OriginNotAllowed, lang);
+                return after_reading_body(request, refusal).await;
+            }
         },
     };
     if request.method() == Method::OPTIONS {
@@ -125,7 +129,8 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
         && matches!(request.uri().path(), "/v1/status" | "/v1/certificates");
     if origin.is_none() && !read_only {
         // Browsers always send Origin on these; only local programs omit it.
-        return error_response(&Error::OriginNotAllowed, lang);
+        let refusal = error_response(&Error::OriginNotAllowed, lang);
+        return after_reading_body(request, refusal).await;
     }
     request
         .extensions_mut()
@@ -141,6 +146,19 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
         add_cors(headers, &origin);
     }
     response
+}
+
+/// Answers a refusal only once the (small, bounded) body has been read: a client still sending
+/// would otherwise see its HTTP/2 stream reset, or its HTTP/1.1 connection closed, instead of
+/// the readable refusal.
+async fn after_reading_body(request: Request, refusal: Response) -> Response {
+    const MAX_DRAIN: usize = 1 << 20;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        to_bytes(request.into_body(), MAX_DRAIN),
+    )
+    .await;
+    refusal
 }
 
 fn add_cors(headers: &mut HeaderMap, origin: &Origin) {
