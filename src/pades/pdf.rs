@@ -3,7 +3,7 @@
 //! and verifying need (trailer, catalog, pages, fields, signature dictionaries) from a byte
 //! slice that is usually memory-mapped, so big files are never copied into memory.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::Read as _;
 
@@ -20,6 +20,9 @@ pub enum Error {
     /// Encrypted documents are refused (their strings and streams would need the password).
     #[error("encrypted PDFs are not supported; remove the password first")]
     Encrypted,
+    /// A bound on untrusted input was reached (decoded size, count, nesting).
+    #[error("the PDF exceeds a safety limit: {0}")]
+    TooLarge(String),
 }
 
 fn syntax(message: impl Into<String>) -> Error {
@@ -165,7 +168,11 @@ fn is_delim(b: u8) -> bool {
 impl<'a> Parser<'a> {
     /// A parser at `pos`.
     pub fn new(data: &'a [u8], pos: usize) -> Self {
-        Self { data, pos }
+        // An offset from the file (startxref, /Prev, an xref entry) may point past its end.
+        Self {
+            data,
+            pos: pos.min(data.len()),
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -192,6 +199,8 @@ impl<'a> Parser<'a> {
 
     /// Reads a bare token (number, keyword).
     pub fn token(&mut self) -> &'a [u8] {
+        // Some syntax steps over a closing delimiter that a truncated file lacks.
+        self.pos = self.pos.min(self.data.len());
         self.skip_ws();
         let start = self.pos;
         while let Some(b) = self.peek() {
@@ -234,6 +243,7 @@ impl<'a> Parser<'a> {
         if depth > 64 {
             return Err(syntax("objects nested too deeply"));
         }
+        self.pos = self.pos.min(self.data.len());
         self.skip_ws();
         let b = self
             .peek()
@@ -257,7 +267,7 @@ impl<'a> Parser<'a> {
                 loop {
                     self.skip_ws();
                     match self.peek() {
-                        Some(b'>') => {
+                        Some(b'>') if self.data.get(self.pos + 1) == Some(&b'>') => {
                             self.pos += 2;
                             break;
                         }
@@ -285,6 +295,9 @@ impl<'a> Parser<'a> {
                     .copied()
                     .filter(u8::is_ascii_hexdigit)
                     .collect();
+                if self.peek().is_none() {
+                    return Err(syntax("unterminated hex string"));
+                }
                 self.pos += 1;
                 Ok(Object::String(decode_hex(&hex)))
             }
@@ -471,6 +484,23 @@ pub struct Document<'a> {
     /// `startxref` of the newest section.
     pub startxref: usize,
     objstm_cache: RefCell<HashMap<u32, ObjectStream>>,
+    /// Bytes the cached object streams decoded to (the cache is emptied past the limit).
+    objstm_bytes: Cell<usize>,
+    /// Object look-ups in progress (a stream whose /Length or object stream needs another
+    /// look-up): bounded, so that reference cycles end in an error, not a stack overflow.
+    lookups: Cell<u32>,
+}
+
+/// Nested object look-ups allowed (a /Length in an object stream is 3).
+const MAX_LOOKUP_DEPTH: u32 = 16;
+
+/// The largest decoded size of one stream of a file of `file_len` bytes: 16 MiB plus 32 times
+/// the file, at most 512 MiB. Real content streams and object streams inflate 3–20 times; a
+/// Flate bomb (1000 times) is refused.
+pub fn max_decoded_len(file_len: usize) -> usize {
+    (16usize << 20)
+        .saturating_add(file_len.saturating_mul(32))
+        .min(512 << 20)
 }
 
 impl<'a> Document<'a> {
@@ -545,6 +575,8 @@ impl<'a> Document<'a> {
             size,
             startxref,
             objstm_cache: RefCell::new(HashMap::new()),
+            objstm_bytes: Cell::new(0),
+            lookups: Cell::new(0),
         })
     }
 
@@ -593,6 +625,8 @@ impl<'a> Document<'a> {
             sections: Vec::new(),
             startxref: find_startxref(data).unwrap_or(0),
             objstm_cache: RefCell::new(HashMap::new()),
+            objstm_bytes: Cell::new(0),
+            lookups: Cell::new(0),
         };
         if doc.trailer.get(b"Root").is_none() {
             // Find the catalog.
@@ -636,6 +670,17 @@ impl<'a> Document<'a> {
     /// # Errors
     /// Missing or malformed object.
     pub fn object_at(&self, n: u32, entry: XrefEntry) -> Result<Object, Error> {
+        let depth = self.lookups.get();
+        if depth >= MAX_LOOKUP_DEPTH {
+            return Err(syntax(format!("reference cycle at object {n}")));
+        }
+        self.lookups.set(depth + 1);
+        let found = self.object_at_unguarded(n, entry);
+        self.lookups.set(depth);
+        found
+    }
+
+    fn object_at_unguarded(&self, n: u32, entry: XrefEntry) -> Result<Object, Error> {
         match entry {
             XrefEntry::Offset(offset, _) => self.object_at_offset(offset).map(|(_, o)| o),
             XrefEntry::Compressed(stream, index) => {
@@ -675,20 +720,20 @@ impl<'a> Document<'a> {
                     start += 1;
                 }
                 let length = match dict.get(b"Length") {
-                    Some(Object::Int(l)) => Some(*l as usize),
+                    Some(Object::Int(l)) => usize::try_from(*l).ok(),
                     Some(Object::Ref(r, _)) => self
                         .object(*r)
                         .ok()
                         .and_then(|o| o.as_int())
-                        .map(|l| l as usize),
+                        .and_then(|l| usize::try_from(l).ok()),
                     _ => None,
                 };
-                let end = match length {
-                    Some(l)
-                        if start + l <= self.data.len()
-                            && self.data[start + l..].starts_with_ws_endstream() =>
+                let end = match length.and_then(|l| start.checked_add(l)) {
+                    Some(end)
+                        if end <= self.data.len()
+                            && self.data[end..].starts_with_ws_endstream() =>
                     {
-                        start + l
+                        end
                     }
                     _ => find(&self.data[start..], b"endstream")
                         .map(|e| {
@@ -715,15 +760,26 @@ impl<'a> Document<'a> {
             return Ok(cached.clone());
         }
         let obj = match self.xref.get(&stream) {
-            Some(XrefEntry::Offset(offset, _)) => self.object_at_offset(*offset)?.1,
+            Some(entry @ XrefEntry::Offset(..)) => self.object_at(stream, *entry)?,
             _ => return Err(Error::Missing(stream, 0)),
         };
         let (dict, data) = match &obj {
             Object::Stream(d, _) => (d.clone(), self.stream_data(&obj)?),
             _ => return Err(syntax("object stream is not a stream")),
         };
-        let count = dict.get(b"N").and_then(Object::as_int).unwrap_or(0) as usize;
-        let first = dict.get(b"First").and_then(Object::as_int).unwrap_or(0) as usize;
+        // Each entry of the header takes at least 4 bytes ("1 0 "), so /N is bounded by them.
+        let count = dict
+            .get(b"N")
+            .and_then(Object::as_int)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n <= data.len() / 4 + 1)
+            .ok_or_else(|| syntax("object stream /N out of range"))?;
+        let first = dict
+            .get(b"First")
+            .and_then(Object::as_int)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n <= data.len())
+            .ok_or_else(|| syntax("object stream /First out of range"))?;
         let mut header = Parser::new(&data, 0);
         let mut index = Vec::with_capacity(count);
         for _ in 0..count {
@@ -734,10 +790,18 @@ impl<'a> Document<'a> {
         }
         let mut objects = Vec::with_capacity(index.len());
         for (num, off) in index {
-            let mut p = Parser::new(&data, first + off);
+            let mut p = Parser::new(&data, first.saturating_add(off));
             objects.push((num, p.object(0)?));
         }
         let rc = std::rc::Rc::new(objects);
+        // The cache keeps parsed objects; bound what it holds to about one stream's limit.
+        let held = self.objstm_bytes.get().saturating_add(data.len());
+        if held > max_decoded_len(self.data.len()) {
+            self.objstm_cache.borrow_mut().clear();
+            self.objstm_bytes.set(data.len());
+        } else {
+            self.objstm_bytes.set(held);
+        }
         self.objstm_cache.borrow_mut().insert(stream, rc.clone());
         Ok(rc)
     }
@@ -778,12 +842,20 @@ impl<'a> Document<'a> {
             _ => Vec::new(),
         };
         let mut bytes = raw;
+        let limit = max_decoded_len(self.data.len());
         for filter in filters {
             if filter == b"FlateDecode" || filter == b"Fl" {
                 let mut out = Vec::new();
-                let mut decoder = flate2::read::ZlibDecoder::new(bytes.as_slice());
-                if decoder.read_to_end(&mut out).is_err() && out.is_empty() {
+                let decoder = flate2::read::ZlibDecoder::new(bytes.as_slice());
+                let read = decoder.take(limit as u64 + 1).read_to_end(&mut out);
+                if read.is_err() && out.is_empty() {
                     return Err(syntax("corrupt Flate stream"));
+                }
+                if out.len() > limit {
+                    return Err(Error::TooLarge(format!(
+                        "a stream inflates beyond {} MiB (Flate bomb?)",
+                        limit >> 20
+                    )));
                 }
                 bytes = out;
                 let parms = self.get(dict, b"DecodeParms");
@@ -793,14 +865,20 @@ impl<'a> Document<'a> {
                         .and_then(Object::as_int)
                         .unwrap_or(1);
                     if predictor >= 10 {
-                        let columns =
-                            parms.get(b"Columns").and_then(Object::as_int).unwrap_or(1) as usize;
-                        let colors =
-                            parms.get(b"Colors").and_then(Object::as_int).unwrap_or(1) as usize;
-                        let bpc = parms
-                            .get(b"BitsPerComponent")
-                            .and_then(Object::as_int)
-                            .unwrap_or(8) as usize;
+                        let param = |key: &[u8], default: i64, max: i64| -> Result<usize, Error> {
+                            let value = parms.get(key).and_then(Object::as_int).unwrap_or(default);
+                            if (1..=max).contains(&value) {
+                                Ok(value as usize)
+                            } else {
+                                Err(syntax(format!(
+                                    "/DecodeParms /{} {value} out of range",
+                                    String::from_utf8_lossy(key)
+                                )))
+                            }
+                        };
+                        let columns = param(b"Columns", 1, 1 << 24)?;
+                        let colors = param(b"Colors", 1, 32)?;
+                        let bpc = param(b"BitsPerComponent", 8, 16)?;
                         bytes = png_unpredict(
                             &bytes,
                             (columns * colors * bpc).div_ceil(8),
@@ -845,11 +923,11 @@ impl<'a> Document<'a> {
             .ok_or_else(|| syntax("no /Pages"))?;
         let mut out = Vec::new();
         let mut stack = vec![root];
-        let mut visited = 0;
+        let mut seen = std::collections::HashSet::new();
         while let Some(n) = stack.pop() {
-            visited += 1;
-            if visited > 1_000_000 {
-                return Err(syntax("page tree loop"));
+            // A node reached twice is a loop (or a shared node, which the spec forbids).
+            if !seen.insert(n) {
+                continue;
             }
             let dict = self
                 .object(n)?
@@ -1016,6 +1094,8 @@ fn read_section(data: &[u8], offset: usize) -> Result<Section, Error> {
         size: 0,
         startxref: offset,
         objstm_cache: RefCell::new(HashMap::new()),
+        objstm_bytes: Cell::new(0),
+        lookups: Cell::new(0),
     };
     let (_, object) = doc.object_at_offset(offset)?;
     let dict = object
@@ -1031,9 +1111,14 @@ fn read_section(data: &[u8], offset: usize) -> Result<Section, Error> {
         .and_then(Object::as_array)
         .ok_or_else(|| syntax("xref stream without /W"))?
         .iter()
-        .map(|w| w.as_int().unwrap_or(0) as usize)
-        .collect();
-    if widths.len() != 3 {
+        .map(|w| {
+            w.as_int()
+                .filter(|w| (0..=8).contains(w))
+                .map(|w| w as usize)
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| syntax("xref stream /W out of range"))?;
+    if widths.len() != 3 || widths.iter().sum::<usize>() == 0 {
         return Err(syntax("bad /W"));
     }
     let size = dict.get(b"Size").and_then(Object::as_int).unwrap_or(0);
@@ -1047,6 +1132,11 @@ fn read_section(data: &[u8], offset: usize) -> Result<Section, Error> {
     let mut at = 0;
     for pair in index.chunks(2) {
         let (start, count) = (pair[0], pair.get(1).copied().unwrap_or(0));
+        // Never more entries than the stream has rows, nor numbers beyond u32.
+        let (Ok(start), Ok(count)) = (u32::try_from(start), usize::try_from(count)) else {
+            return Err(syntax("xref stream /Index out of range"));
+        };
+        let count = count.min(bytes.len() / row + 1);
         for i in 0..count {
             let Some(rec) = bytes.get(at..at + row) else {
                 break;
@@ -1059,7 +1149,9 @@ fn read_section(data: &[u8], offset: usize) -> Result<Section, Error> {
             };
             let a = field(&rec[widths[0]..widths[0] + widths[1]]);
             let b = field(&rec[widths[0] + widths[1]..]);
-            let n = (start + i) as u32;
+            let Some(n) = u32::try_from(i).ok().and_then(|i| start.checked_add(i)) else {
+                break;
+            };
             match kind {
                 1 => {
                     entries.insert(n, XrefEntry::Offset(a as usize, b as u16));

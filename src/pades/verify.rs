@@ -228,11 +228,19 @@ fn signature_fields(doc: &Document<'_>) -> Vec<(String, Dict, Dict)> {
         .rev()
         .map(|f| (f, String::new(), None))
         .collect();
-    let mut visited = 0;
+    // Each field object once (a /Kids cycle or a shared kid would repeat it), at most
+    // MAX_FIELDS of them, at most MAX_FIELD_DEPTH deep (the name grows with the depth).
+    const MAX_FIELDS: usize = 100_000;
+    const MAX_FIELD_DEPTH: usize = 32;
+    let mut seen = std::collections::HashSet::new();
     while let Some((field, prefix, inherited_ft)) = stack.pop() {
-        visited += 1;
-        if visited > 100_000 {
-            break;
+        if let Some(r) = field.as_ref() {
+            if !seen.insert(r) {
+                continue;
+            }
+        }
+        if seen.len() > MAX_FIELDS || prefix.matches('.').count() >= MAX_FIELD_DEPTH {
+            continue;
         }
         let Some(dict) = doc.resolve(&field).as_dict().cloned() else {
             continue;
