@@ -35,6 +35,10 @@ pub enum ErrorCode {
     BadRequest,
     /// Another signing operation holds the token.
     Busy,
+    /// The PDF cannot be read (damaged, or not a PDF).
+    PdfMalformed,
+    /// The input exceeds a safety limit (size, decoded size, nesting, placeholder size).
+    LimitExceeded,
     /// Anything else; details are in the agent's log only.
     Internal,
 }
@@ -102,6 +106,14 @@ impl ErrorCode {
                 "Thiết bị ký số đang bận với một thao tác khác.",
                 "The token is busy with another operation.",
             ),
+            Self::PdfMalformed => (
+                "Tệp PDF bị hỏng hoặc không phải PDF.",
+                "The PDF is damaged or not a PDF.",
+            ),
+            Self::LimitExceeded => (
+                "Dữ liệu vượt quá giới hạn an toàn.",
+                "The input exceeds a safety limit.",
+            ),
             Self::Internal => (
                 "Lỗi hệ thống. Xem nhật ký của Kyso.",
                 "Internal error. See the Kyso log.",
@@ -116,7 +128,8 @@ impl ErrorCode {
     /// The HTTP status that goes with the code.
     pub fn http_status(self) -> u16 {
         match self {
-            Self::BadRequest => 400,
+            Self::BadRequest | Self::PdfMalformed => 400,
+            Self::LimitExceeded => 413,
             Self::OriginNotAllowed => 403,
             Self::CertificateNotFound => 404,
             Self::Timeout => 408,
@@ -143,6 +156,8 @@ impl ErrorCode {
             Self::CertificateNotValid => "CERTIFICATE_NOT_VALID",
             Self::BadRequest => "BAD_REQUEST",
             Self::Busy => "BUSY",
+            Self::PdfMalformed => "PDF_MALFORMED",
+            Self::LimitExceeded => "LIMIT_EXCEEDED",
             Self::Internal => "INTERNAL",
         }
     }

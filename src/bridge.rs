@@ -54,7 +54,7 @@ pub struct BridgeConfig {
 
 struct Shared {
     config: BridgeConfig,
-    slots: tokio::sync::Semaphore,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 fn error(status: StatusCode, code: ErrorCode, detail: &str) -> Response {
@@ -74,6 +74,43 @@ fn error(status: StatusCode, code: ErrorCode, detail: &str) -> Response {
 
 fn bad(detail: &str) -> Response {
     error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, detail)
+}
+
+/// A slot of the concurrency limit, taken before the body is read (so that many large bodies
+/// cannot be buffered at once) and held until the work is finished, even when the client has
+/// gone; with a body announced larger than the limit refused before a byte of it is read.
+struct Admission {
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+fn admit(shared: &Shared, request: &Request) -> Result<Admission, Response> {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > shared.config.max_body as u64) {
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BadRequest,
+            "body too large",
+        ));
+    }
+    let permit = shared
+        .slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, ""))?;
+    Ok(Admission { permit })
+}
+
+/// Set when the handler is dropped (the client went away): long work checks it and stops.
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 async fn body<T: for<'de> Deserialize<'de>>(request: Request, limit: usize) -> Result<T, Response> {
@@ -98,22 +135,45 @@ fn b64(field: &str, text: &str) -> Result<Vec<u8>, Response> {
         .map_err(|_| bad(&format!("{field} is not base64")))
 }
 
+/// Runs `work` on a blocking thread within the admission's slot. A panic is logged and
+/// answered `INTERNAL` without its text (no internal detail goes back to the caller).
 async fn run_limited<T: Send + 'static>(
-    shared: &Shared,
+    admission: Admission,
     work: impl FnOnce() -> Result<T, crate::pades::Error> + Send + 'static,
 ) -> Result<T, Response> {
-    let Ok(_slot) = shared.slots.try_acquire() else {
-        return Err(error(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, ""));
-    };
-    match tokio::task::spawn_blocking(work).await {
+    let permit = admission.permit;
+    let task = tokio::task::spawn_blocking(move || {
+        let result = work();
+        drop(permit);
+        result
+    });
+    match task.await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(bad(&e.to_string())),
-        Err(e) => Err(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            &e.to_string(),
-        )),
+        Ok(Err(e)) => Err(pades_error(&e)),
+        Err(e) => {
+            tracing::error!(error = %e, "bridge work failed");
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "",
+            ))
+        }
     }
+}
+
+/// One mapping from PDF-tool errors to answers: a file beyond a safety limit is 413, the rest
+/// are the caller's input (400), with the message (which names no internal state).
+fn pades_error(e: &crate::pades::Error) -> Response {
+    use crate::pades::pdf::Error as PdfError;
+    use crate::pades::Error as E;
+    let code = match e {
+        E::Pdf(PdfError::TooLarge(_)) => ErrorCode::LimitExceeded,
+        E::Pdf(PdfError::Syntax(_) | PdfError::Missing(..)) => ErrorCode::PdfMalformed,
+        E::Placement(m) if m.contains("limit") => ErrorCode::LimitExceeded,
+        _ => ErrorCode::BadRequest,
+    };
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    error(status, code, &e.to_string())
 }
 
 #[derive(Deserialize)]
@@ -159,6 +219,10 @@ struct PrepareBody {
 }
 
 async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let admission = match admit(&shared, &request) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     let input: PrepareBody = match body(request, shared.config.max_body).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -233,7 +297,7 @@ async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         reason: input.reason,
         contents_size: input.contents_size.unwrap_or(0),
     };
-    let result = run_limited(&shared, move || {
+    let result = run_limited(admission, move || {
         let doc = crate::pades::pdf::Document::load(&pdf)?;
         let request = roles::prepare_request(&doc, &pdf, &role_request, extras)?;
         drop(doc);
@@ -263,6 +327,10 @@ struct EmbedBody {
 }
 
 async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let admission = match admit(&shared, &request) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     let input: EmbedBody = match body(request, shared.config.max_body).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -279,7 +347,7 @@ async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     if input.timestamp && tsa.is_none() {
         return bad("no tsa_url configured for timestamps");
     }
-    match run_limited(&shared, move || {
+    match run_limited(admission, move || {
         crate::pades::embed_bytes(&prepared, &cms, tsa.as_deref())
     })
     .await
@@ -304,6 +372,10 @@ struct VerifyBody {
 }
 
 async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let admission = match admit(&shared, &request) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     let input: VerifyBody = match body(request, shared.config.max_body).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -349,7 +421,9 @@ async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response
         (Some("off"), _) => RevocationMode::Off,
         (Some(_), _) => return bad("revocation is check, offline or off"),
     };
-    match run_limited(&shared, move || {
+    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancelled.clone());
+    match run_limited(admission, move || {
         let fetch = crate::pki::revocation::HttpFetch::default();
         crate::pades::verify::verify(
             &pdf,
@@ -359,6 +433,7 @@ async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response
                 revocation,
                 fetch: &fetch,
                 policy_issued: issued,
+                cancel: Some(&cancelled),
             },
         )
     })
@@ -430,7 +505,7 @@ async fn index(state: State<Arc<Shared>>) -> Response {
 /// The bridge's routes.
 pub fn router(config: BridgeConfig) -> Router {
     let shared = Arc::new(Shared {
-        slots: tokio::sync::Semaphore::new(config.concurrency.max(1)),
+        slots: Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1))),
         config,
     });
     Router::new()

@@ -1372,6 +1372,7 @@ fn pdf_verify(config: &Config, args: &PdfVerifyArgs<'_>) -> ExitCode {
         revocation: args.revocation,
         fetch: &fetch,
         policy_issued: issued,
+        cancel: None,
     };
     let report = match kyso::pades::verify::verify(&map, &options) {
         Ok(report) => report,

@@ -50,6 +50,9 @@ pub enum Error {
         /// DER bytes the placeholder holds.
         available: usize,
     },
+    /// The caller went away; the work stopped.
+    #[error("cancelled")]
+    Cancelled,
     /// The timestamp authority failed.
     #[error("timestamp: {0}")]
     Timestamp(String),

@@ -53,6 +53,10 @@ pub struct TextLine {
     pub color: [f64; 3],
 }
 
+/// The largest signature placeholder: a CMS with its chain, a timestamp and revocation
+/// evidence is well under 1 MiB; more is a mistake or an attack on memory.
+pub const MAX_CONTENTS_SIZE: usize = 1 << 20;
+
 /// What to prepare.
 #[derive(Clone, Debug)]
 pub struct PrepareRequest {
@@ -550,6 +554,12 @@ pub fn prepare(
     let original_len = doc.data.len();
     let needs_newline = !matches!(doc.data.last(), Some(b'\n' | b'\r'));
     let base = original_len + usize::from(needs_newline);
+    if request.contents_size > MAX_CONTENTS_SIZE {
+        return Err(Error::Placement(format!(
+            "contents size {} is above the {MAX_CONTENTS_SIZE}-byte limit",
+            request.contents_size
+        )));
+    }
     let capacity = request.contents_size.max(1024);
     let contents = format!("<{}>", "0".repeat(capacity * 2));
     let range_placeholder = format!("[{}]", " ".repeat(BYTE_RANGE_WIDTH));

@@ -133,6 +133,8 @@ pub struct Options<'a> {
     pub fetch: &'a dyn crate::pki::revocation::Fetch,
     /// Check the `issued` policy (letter 004).
     pub policy_issued: bool,
+    /// Set when the caller has gone (the bridge's client disconnected): stop.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 impl Options<'_> {
@@ -144,6 +146,7 @@ impl Options<'_> {
             revocation: crate::pki::check::RevocationMode::Off,
             fetch: &crate::pki::revocation::NoFetch,
             policy_issued: false,
+            cancel: None,
         }
     }
 }
@@ -673,6 +676,12 @@ pub fn verify(data: &[u8], options: &Options<'_>) -> Result<Report, super::Error
         options,
     };
     for (field, sig, widget) in fields {
+        if options
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(super::Error::Cancelled);
+        }
         signatures.push(check_one(&doc, data, &context, field, &sig, &widget));
     }
     let policy = options.policy_issued.then(|| issued_policy(&signatures));

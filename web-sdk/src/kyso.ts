@@ -21,6 +21,8 @@ export type ErrorCode =
   | "CERTIFICATE_NOT_VALID"
   | "BAD_REQUEST"
   | "BUSY"
+  | "PDF_MALFORMED"
+  | "LIMIT_EXCEEDED"
   | "INTERNAL";
 
 /** Vietnamese and English message for every code, for the page to show. */
@@ -66,6 +68,8 @@ export const MESSAGES: Record<ErrorCode, { vi: string; en: string }> = {
   },
   BAD_REQUEST: { vi: "Yêu cầu không hợp lệ.", en: "The request is invalid." },
   BUSY: { vi: "Thiết bị ký số đang bận với một thao tác khác.", en: "The token is busy with another operation." },
+  PDF_MALFORMED: { vi: "Tệp PDF bị hỏng hoặc không phải PDF.", en: "The PDF is damaged or not a PDF." },
+  LIMIT_EXCEEDED: { vi: "Dữ liệu vượt quá giới hạn an toàn.", en: "The input exceeds a safety limit." },
   INTERNAL: { vi: "Lỗi hệ thống. Xem nhật ký của Kyso.", en: "Internal error. See the Kyso log." },
 };
 
