@@ -1,0 +1,476 @@
+//! Path validation and revocation on real parts: a test PKI whose certificates name an OCSP
+//! responder and CRLs on loopback (`tests/fixtures/make-revocation-pki.sh`), `openssl ocsp` as
+//! the responder (a delegated responder certificate), the CRLs served by a plain HTTP server.
+//! Checked through `kyso cert verify` and through `kyso pdf verify` on drafts signed with the
+//! test keys (CMS by `openssl cms -sign`, embedded by `kyso pdf embed`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn kyso() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kyso"));
+    cmd.env("KYSO_POLICY_FILE", "/nonexistent/kyso-policy.toml")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY");
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+struct Servers {
+    children: Vec<Child>,
+}
+
+impl Servers {
+    fn stop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_for(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Pki {
+    dir: PathBuf,
+    servers: Servers,
+}
+
+impl Pki {
+    fn pem(&self, name: &str) -> String {
+        self.dir.join(format!("{name}.pem")).display().to_string()
+    }
+}
+
+fn pki(name: &str) -> Pki {
+    let (ocsp_port, crl_port) = (free_port(), free_port());
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/kyso-tests/revocation-{name}"));
+    let status = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make-revocation-pki.sh"))
+        .arg(&dir)
+        .arg(ocsp_port.to_string())
+        .arg(crl_port.to_string())
+        .stdout(Stdio::null())
+        .status()
+        .expect("make-revocation-pki.sh");
+    assert!(status.success());
+    // `openssl ocsp` serves one connection at a time and stalls on a bare connect, so its
+    // readiness is read from its log rather than probed.
+    let ocsp_log = dir.join("ocsp.log");
+    let ocsp = Command::new("openssl")
+        .args([
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-port",
+            &ocsp_port.to_string(),
+        ])
+        .args([
+            "-rsigner", "ocsp.pem", "-rkey", "ocsp.key", "-CA", "ca.pem", "-ndays", "1",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&ocsp_log).expect("log"))
+        .spawn()
+        .expect("openssl ocsp");
+    let http = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &crl_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            "crl",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("http.server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&ocsp_log).is_ok_and(|l| l.contains("waiting for OCSP client")) {
+        assert!(Instant::now() < deadline, "openssl ocsp did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for(crl_port);
+    Pki {
+        dir,
+        servers: Servers {
+            children: vec![ocsp, http],
+        },
+    }
+}
+
+/// `kyso cert verify CERT --trust root --intermediate … EXTRA… --json`: exit code and report.
+fn cert_verify(
+    p: &Pki,
+    cert: &str,
+    intermediates: &[&str],
+    extra: &[&str],
+) -> (i32, serde_json::Value) {
+    let mut cmd = kyso();
+    cmd.args([
+        "cert",
+        "verify",
+        &p.pem(cert),
+        "--trust",
+        &p.pem("root"),
+        "--json",
+    ]);
+    for i in intermediates {
+        cmd.args(["--intermediate", &p.pem(i)]);
+    }
+    cmd.args(extra);
+    let out = cmd.output().expect("kyso");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn codes(report: &serde_json::Value) -> Vec<String> {
+    report["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["code"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sources(report: &serde_json::Value) -> Vec<String> {
+    report["path"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    format!(
+                        "{}/{}",
+                        e["status"].as_str().unwrap_or(""),
+                        e["source"].as_str().unwrap_or("-")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn certificates_are_checked_by_path_and_by_ocsp_or_crl() {
+    let mut p = pki("cert");
+    // Good: the signer's status from the delegated OCSP responder, the CA's from the root CRL.
+    let (code, r) = cert_verify(&p, "good", &["ca"], &[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(sources(&r), ["good/ocsp", "good/crl", "anchor/-"], "{r:#}");
+    // Revoked: OCSP says so.
+    let (code, r) = cert_verify(&p, "revoked", &["ca"], &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(codes(&r), ["REVOKED"]);
+    // No AIA: the CDP's CRL.
+    let (code, r) = cert_verify(&p, "crl-only", &["ca"], &[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(sources(&r)[0], "good/crl");
+    // No URL at all: status not determinable, validity unknown.
+    let (code, r) = cert_verify(&p, "no-urls", &["ca"], &[]);
+    assert_eq!(code, 2, "{r:#}");
+    assert_eq!(codes(&r), ["REVOCATION_UNAVAILABLE"]);
+    // Broken paths are invalid whatever the revocation status.
+    for (cert, intermediates, reason) in [
+        ("expired", &["ca"][..], "EXPIRED"),
+        ("forged-org", &["ca", "good"][..], "ISSUER_NOT_CA"),
+        ("no-kcs-leaf", &["ca", "no-kcs-ca"][..], "ISSUER_KEY_USAGE"),
+        (
+            "len0-leaf",
+            &["ca", "len0-ca", "len0-sub"][..],
+            "PATH_LENGTH",
+        ),
+    ] {
+        let (code, r) = cert_verify(&p, cert, intermediates, &[]);
+        assert_eq!(code, 1, "{cert}: {r:#}");
+        assert_eq!(codes(&r), [reason], "{cert}");
+    }
+    // Without the intermediate there is no path: unknown, not invalid.
+    let (code, r) = cert_verify(&p, "good", &[], &[]);
+    assert_eq!(code, 2, "{r:#}");
+    assert_eq!(codes(&r), ["NO_TRUSTED_PATH"]);
+    // --offline: nothing fetched, so unknown; with the CRLs given, decided.
+    let (code, r) = cert_verify(&p, "good", &["ca"], &["--offline"]);
+    assert_eq!(code, 2, "{r:#}");
+    let crls = [p.dir.join("ca.crl.pem"), p.dir.join("root.crl.pem")];
+    let crl_args: Vec<String> = crls
+        .iter()
+        .flat_map(|c| ["--crl".to_string(), c.display().to_string()])
+        .collect();
+    let crl_args: Vec<&str> = crl_args.iter().map(String::as_str).collect();
+    let mut offline = vec!["--offline"];
+    offline.extend(&crl_args);
+    assert_eq!(cert_verify(&p, "good", &["ca"], &offline).0, 0);
+    assert_eq!(cert_verify(&p, "revoked", &["ca"], &offline).0, 1);
+    // --no-revocation: the path only, except that CRLs given still apply.
+    assert_eq!(
+        cert_verify(&p, "revoked", &["ca"], &["--no-revocation"]).0,
+        0
+    );
+    let mut path_only = vec!["--no-revocation"];
+    path_only.extend(&crl_args);
+    assert_eq!(cert_verify(&p, "revoked", &["ca"], &path_only).0, 1);
+    // A CRL that names the CA but whose signature is not the CA's: status unknown.
+    let forged_crl = p.dir.join("forged.crl");
+    let mut der = std::fs::read(p.dir.join("crl/ca.crl")).expect("crl");
+    let last = der.len() - 1;
+    der[last] ^= 0x55;
+    std::fs::write(&forged_crl, der).expect("write");
+    let (code, r) = cert_verify(
+        &p,
+        "good",
+        &["ca"],
+        &[
+            "--no-revocation",
+            "--crl",
+            &forged_crl.display().to_string(),
+        ],
+    );
+    assert_eq!(code, 2, "{r:#}");
+    assert_eq!(codes(&r), ["CRL_INVALID"]);
+    // The responder and the CRL server down: unknown, with the reason, within the time-outs.
+    p.servers.stop();
+    let started = Instant::now();
+    let (code, r) = cert_verify(&p, "good", &["ca"], &[]);
+    assert_eq!(code, 2, "{r:#}");
+    assert!(
+        codes(&r).iter().all(|c| c == "REVOCATION_UNAVAILABLE"),
+        "{r:#}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Usage errors are never 2.
+    let out = kyso()
+        .args(["cert", "verify", &p.pem("good"), "--bogus"])
+        .output()
+        .expect("kyso");
+    assert_eq!(out.status.code(), Some(3));
+    let out = kyso()
+        .args([
+            "cert",
+            "verify",
+            "/nonexistent.pem",
+            "--trust",
+            &p.pem("root"),
+        ])
+        .output()
+        .expect("kyso");
+    assert_eq!(out.status.code(), Some(3));
+}
+
+/// A one-page PDF.
+fn draft() -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_string(),
+        "<< /Length 35 >>\nstream\nBT /F1 12 Tf 72 770 Td (Hello) Tj ET\nendstream".to_string(),
+    ];
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Signs a draft with `signer`'s key: prepare, `openssl cms -sign` over the byte range, embed.
+fn sign_with(p: &Pki, signer: &str, chain: &[&str]) -> PathBuf {
+    let dir = p.dir.join(format!("pdf-{signer}"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let draft_path = dir.join("draft.pdf");
+    std::fs::write(&draft_path, draft()).expect("draft");
+    let prepared = dir.join("prepared.pdf");
+    let out = kyso()
+        .args([
+            "pdf",
+            "prepare",
+            &draft_path.display().to_string(),
+            "-o",
+            &prepared.display().to_string(),
+            "--json",
+        ])
+        .output()
+        .expect("prepare");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let range: Vec<usize> = info["byteRange"]
+        .as_array()
+        .expect("range")
+        .iter()
+        .map(|v| v.as_u64().unwrap_or(0) as usize)
+        .collect();
+    let bytes = std::fs::read(&prepared).expect("prepared");
+    let mut signed_bytes = bytes[..range[1]].to_vec();
+    signed_bytes.extend(&bytes[range[2]..range[2] + range[3]]);
+    let content = dir.join("content.bin");
+    std::fs::write(&content, signed_bytes).expect("content");
+    let certfile = dir.join("chain.pem");
+    let chain_pem: String = chain
+        .iter()
+        .map(|c| std::fs::read_to_string(p.pem(c)).expect("pem"))
+        .collect();
+    std::fs::write(&certfile, chain_pem).expect("chain");
+    let cms = dir.join("sig.der");
+    let status = Command::new("openssl")
+        .args([
+            "cms",
+            "-sign",
+            "-binary",
+            "-md",
+            "sha256",
+            "-outform",
+            "DER",
+            "-nosmimecap",
+        ])
+        .args([
+            "-in",
+            &content.display().to_string(),
+            "-signer",
+            &p.pem(signer),
+        ])
+        .args([
+            "-inkey",
+            &p.dir.join(format!("{signer}.key")).display().to_string(),
+        ])
+        .args([
+            "-certfile",
+            &certfile.display().to_string(),
+            "-out",
+            &cms.display().to_string(),
+        ])
+        .status()
+        .expect("openssl cms");
+    assert!(status.success());
+    let signed = dir.join("signed.pdf");
+    let out = kyso()
+        .args([
+            "pdf",
+            "embed",
+            &prepared.display().to_string(),
+            "--cms",
+            &cms.display().to_string(),
+            "-o",
+            &signed.display().to_string(),
+        ])
+        .output()
+        .expect("embed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    signed
+}
+
+fn pdf_verify(p: &Pki, file: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = kyso()
+        .args([
+            "pdf",
+            "verify",
+            &file.display().to_string(),
+            "--trust",
+            &p.pem("root"),
+            "--json",
+        ])
+        .args(extra)
+        .output()
+        .expect("kyso");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    (
+        out.status.code().unwrap_or(-1),
+        report["signatures"][0].clone(),
+    )
+}
+
+#[test]
+fn signed_drafts_are_valid_invalid_or_unknown_as_their_certificates_are() {
+    let mut p = pki("pdf");
+    let good = sign_with(&p, "good", &["ca"]);
+    let revoked = sign_with(&p, "revoked", &["ca"]);
+    let forged = sign_with(&p, "forged-org", &["ca", "good"]);
+    let (code, s) = pdf_verify(&p, &good, &[]);
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["validAtSigningTime"], true);
+    assert_eq!(s["certificate"]["issuerName"], "Kyso Revocation CA");
+    assert_eq!(s["timeSource"], "claimed");
+    let (code, s) = pdf_verify(&p, &revoked, &[]);
+    assert_eq!(code, 1, "{s:#}");
+    assert!(
+        s["reasonCodes"]
+            .as_array()
+            .is_some_and(|c| c.contains(&"REVOKED".into())),
+        "{s:#}"
+    );
+    let (code, s) = pdf_verify(&p, &forged, &[]);
+    assert_eq!(code, 1, "{s:#}");
+    assert!(
+        s["reasonCodes"]
+            .as_array()
+            .is_some_and(|c| c.contains(&"ISSUER_NOT_CA".into())),
+        "{s:#}"
+    );
+    // Offline, with nothing in the file: unknown, saying why.
+    let (code, s) = pdf_verify(&p, &good, &["--offline"]);
+    assert_eq!(code, 2, "{s:#}");
+    assert_eq!(s["verdict"], "unknown");
+    assert!(
+        s["reasons"]
+            .to_string()
+            .contains("không kiểm tra được trạng thái thu hồi"),
+        "{s:#}"
+    );
+    // The responder and the CRL server down: unknown too.
+    p.servers.stop();
+    let (code, s) = pdf_verify(&p, &good, &[]);
+    assert_eq!(code, 2, "{s:#}");
+}
