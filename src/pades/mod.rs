@@ -3,6 +3,7 @@
 //! Rust server calls these functions, others call `kyso pdf …` or the bridge.
 
 pub mod ber;
+pub mod changes;
 pub mod embed;
 pub mod image;
 pub mod layout;

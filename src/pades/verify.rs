@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::Digest as _;
 use x509_cert::Certificate;
 
+use super::changes::{Lock, Permissions};
 use super::pdf::{decode_text, Dict, Document, Object};
 use crate::certificate::{CertificateInfo, Kind};
 use crate::pki::algorithm::{verify_signature, Hash};
@@ -20,18 +21,7 @@ use crate::pki::path::Purpose;
 
 pub use crate::pki::Verdict;
 
-/// A change made after a signature, in a later revision.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Change {
-    /// Object number.
-    pub object: u32,
-    /// What it is.
-    pub what: String,
-    /// Whether it is allowed after an approval signature (signatures, form fields, annotations,
-    /// security data) or a change of the document's content.
-    pub allowed: bool,
-}
+pub use super::changes::Change;
 
 /// The report on one signature.
 #[derive(Clone, Debug, Serialize)]
@@ -310,211 +300,6 @@ fn has_image(doc: &Document<'_>, widget: &Dict) -> bool {
     false
 }
 
-/// Classifies what later revisions changed compared with the revision a signature covers.
-fn later_changes(data: &[u8], signed_end: usize) -> Vec<Change> {
-    let Ok(full) = Document::load(data) else {
-        return Vec::new();
-    };
-    let Ok(signed) = Document::load(&data[..signed_end]) else {
-        return vec![Change {
-            object: 0,
-            what: "the signed revision cannot be read".into(),
-            allowed: false,
-        }];
-    };
-    let mut changed: Vec<u32> = Vec::new();
-    for section in full.sections.iter().filter(|s| s.offset >= signed_end) {
-        for n in section.entries.keys() {
-            if !changed.contains(n) {
-                changed.push(*n);
-            }
-        }
-    }
-    changed.sort_unstable();
-    let signed_pages = signed.pages().unwrap_or_default();
-    let final_pages = full.pages().unwrap_or_default();
-    let mut content_objects: Vec<u32> = Vec::new();
-    for (_, page) in &signed_pages {
-        let mut refs = Vec::new();
-        match page.get(b"Contents") {
-            Some(Object::Ref(n, _)) => {
-                refs.push(*n);
-                if let Some(items) = signed.object(*n).ok().as_ref().and_then(Object::as_array) {
-                    refs.extend(items.iter().filter_map(Object::as_ref).map(|r| r.0));
-                }
-            }
-            Some(Object::Array(items)) => {
-                refs.extend(items.iter().filter_map(Object::as_ref).map(|r| r.0))
-            }
-            _ => {}
-        }
-        if let Some(resources) = signed.inherited(page, b"Resources").as_dict() {
-            if let Some(Object::Ref(n, _)) = page.get(b"Resources") {
-                refs.push(*n);
-            }
-            if let Some(xobjects) = signed.get(resources, b"XObject").as_dict() {
-                refs.extend(
-                    xobjects
-                        .0
-                        .iter()
-                        .filter_map(|(_, v)| v.as_ref())
-                        .map(|r| r.0),
-                );
-            }
-        }
-        content_objects.extend(refs);
-    }
-    let mut out = Vec::new();
-    if signed_pages.iter().map(|(n, _)| *n).collect::<Vec<_>>()
-        != final_pages.iter().map(|(n, _)| *n).collect::<Vec<_>>()
-    {
-        out.push(Change {
-            object: 0,
-            what: "pages added, removed or reordered".into(),
-            allowed: false,
-        });
-    }
-    let catalog = signed.catalog().ok();
-    let catalog_n = catalog.as_ref().map(|(n, _)| *n);
-    let acroform_n = catalog
-        .as_ref()
-        .and_then(|(_, c)| c.get(b"AcroForm"))
-        .and_then(Object::as_ref)
-        .map(|r| r.0);
-    let info_n = signed
-        .trailer
-        .get(b"Info")
-        .and_then(Object::as_ref)
-        .map(|r| r.0);
-    let annots_arrays: Vec<u32> = signed_pages
-        .iter()
-        .filter_map(|(_, p)| p.get(b"Annots").and_then(Object::as_ref).map(|r| r.0))
-        .collect();
-    let without = |d: &Dict, keys: &[&[u8]]| {
-        let mut d = d.clone();
-        for k in keys {
-            d.remove(k);
-        }
-        d
-    };
-    for n in changed {
-        let before = signed.object(n).ok();
-        let after = full.object(n).ok();
-        let change = match (&before, &after) {
-            (None, Some(a)) => Change {
-                object: n,
-                what: describe(a, "added"),
-                allowed: true,
-            },
-            (Some(_), None) => Change {
-                object: n,
-                what: "removed".into(),
-                allowed: false,
-            },
-            (Some(b), Some(a)) => {
-                let same_bytes = match (b, a) {
-                    (Object::Stream(_, _), Object::Stream(_, _)) => {
-                        signed.stream_data(b).ok() == full.stream_data(a).ok() && same(b, a)
-                    }
-                    _ => same(b, a),
-                };
-                if same_bytes {
-                    continue;
-                }
-                let old = b.as_dict().cloned().unwrap_or_default();
-                let new = a.as_dict().cloned().unwrap_or_default();
-                let only = |keys: &[&[u8]]| same_dict(&without(&old, keys), &without(&new, keys));
-                let (what, allowed) = if content_objects.contains(&n) {
-                    ("page content or resources changed", false)
-                } else if signed_pages.iter().any(|(p, _)| *p == n) {
-                    if only(&[b"Annots"]) {
-                        ("page annotations updated", true)
-                    } else {
-                        ("page dictionary changed", false)
-                    }
-                } else if Some(n) == catalog_n {
-                    if only(&[b"AcroForm", b"DSS", b"Extensions", b"Perms"]) {
-                        ("catalog: form or security data", true)
-                    } else {
-                        ("catalog changed", false)
-                    }
-                } else if Some(n) == acroform_n {
-                    if only(&[b"Fields", b"SigFlags", b"DR", b"DA", b"NeedAppearances"]) {
-                        ("form fields added", true)
-                    } else {
-                        ("form settings changed", false)
-                    }
-                } else if annots_arrays.contains(&n) {
-                    ("page annotations updated", true)
-                } else if old.type_name() == Some(b"Sig")
-                    || old.type_name() == Some(b"DocTimeStamp")
-                {
-                    ("an existing signature dictionary changed", false)
-                } else if old.get(b"FT").is_some()
-                    || old.get(b"Subtype").and_then(Object::as_name) == Some(b"Widget")
-                {
-                    if old.get(b"V").is_none() && only(&[b"V", b"AP", b"AS", b"MK", b"F"]) {
-                        ("empty form field filled", true)
-                    } else {
-                        ("a filled form field or its appearance changed", false)
-                    }
-                } else if matches!(old.type_name(), Some(b"DSS") | Some(b"VRI")) {
-                    ("validation data updated", true)
-                } else if Some(n) == info_n || old.type_name() == Some(b"Metadata") {
-                    ("document information updated", true)
-                } else {
-                    ("an existing object changed", false)
-                };
-                Change {
-                    object: n,
-                    what: what.into(),
-                    allowed,
-                }
-            }
-            (None, None) => continue,
-        };
-        out.push(change);
-    }
-    out
-}
-
-/// Equality as a PDF reader sees it: dictionary key order and `612` vs `612.0` do not matter.
-fn same(a: &Object, b: &Object) -> bool {
-    match (a, b) {
-        (Object::Int(_) | Object::Real(_), Object::Int(_) | Object::Real(_)) => {
-            (a.as_f64().unwrap_or(f64::NAN) - b.as_f64().unwrap_or(f64::NAN)).abs() < 1e-9
-        }
-        (Object::Array(x), Object::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
-        }
-        (Object::Dict(x), Object::Dict(y)) | (Object::Stream(x, _), Object::Stream(y, _)) => {
-            same_dict(x, y)
-        }
-        _ => a == b,
-    }
-}
-
-fn same_dict(x: &Dict, y: &Dict) -> bool {
-    x.0.len() == y.0.len()
-        && x.0
-            .iter()
-            .all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-}
-
-fn describe(object: &Object, verb: &str) -> String {
-    let kind = object
-        .as_dict()
-        .and_then(|d| {
-            d.get(b"Type")
-                .or(d.get(b"FT"))
-                .or(d.get(b"Subtype"))
-                .and_then(Object::as_name)
-        })
-        .map(|n| String::from_utf8_lossy(n).into_owned())
-        .unwrap_or_else(|| "object".into());
-    format!("{kind} {verb}")
-}
-
 fn pdf_date_to_iso(raw: &[u8]) -> Option<String> {
     let text = decode_text(raw);
     let digits = text.strip_prefix("D:").unwrap_or(&text);
@@ -670,10 +455,16 @@ pub fn verify(data: &[u8], options: &Options<'_>) -> Result<Report, super::Error
             .and_then(Object::as_int)
             .unwrap_or(0)
     });
+    let locks = fields
+        .iter()
+        .filter_map(|(_, sig, widget)| Some((signed_end(sig)?, field_locks(&doc, sig, widget))))
+        .collect();
     let context = Context {
         anchors: &anchors,
         evidence: &evidence,
         options,
+        docmdp: certification(&doc),
+        locks,
     };
     for (field, sig, widget) in fields {
         if options
@@ -692,6 +483,90 @@ struct Context<'a> {
     anchors: &'a [Certificate],
     evidence: &'a Evidence,
     options: &'a Options<'a>,
+    /// The certification signature's end and DocMDP level.
+    docmdp: Option<(usize, i64)>,
+    /// Each signature's end and its FieldMDP locks.
+    locks: Vec<(usize, Vec<Lock>)>,
+}
+
+impl Context<'_> {
+    /// What the signatures ending at or before `end` permit after it.
+    fn permissions(&self, end: usize) -> Permissions {
+        Permissions {
+            docmdp: self.docmdp.filter(|(e, _)| *e <= end).map(|(_, p)| p),
+            locks: self
+                .locks
+                .iter()
+                .filter(|(e, _)| *e <= end)
+                .flat_map(|(_, l)| l.iter().cloned())
+                .collect(),
+        }
+    }
+}
+
+/// The end of the revision a signature covers (`/ByteRange` offset + length of the second part).
+fn signed_end(sig: &Dict) -> Option<usize> {
+    let range: Vec<i64> = sig
+        .get(b"ByteRange")
+        .and_then(Object::as_array)
+        .map(|a| a.iter().filter_map(Object::as_int).collect())
+        .unwrap_or_default();
+    let [_, _, start, len] = range[..] else {
+        return None;
+    };
+    usize::try_from(start.checked_add(len)?).ok()
+}
+
+/// The FieldMDP locks a signature sets: its `/Reference` entries and its field's `/Lock`.
+fn field_locks(doc: &Document<'_>, sig: &Dict, widget: &Dict) -> Vec<Lock> {
+    let mut locks = Vec::new();
+    for reference in doc.get(sig, b"Reference").as_array().into_iter().flatten() {
+        let reference = doc.resolve(reference);
+        let Some(r) = reference.as_dict() else {
+            continue;
+        };
+        if doc.get(r, b"TransformMethod").as_name() == Some(b"FieldMDP") {
+            if let Some(lock) = doc
+                .get(r, b"TransformParams")
+                .as_dict()
+                .and_then(|p| Lock::from_dict(doc, p))
+            {
+                locks.push(lock);
+            }
+        }
+    }
+    if let Some(lock) = doc
+        .get(widget, b"Lock")
+        .as_dict()
+        .and_then(|l| Lock::from_dict(doc, l))
+    {
+        locks.push(lock);
+    }
+    locks
+}
+
+/// The certification signature (catalog `/Perms /DocMDP`): its end and its P (default 2).
+fn certification(doc: &Document<'_>) -> Option<(usize, i64)> {
+    let (_, catalog) = doc.catalog().ok()?;
+    let perms = doc.get(&catalog, b"Perms");
+    let sig = doc.get(perms.as_dict()?, b"DocMDP");
+    let sig = sig.as_dict()?;
+    let mut level = 2;
+    for reference in doc.get(sig, b"Reference").as_array().into_iter().flatten() {
+        let reference = doc.resolve(reference);
+        if let Some(r) = reference.as_dict() {
+            if doc.get(r, b"TransformMethod").as_name() == Some(b"DocMDP") {
+                if let Some(p) = doc
+                    .get(r, b"TransformParams")
+                    .as_dict()
+                    .and_then(|t| doc.get(t, b"P").as_int())
+                {
+                    level = p.clamp(1, 3);
+                }
+            }
+        }
+    }
+    Some((signed_end(sig)?, level))
 }
 
 fn issued_policy(signatures: &[SignatureReport]) -> PolicyResult {
@@ -805,7 +680,7 @@ fn check_one(
     }
     report.covers_whole_file = end == data.len();
     if !report.covers_whole_file {
-        report.later_changes = later_changes(data, end);
+        report.later_changes = super::changes::analyse(data, end, &context.permissions(end));
     }
     let cms_der = super::ber::to_der(contents).unwrap_or_default();
     let cms = cms_der.as_slice();
