@@ -1003,3 +1003,52 @@ fn a_vietnamese_draft_from_a_real_producer_gets_number_date_and_stamps_where_the
     let lines = String::from_utf8_lossy(&lines.stdout).into_owned();
     assert!(lines.contains("Nguyễn Văn An"), "{lines}");
 }
+
+/// The published PDF attacks (shadow hide / replace / hide-and-replace, stamp swaps through
+/// `/Annots` and `/AcroForm`, signature wrapping, an xref in the `/Contents` gap, trailing
+/// bytes), made by `tests/fixtures/attacks.py` on a leader-signed draft: none is valid in
+/// Kyso, and pyHanko refuses every one but the trailing bytes (it judges them valid with a
+/// "does not cover the entire file" note; Kyso calls content outside any revision invalid).
+#[test]
+fn attacks_on_a_signed_draft_are_invalid_and_pyhanko_agrees() {
+    let d = docs();
+    let signed = d.dir.join("attack-base.pdf");
+    leader_signs(&d.dir.join("draft.pdf"), &signed);
+    let (code, _) = ours(&signed, true, false);
+    assert_eq!(code, 0, "the base file is valid");
+    let out_dir = d.dir.join("attacks");
+    let status = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/attacks.py"))
+        .arg(&signed)
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("attacks.py");
+    assert!(status.success());
+    let expected = [
+        "shadow-hide.pdf",
+        "shadow-replace.pdf",
+        "shadow-hide-and-replace.pdf",
+        "stamp-swap-annots.pdf",
+        "stamp-swap-acroform.pdf",
+        "signature-wrapping.pdf",
+        "xref-in-gap.pdf",
+        "trailing-bytes.pdf",
+    ];
+    for name in expected {
+        let file = out_dir.join(name);
+        assert!(file.exists(), "{name} was not made");
+        let (code, report) = ours(&file, true, false);
+        assert_ne!(code, 0, "{name}: {report:#}");
+        assert!(
+            verdicts(&report).iter().all(|v| v != "valid"),
+            "{name}: {report:#}"
+        );
+        let (py_ok, py) = pyhanko(&file);
+        if name == "trailing-bytes.pdf" {
+            assert!(py.contains("does not cover the entire file"), "{py}");
+        } else {
+            assert!(!py_ok, "{name}: pyHanko accepts it: {py}");
+        }
+    }
+}

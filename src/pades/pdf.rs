@@ -619,7 +619,7 @@ impl<'a> Document<'a> {
         }
         let doc = Self {
             data,
-            size: xref.keys().max().map(|m| m + 1).unwrap_or(1),
+            size: xref.keys().max().map_or(1, |m| m.saturating_add(1)),
             xref,
             trailer,
             sections: Vec::new(),
