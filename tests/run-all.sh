@@ -13,8 +13,8 @@ echo "== the headless build (no tray, no dialogs) still compiles"
 cargo check --locked --no-default-features --lib --bin kyso
 echo "== build the fault-injecting PKCS#11 module"
 cargo build --locked -p kyso-fault-token
-echo "== cargo test"
-cargo test --workspace --locked 2>&1 | tee target/kyso-test.log
+echo "== cargo test (the mutation fuzzer runs for a minute within it)"
+KYSO_FUZZ_SECS=60 cargo test --workspace --locked 2>&1 | tee target/kyso-test.log
 
 echo "== web SDK: build and unit tests (node)"
 (cd web-sdk && npm ci --no-audit --no-fund --silent && npm test) 2>&1 | tee target/kyso-sdk-test.log

@@ -48,9 +48,12 @@ fn parse_cmap(data: &[u8]) -> HashMap<u32, String> {
     let text = String::from_utf8_lossy(data);
     let hex = |s: &str| u32::from_str_radix(s.trim_matches(|c| c == '<' || c == '>'), 16).ok();
     let utf16 = |s: &str| {
-        let s = s.trim_matches(|c| c == '<' || c == '>');
-        let units: Vec<u16> = (0..s.len() / 4)
-            .filter_map(|i| u16::from_str_radix(&s[i * 4..i * 4 + 4], 16).ok())
+        let s = s.trim_matches(|c| c == '<' || c == '>').as_bytes();
+        // Bytes, not a str slice: the stream may hold non-ASCII text.
+        let units: Vec<u16> = s
+            .chunks_exact(4)
+            .filter_map(|quad| std::str::from_utf8(quad).ok())
+            .filter_map(|quad| u16::from_str_radix(quad, 16).ok())
             .collect();
         String::from_utf16_lossy(&units)
     };
@@ -89,15 +92,15 @@ fn parse_cmap(data: &[u8]) -> HashMap<u32, String> {
                     .split_whitespace()
                     .collect();
                 for (i, item) in items.iter().enumerate() {
-                    map.insert(lo + i as u32, utf16(item));
+                    map.insert(lo.saturating_add(i as u32), utf16(item));
                 }
             } else if let Some(base) = parts[2].strip_prefix('<').and_then(|s| s.strip_suffix('>'))
             {
                 let Ok(start) = u32::from_str_radix(base, 16) else {
                     continue;
                 };
-                for (i, code) in (lo..=hi.min(lo + 65535)).enumerate() {
-                    if let Some(c) = char::from_u32(start + i as u32) {
+                for (i, code) in (lo..=hi.min(lo.saturating_add(65535))).enumerate() {
+                    if let Some(c) = start.checked_add(i as u32).and_then(char::from_u32) {
                         map.insert(code, c.to_string());
                     }
                 }
@@ -140,7 +143,10 @@ fn font_info(doc: &Document<'_>, font: &Dict) -> FontInfo {
                 match items.get(i + 1).map(|o| doc.resolve(o)) {
                     Some(Object::Array(list)) => {
                         for (k, v) in list.iter().enumerate() {
-                            widths.insert(first + k as u32, v.as_f64().unwrap_or(default_width));
+                            widths.insert(
+                                first.saturating_add(k as u32),
+                                v.as_f64().unwrap_or(default_width),
+                            );
                         }
                         i += 2;
                     }
@@ -150,7 +156,7 @@ fn font_info(doc: &Document<'_>, font: &Dict) -> FontInfo {
                             .get(i + 2)
                             .and_then(Object::as_f64)
                             .unwrap_or(default_width);
-                        for c in first..=last.min(first + 65535) {
+                        for c in first..=last.min(first.saturating_add(65535)) {
                             widths.insert(c, width);
                         }
                         i += 3;
@@ -163,7 +169,10 @@ fn font_info(doc: &Document<'_>, font: &Dict) -> FontInfo {
         let first = doc.get(font, b"FirstChar").as_int().unwrap_or(0) as u32;
         if let Some(list) = doc.get(font, b"Widths").as_array() {
             for (k, v) in list.iter().enumerate() {
-                widths.insert(first + k as u32, doc.resolve(v).as_f64().unwrap_or(500.0));
+                widths.insert(
+                    first.saturating_add(k as u32),
+                    doc.resolve(v).as_f64().unwrap_or(500.0),
+                );
             }
         }
     }
