@@ -384,10 +384,14 @@ async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Ok(p) => p,
         Err(r) => return r,
     };
-    let issued = match input.policy.as_deref() {
-        None => false,
-        Some("issued") => true,
-        Some(_) => return bad("policy is issued"),
+    let issued = match input
+        .policy
+        .as_deref()
+        .map(crate::pades::verify::Policy::parse)
+    {
+        None => None,
+        Some(Some(p)) => Some(p),
+        Some(None) => return bad("policy is issued or scanned"),
     };
     let mut anchors = shared.config.trust_anchors.clone();
     for pem in input.trust.unwrap_or_default() {
@@ -432,7 +436,7 @@ async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response
                 crls: &crls,
                 revocation,
                 fetch: &fetch,
-                policy_issued: issued,
+                policy: issued,
                 cancel: Some(&cancelled),
             },
         )

@@ -322,7 +322,9 @@ enum PdfAction {
         /// Trusted root certificates (PEM/DER), besides the configured trust_anchors.
         #[arg(long)]
         trust: Vec<PathBuf>,
-        /// `issued`: also require a personal and an organisation signature with its seal.
+        /// `issued`: also require a personal and, after it, an organisation signature with its
+        /// seal (letter 004); `scanned`: an organisation signature on a scanned paper
+        /// document (letter 002, way 1).
         #[arg(long)]
         policy: Option<String>,
         /// CRLs (PEM or DER) to apply, besides the document's own evidence.
@@ -334,6 +336,9 @@ enum PdfAction {
         /// Check the certificate paths only (CRLs given still apply).
         #[arg(long)]
         no_revocation: bool,
+        /// Also write a printable Vietnamese report (HTML) to file with the document.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -604,6 +609,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     crl,
                     offline,
                     no_revocation,
+                    report,
                     json,
                     lang,
                 },
@@ -622,6 +628,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     trust,
                     crls: crl,
                     revocation,
+                    report: report.as_deref(),
                     policy: policy.as_deref(),
                     json: *json,
                     lang,
@@ -1316,6 +1323,7 @@ struct PdfVerifyArgs<'a> {
     trust: &'a [PathBuf],
     crls: &'a [PathBuf],
     revocation: kyso::pki::check::RevocationMode,
+    report: Option<&'a std::path::Path>,
     policy: Option<&'a str>,
     json: bool,
     lang: &'a str,
@@ -1342,15 +1350,14 @@ fn pdf_verify(config: &Config, args: &PdfVerifyArgs<'_>) -> ExitCode {
         lang,
         ..
     } = *args;
-    use kyso::pades::verify::Verdict;
     let usage = |m: String| {
         eprintln!("kyso: {m}");
         ExitCode::from(3)
     };
-    let issued = match policy {
-        None => false,
-        Some("issued") => true,
-        Some(other) => return usage(format!("unknown policy {other:?} (issued)")),
+    let issued = match policy.map(|p| (p, kyso::pades::verify::Policy::parse(p))) {
+        None => None,
+        Some((_, Some(p))) => Some(p),
+        Some((other, None)) => return usage(format!("unknown policy {other:?} (issued, scanned)")),
     };
     let paths: Vec<PathBuf> = config.trust_anchors.iter().chain(trust).cloned().collect();
     let anchors = match certificate::read_certificate_files(&paths) {
@@ -1371,109 +1378,41 @@ fn pdf_verify(config: &Config, args: &PdfVerifyArgs<'_>) -> ExitCode {
         crls: &crls,
         revocation: args.revocation,
         fetch: &fetch,
-        policy_issued: issued,
+        policy: issued,
         cancel: None,
     };
     let report = match kyso::pades::verify::verify(&map, &options) {
         Ok(report) => report,
         Err(e) => return usage(format!("{}: {e}", input.display())),
     };
+    if let Some(path) = args.report {
+        let name = input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let html = kyso::pades::report::html(
+            &report,
+            issued,
+            &kyso::pades::report::Document {
+                name: &name,
+                sha256: &kyso::pades::verify::fingerprint(&map),
+                checked_at: &kyso::pades::roles::iso8601_vn(kyso::pades::vietnam_now()),
+            },
+        );
+        if let Err(e) = std::fs::write(path, html) {
+            return usage(format!("{}: {e}", path.display()));
+        }
+    }
     if json {
         print_json(&report);
         return ExitCode::from(report.exit_code());
     }
-    let en = lang.eq_ignore_ascii_case("en");
-    if report.signatures.is_empty() {
-        println!(
-            "{}",
-            if en {
-                "No signature."
-            } else {
-                "Văn bản không có chữ ký số."
-            }
-        );
-    }
-    for (i, s) in report.signatures.iter().enumerate() {
-        let (vi, english) = s.verdict.label();
-        let kind = match s.kind {
-            Some(Kind::Personal) => {
-                if en {
-                    "personal"
-                } else {
-                    "cá nhân"
-                }
-            }
-            Some(Kind::Organization) => {
-                if en {
-                    "organisation"
-                } else {
-                    "tổ chức"
-                }
-            }
-            None => "?",
-        };
-        println!(
-            "{} {}: {} — {} ({kind}){}",
-            if en { "Signature" } else { "Chữ ký" },
-            i + 1,
-            s.field,
-            s.signer.as_deref().unwrap_or("?"),
-            s.organization
-                .as_deref()
-                .map(|o| format!(", {o}"))
-                .unwrap_or_default()
-        );
-        if let Some(t) = &s.signing_time {
-            println!("  {}: {t}", if en { "Signed at" } else { "Thời gian ký" });
-        }
-        println!(
-            "  {}: {}",
-            if en { "Verdict" } else { "Kết quả" },
-            if en {
-                english.to_uppercase()
-            } else {
-                vi.to_uppercase()
-            }
-        );
-        for reason in &s.reasons {
-            println!("  - {reason}");
-        }
-        if !s.covers_whole_file {
-            for change in &s.later_changes {
-                println!(
-                    "  {} {}: {}",
-                    if change.allowed { "+" } else { "!" },
-                    change.object,
-                    change.what
-                );
-            }
-        }
-    }
-    if let Some(p) = &report.policy {
-        if p.met {
-            println!(
-                "{}",
-                if en {
-                    "Issued-document policy: met."
-                } else {
-                    "Đủ điều kiện văn bản phát hành."
-                }
-            );
-        } else {
-            println!(
-                "{}",
-                if en {
-                    "Issued-document policy NOT met; refuse the document:"
-                } else {
-                    "KHÔNG đủ điều kiện văn bản phát hành, từ chối tiếp nhận:"
-                }
-            );
-            for m in &p.missing {
-                println!("  - {m}");
-            }
-        }
-    }
-    let _ = Verdict::Valid;
+    let lang = if lang.eq_ignore_ascii_case("en") {
+        kyso::pades::report::Lang::En
+    } else {
+        kyso::pades::report::Lang::Vi
+    };
+    print!("{}", kyso::pades::report::text(&report, issued, lang));
     ExitCode::from(report.exit_code())
 }
 

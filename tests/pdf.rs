@@ -1052,3 +1052,56 @@ fn attacks_on_a_signed_draft_are_invalid_and_pyhanko_agrees() {
         }
     }
 }
+
+/// `--policy scanned` (letter 002, way 1: the clerk signs a scanned paper document with the
+/// organisation's certificate alone) is met by that file where `--policy issued` is not, and
+/// `--report` writes the printable Vietnamese report with the Thông tư 15/2025 Đ.6.4.b facts.
+#[test]
+fn scanned_documents_have_their_policy_and_every_verification_its_printable_report() {
+    let d = docs();
+    let scanned = d.dir.join("scan.signed.pdf");
+    let out = sign_role(&d.dir.join("scan.pdf"), &scanned, true, &[]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (code, report) = ours(&scanned, true, true);
+    assert_eq!(code, 1, "issued needs a personal signature: {report:#}");
+    assert_eq!(report["policy"]["met"], false);
+    let html = d.dir.join("scan.report.html");
+    let fx = fixture("pdf");
+    let out = kyso_pdf(
+        &[
+            "verify",
+            &scanned.display().to_string(),
+            "--trust",
+            &fx.root().display().to_string(),
+            "--crl",
+            &fx.pem("crls").display().to_string(),
+            "--policy",
+            "scanned",
+            "--report",
+            &html.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("Đủ điều kiện văn bản số hóa"),
+        "{:?}",
+        text(&out)
+    );
+    let page = std::fs::read_to_string(&html).expect("report");
+    for fact in [
+        "Kết quả kiểm tra chữ ký số",
+        "Tổ chức cung cấp dịch vụ chứng thực",
+        "Kyso Test CA G2",
+        "Người ký",
+        "UBND Thành phố Thử Nghiệm",
+        "Cơ quan, tổ chức quản lý",
+        "Thời gian ký / dấu thời gian",
+        "Tính toàn vẹn của văn bản",
+        "Hiệu lực của chứng thư tại thời điểm ký",
+        "Thời hạn hiệu lực của chứng thư số",
+        "HỢP LỆ",
+    ] {
+        assert!(page.contains(fact), "{fact} missing from the report");
+    }
+}

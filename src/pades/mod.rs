@@ -9,6 +9,7 @@ pub mod image;
 pub mod layout;
 pub mod pdf;
 pub mod prepare;
+pub mod report;
 pub mod roles;
 pub mod text;
 pub mod timestamp;

@@ -121,8 +121,8 @@ pub struct Options<'a> {
     pub revocation: crate::pki::check::RevocationMode,
     /// How revocation data is fetched when it is.
     pub fetch: &'a dyn crate::pki::revocation::Fetch,
-    /// Check the `issued` policy (letter 004).
-    pub policy_issued: bool,
+    /// A receipt policy to check (letters 002 and 004).
+    pub policy: Option<Policy>,
     /// Set when the caller has gone (the bridge's client disconnected): stop.
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
@@ -135,7 +135,7 @@ impl Options<'_> {
             crls: &[],
             revocation: crate::pki::check::RevocationMode::Off,
             fetch: &crate::pki::revocation::NoFetch,
-            policy_issued: false,
+            policy: None,
             cancel: None,
         }
     }
@@ -475,7 +475,7 @@ pub fn verify(data: &[u8], options: &Options<'_>) -> Result<Report, super::Error
         }
         signatures.push(check_one(&doc, data, &context, field, &sig, &widget));
     }
-    let policy = options.policy_issued.then(|| issued_policy(&signatures));
+    let policy = options.policy.map(|p| check_policy(p, &signatures));
     Ok(Report { signatures, policy })
 }
 
@@ -569,26 +569,67 @@ fn certification(doc: &Document<'_>) -> Option<(usize, i64)> {
     Some((signed_end(sig)?, level))
 }
 
-fn issued_policy(signatures: &[SignatureReport]) -> PolicyResult {
-    let mut missing = Vec::new();
-    let personal = signatures
-        .iter()
-        .position(|s| s.kind == Some(Kind::Personal) && s.verdict == Verdict::Valid);
-    let organization = signatures
-        .iter()
-        .rposition(|s| s.kind == Some(Kind::Organization) && s.verdict == Verdict::Valid);
-    if personal.is_none() {
-        missing
-            .push("chữ ký số hợp lệ của cá nhân có thẩm quyền / a valid personal signature".into());
+/// What a received document must carry to count as issued (letters 002 and 004).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Policy {
+    /// Way 2 (fully electronic, Decree 30 Đ.5.1): a valid personal signature of the competent
+    /// person and, after it, a valid organisation signature whose stamp shows the seal.
+    Issued,
+    /// Way 1 (a scanned paper document): a valid organisation signature; the seal and the
+    /// handwritten signature are on the scan itself.
+    Scanned,
+}
+
+impl Policy {
+    /// Parses `issued` / `scanned`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "issued" => Some(Self::Issued),
+            "scanned" => Some(Self::Scanned),
+            _ => None,
+        }
     }
-    match organization {
-        None => missing
-            .push("chữ ký số hợp lệ của cơ quan, tổ chức / a valid organisation signature".into()),
-        Some(o) => {
-            if !signatures[o].has_image {
-                missing.push("hình ảnh con dấu của chữ ký cơ quan, tổ chức / the seal image of the organisation signature".into());
+}
+
+/// Checks `policy` against every valid signature, in file order: any valid personal signature
+/// followed by any valid organisation signature with a seal image meets `Issued` (later
+/// incoming or copy stamps do not undo it).
+fn check_policy(policy: Policy, signatures: &[SignatureReport]) -> PolicyResult {
+    let valid = |kind: Kind| {
+        signatures
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| s.kind == Some(kind) && s.verdict == Verdict::Valid)
+            .map(|(i, _)| i)
+    };
+    let first_personal = valid(Kind::Personal).next();
+    let mut missing = Vec::new();
+    match policy {
+        Policy::Scanned => {
+            if valid(Kind::Organization).next().is_none() {
+                missing.push(
+                    "chữ ký số hợp lệ của cơ quan, tổ chức / a valid organisation signature".into(),
+                );
             }
-            if personal.is_some_and(|p| p > o) {
+        }
+        Policy::Issued => {
+            let org_with_seal = valid(Kind::Organization).filter(|o| signatures[*o].has_image);
+            let after_personal = |o: &usize| first_personal.is_some_and(|p| p < *o);
+            if first_personal.is_none() {
+                missing.push(
+                    "chữ ký số hợp lệ của cá nhân có thẩm quyền / a valid personal signature"
+                        .into(),
+                );
+            }
+            if valid(Kind::Organization).next().is_none() {
+                missing.push(
+                    "chữ ký số hợp lệ của cơ quan, tổ chức / a valid organisation signature".into(),
+                );
+            } else if org_with_seal.clone().next().is_none() {
+                missing.push("hình ảnh con dấu của chữ ký cơ quan, tổ chức / the seal image of the organisation signature".into());
+            } else if first_personal.is_some() && !org_with_seal.clone().any(|o| after_personal(&o))
+            {
                 missing.push("chữ ký cơ quan phải ký sau chữ ký cá nhân / the organisation must sign after the person".into());
             }
         }
