@@ -300,9 +300,9 @@ th {{ width: 38%; font-weight: normal; background: #f2f2f2; }}
                 .zip(&s.reasons)
                 .map(|(c, r)| format!("{} <span class=\"small\">[{}]</span>", escape(r), escape(c)))
                 .collect();
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<tr><th>Lý do</th><td>{}</td></tr>\n",
+                "<tr><th>Lý do</th><td>{}</td></tr>",
                 items.join("<br>")
             );
         }
@@ -318,18 +318,18 @@ th {{ width: 38%; font-weight: normal; background: #f2f2f2; }}
                     )
                 })
                 .collect();
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<tr><th>Chuỗi chứng thư</th><td class=\"small\">{}</td></tr>\n",
+                "<tr><th>Chuỗi chứng thư</th><td class=\"small\">{}</td></tr>",
                 items.join("<br>")
             );
         }
         out.push_str("</table>\n");
     }
     if let Some(p) = &report.policy {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p class=\"verdict {}\">{}</p>\n",
+            "<p class=\"verdict {}\">{}</p>",
             if p.met { "valid" } else { "invalid" },
             policy_title(policy, p.met, lang)
         );
