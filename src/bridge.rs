@@ -438,6 +438,7 @@ async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response
                 fetch: &fetch,
                 policy: issued,
                 cancel: Some(&cancelled),
+                password: b"",
             },
         )
     })

@@ -339,6 +339,10 @@ enum PdfAction {
         /// Also write a printable Vietnamese report (HTML) to file with the document.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// The user password of an encrypted PDF (not needed when it has only an owner
+        /// password). Prefer KYSO_PDF_PASSWORD: a command line is visible to other users.
+        #[arg(long, env = "KYSO_PDF_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -610,6 +614,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     offline,
                     no_revocation,
                     report,
+                    password,
                     json,
                     lang,
                 },
@@ -629,6 +634,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     crls: crl,
                     revocation,
                     report: report.as_deref(),
+                    password: password.as_deref().unwrap_or("").as_bytes(),
                     policy: policy.as_deref(),
                     json: *json,
                     lang,
@@ -1324,6 +1330,7 @@ struct PdfVerifyArgs<'a> {
     crls: &'a [PathBuf],
     revocation: kyso::pki::check::RevocationMode,
     report: Option<&'a std::path::Path>,
+    password: &'a [u8],
     policy: Option<&'a str>,
     json: bool,
     lang: &'a str,
@@ -1380,6 +1387,7 @@ fn pdf_verify(config: &Config, args: &PdfVerifyArgs<'_>) -> ExitCode {
         fetch: &fetch,
         policy: issued,
         cancel: None,
+        password: args.password,
     };
     let report = match kyso::pades::verify::verify(&map, &options) {
         Ok(report) => report,

@@ -1105,3 +1105,77 @@ fn scanned_documents_have_their_policy_and_every_verification_its_printable_repo
         assert!(page.contains(fact), "{fact} missing from the report");
     }
 }
+
+/// Encrypted drafts with an empty user password (how published decisions often come: an owner
+/// password restricting edits), in each standard-handler flavour qpdf writes: RC4 40 and 128
+/// bits, AES-128, AES-256 (R6). The leader signs them (the update keeps the encryption), and
+/// the signature is valid for Kyso, pdfsig and pyHanko. A real user password is a clear error.
+#[test]
+fn encrypted_drafts_are_signed_and_verified_keeping_their_encryption() {
+    let d = docs();
+    for (name, args) in [
+        ("rc4-40", &["40"][..]),
+        ("rc4-128", &["128", "--use-aes=n"][..]),
+        ("aes-128", &["128", "--use-aes=y"][..]),
+        ("aes-256", &["256"][..]),
+    ] {
+        let encrypted = d.dir.join(format!("enc-{name}.pdf"));
+        let status = Command::new("qpdf")
+            .args(["--allow-weak-crypto", "--encrypt", "", "owner-secret"])
+            .args(args)
+            .args(["--"])
+            .arg(d.dir.join("draft.pdf"))
+            .arg(&encrypted)
+            .status()
+            .expect("qpdf");
+        assert!(status.success(), "{name}");
+        let signed = d.dir.join(format!("enc-{name}.signed.pdf"));
+        leader_signs(&encrypted, &signed);
+        let still = Command::new("qpdf")
+            .arg("--show-encryption")
+            .arg(&signed)
+            .output()
+            .expect("qpdf");
+        assert!(
+            !String::from_utf8_lossy(&still.stdout).contains("File is not encrypted"),
+            "{name}: the update dropped the encryption"
+        );
+        let (code, report) = ours(&signed, true, false);
+        assert_eq!(code, 0, "{name}: {report:#}");
+        assert!(
+            pdfsig(&signed).contains("Signature is Valid."),
+            "{name}: {}",
+            pdfsig(&signed)
+        );
+        let (ok, py) = pyhanko(&signed);
+        assert!(ok, "{name}: {py}");
+    }
+    // A user password: refused with a clear message, exit 3.
+    let locked = d.dir.join("enc-user-password.pdf");
+    let status = Command::new("qpdf")
+        .args(["--encrypt", "mat-khau", "owner-secret", "256", "--"])
+        .arg(d.dir.join("draft.pdf"))
+        .arg(&locked)
+        .status()
+        .expect("qpdf");
+    assert!(status.success());
+    let out = kyso_pdf(&["verify", &locked.display().to_string()], None);
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    assert!(text(&out).1.contains("--password"), "{:?}", text(&out));
+    // With it, the file opens (and has no signature: exit 1, not an error).
+    let out = kyso_pdf(
+        &[
+            "verify",
+            &locked.display().to_string(),
+            "--password",
+            "mat-khau",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("không có chữ ký số"),
+        "{:?}",
+        text(&out)
+    );
+}

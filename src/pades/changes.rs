@@ -97,16 +97,21 @@ const MAX_REVISIONS: usize = 256;
 const MAX_SCAN: usize = 200_000;
 
 /// The changes after `signed_end` (the end of the signed revision), revision by revision.
-pub fn analyse(data: &[u8], signed_end: usize, permissions: &Permissions) -> Vec<Change> {
+pub fn analyse(
+    data: &[u8],
+    signed_end: usize,
+    permissions: &Permissions,
+    password: &[u8],
+) -> Vec<Change> {
     let structure = |what: &str| Change {
         object: 0,
         what: what.into(),
         allowed: false,
     };
-    let Ok(signed) = Document::load(&data[..signed_end]) else {
+    let Ok(signed) = Document::load_with_password(&data[..signed_end], password) else {
         return vec![structure("the signed revision cannot be read")];
     };
-    let ends = revision_ends(data, signed_end);
+    let ends = revision_ends(data, signed_end, password);
     if ends.len() > MAX_REVISIONS {
         return vec![structure("too many revisions after the signature")];
     }
@@ -122,7 +127,7 @@ pub fn analyse(data: &[u8], signed_end: usize, permissions: &Permissions) -> Vec
     }
     let mut prev = signed;
     for end in ends {
-        let Ok(next) = Document::load(&data[..end]) else {
+        let Ok(next) = Document::load_with_password(&data[..end], password) else {
             out.push(structure("a later revision cannot be read"));
             break;
         };
@@ -133,7 +138,7 @@ pub fn analyse(data: &[u8], signed_end: usize, permissions: &Permissions) -> Vec
 }
 
 /// The end (after `%%EOF` and its end of line) of each revision that starts after `from`.
-fn revision_ends(data: &[u8], from: usize) -> Vec<usize> {
+fn revision_ends(data: &[u8], from: usize, password: &[u8]) -> Vec<usize> {
     let mut ends = Vec::new();
     let mut at = from;
     while let Some(found) = find(&data[at..], b"%%EOF") {
@@ -142,7 +147,7 @@ fn revision_ends(data: &[u8], from: usize) -> Vec<usize> {
             end += 1;
         }
         // Only an %%EOF that ends a readable revision counts (one inside a stream does not).
-        if Document::load(&data[..end]).is_ok_and(|d| d.startxref >= from) {
+        if Document::load_with_password(&data[..end], password).is_ok_and(|d| d.startxref >= from) {
             ends.push(end);
         }
         at = end;

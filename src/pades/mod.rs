@@ -4,6 +4,7 @@
 
 pub mod ber;
 pub mod changes;
+pub mod crypt;
 pub mod embed;
 pub mod image;
 pub mod layout;

@@ -17,9 +17,9 @@ pub enum Error {
     /// An object the document needs is missing.
     #[error("object {0} {1} R is missing")]
     Missing(u32, u16),
-    /// Encrypted documents are refused (their strings and streams would need the password).
-    #[error("encrypted PDFs are not supported; remove the password first")]
-    Encrypted,
+    /// An encrypted document that cannot be opened (a user password, another handler).
+    #[error(transparent)]
+    Encrypted(#[from] super::crypt::Error),
     /// A bound on untrusted input was reached (decoded size, count, nesting).
     #[error("the PDF exceeds a safety limit: {0}")]
     TooLarge(String),
@@ -489,6 +489,8 @@ pub struct Document<'a> {
     /// Object look-ups in progress (a stream whose /Length or object stream needs another
     /// look-up): bounded, so that reference cycles end in an error, not a stack overflow.
     lookups: Cell<u32>,
+    /// The standard security handler, opened, for an encrypted document.
+    pub crypt: Option<super::crypt::Crypt>,
 }
 
 /// Nested object look-ups allowed (a /Length in an object stream is 3).
@@ -509,6 +511,15 @@ impl<'a> Document<'a> {
     /// # Errors
     /// Not a PDF, or an encrypted one.
     pub fn load(data: &'a [u8]) -> Result<Self, Error> {
+        Self::load_with_password(data, b"")
+    }
+
+    /// As [`Document::load`], opening an encrypted document with `password` (the user
+    /// password; empty for documents that only carry an owner password).
+    ///
+    /// # Errors
+    /// Not a PDF, or a password that does not open it.
+    pub fn load_with_password(data: &'a [u8], password: &[u8]) -> Result<Self, Error> {
         let head = &data[..data.len().min(1024)];
         if !head.windows(5).any(|w| w == b"%PDF-") {
             return Err(syntax("no %PDF header"));
@@ -524,7 +535,7 @@ impl<'a> Document<'a> {
             seen.push(offset);
             let section = match read_section(data, offset) {
                 Ok(section) => section,
-                Err(e) if sections.is_empty() => return Self::reconstruct(data, e),
+                Err(e) if sections.is_empty() => return Self::reconstruct(data, e, password),
                 Err(_) => break,
             };
             next = section
@@ -555,9 +566,6 @@ impl<'a> Document<'a> {
             .first()
             .map(|s| s.trailer.clone())
             .unwrap_or_default();
-        if trailer.get(b"Encrypt").is_some() {
-            return Err(Error::Encrypted);
-        }
         let size = trailer
             .get(b"Size")
             .and_then(Object::as_int)
@@ -565,9 +573,9 @@ impl<'a> Document<'a> {
             .max(xref.keys().max().map(|m| i64::from(*m) + 1).unwrap_or(0))
             as u32;
         if trailer.get(b"Root").is_none() {
-            return Self::reconstruct(data, syntax("no /Root in the trailer"));
+            return Self::reconstruct(data, syntax("no /Root in the trailer"), password);
         }
-        Ok(Self {
+        let mut doc = Self {
             data,
             xref,
             trailer,
@@ -577,11 +585,44 @@ impl<'a> Document<'a> {
             objstm_cache: RefCell::new(HashMap::new()),
             objstm_bytes: Cell::new(0),
             lookups: Cell::new(0),
-        })
+            crypt: None,
+        };
+        doc.open_encryption(password)?;
+        Ok(doc)
+    }
+
+    /// Opens the standard security handler when the trailer names one (strings and streams
+    /// are then decrypted as they are read).
+    ///
+    /// # Errors
+    /// A user password (other than `password`), another handler.
+    pub fn open_encryption(&mut self, password: &[u8]) -> Result<(), Error> {
+        let Some(encrypt) = self.trailer.get(b"Encrypt").cloned() else {
+            return Ok(());
+        };
+        self.crypt = None;
+        let dict = self
+            .resolve(&encrypt)
+            .as_dict()
+            .cloned()
+            .ok_or_else(|| syntax("/Encrypt is not a dictionary"))?;
+        let id0 = self
+            .trailer
+            .get(b"ID")
+            .and_then(Object::as_array)
+            .and_then(|a| a.first())
+            .and_then(Object::as_string)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        let mut crypt = super::crypt::Crypt::open(&dict, &id0, password)?;
+        crypt.encrypt_object = encrypt.as_ref().map(|r| r.0);
+        self.crypt = Some(crypt);
+        self.objstm_cache.borrow_mut().clear();
+        Ok(())
     }
 
     /// Rebuilds the object table by scanning for `n g obj` when the xref is broken.
-    fn reconstruct(data: &'a [u8], cause: Error) -> Result<Self, Error> {
+    fn reconstruct(data: &'a [u8], cause: Error, password: &[u8]) -> Result<Self, Error> {
         tracing::debug!(error = %cause, "rebuilding the cross-reference table by scanning");
         let mut xref = HashMap::new();
         let mut trailer = Dict::default();
@@ -627,6 +668,7 @@ impl<'a> Document<'a> {
             objstm_cache: RefCell::new(HashMap::new()),
             objstm_bytes: Cell::new(0),
             lookups: Cell::new(0),
+            crypt: None,
         };
         if doc.trailer.get(b"Root").is_none() {
             // Find the catalog.
@@ -648,9 +690,8 @@ impl<'a> Document<'a> {
                 None => return Err(cause),
             }
         }
-        if doc.trailer.get(b"Encrypt").is_some() {
-            return Err(Error::Encrypted);
-        }
+        let mut doc = doc;
+        doc.open_encryption(password)?;
         Ok(doc)
     }
 
@@ -704,11 +745,18 @@ impl<'a> Document<'a> {
         let n = p
             .unsigned()
             .ok_or_else(|| syntax(format!("no object at {offset}")))?;
-        let _gen = p.unsigned().ok_or_else(|| syntax("no generation"))?;
+        let generation = p.unsigned().ok_or_else(|| syntax("no generation"))?;
         if !p.keyword(b"obj") {
             return Err(syntax(format!("no obj keyword at {offset}")));
         }
-        let object = p.object(0)?;
+        let mut object = p.object(0)?;
+        let encrypted = self
+            .crypt
+            .as_ref()
+            .filter(|c| c.encrypt_object != Some(n as u32));
+        if let Some(crypt) = encrypted {
+            decrypt_strings(&mut object, crypt, n as u32, generation as u16, 0);
+        }
         let after = p.pos;
         if let Object::Dict(dict) = &object {
             if p.keyword(b"stream") {
@@ -745,10 +793,17 @@ impl<'a> Document<'a> {
                         })
                         .ok_or_else(|| syntax("unterminated stream"))?,
                 };
-                return Ok((
-                    n as u32,
-                    Object::Stream(dict.clone(), StreamData::InFile(start, end)),
-                ));
+                let data = match encrypted {
+                    // Decrypted once, here, where the object's number is known.
+                    Some(crypt) => StreamData::Owned(crypt.decrypt_stream(
+                        n as u32,
+                        generation as u16,
+                        dict,
+                        &self.data[start..end],
+                    )),
+                    None => StreamData::InFile(start, end),
+                };
+                return Ok((n as u32, Object::Stream(dict.clone(), data)));
             }
         }
         let _ = after;
@@ -969,6 +1024,69 @@ impl<'a> Document<'a> {
     }
 }
 
+/// Decrypts every string of an object read from the file, except a signature's `/Contents`
+/// (never encrypted: it is excluded from the signed bytes).
+fn decrypt_strings(
+    object: &mut Object,
+    crypt: &super::crypt::Crypt,
+    n: u32,
+    generation: u16,
+    depth: usize,
+) {
+    if depth > 64 {
+        return;
+    }
+    match object {
+        Object::String(bytes) => *bytes = crypt.decrypt_string(n, generation, bytes),
+        Object::Array(items) => {
+            for item in items {
+                decrypt_strings(item, crypt, n, generation, depth + 1);
+            }
+        }
+        Object::Dict(dict) | Object::Stream(dict, _) => {
+            let is_signature = dict.get(b"ByteRange").is_some();
+            for (key, value) in &mut dict.0 {
+                if is_signature && key.as_slice() == b"Contents" {
+                    continue;
+                }
+                decrypt_strings(value, crypt, n, generation, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The counterpart of [`decrypt_strings`] for objects an update adds.
+pub fn encrypt_strings(
+    object: &mut Object,
+    crypt: &super::crypt::Crypt,
+    n: u32,
+    generation: u16,
+    depth: usize,
+) {
+    if depth > 64 {
+        return;
+    }
+    match object {
+        Object::String(bytes) => *bytes = crypt.encrypt_string(n, generation, bytes),
+        Object::Array(items) => {
+            for item in items {
+                encrypt_strings(item, crypt, n, generation, depth + 1);
+            }
+        }
+        Object::Dict(dict) | Object::Stream(dict, _) => {
+            let is_signature = dict.get(b"ByteRange").is_some();
+            for (key, value) in &mut dict.0 {
+                if is_signature && key.as_slice() == b"Contents" {
+                    continue;
+                }
+                encrypt_strings(value, crypt, n, generation, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
 trait StartsWithEndstream {
     fn starts_with_ws_endstream(&self) -> bool;
 }
@@ -1096,6 +1214,7 @@ fn read_section(data: &[u8], offset: usize) -> Result<Section, Error> {
         objstm_cache: RefCell::new(HashMap::new()),
         objstm_bytes: Cell::new(0),
         lookups: Cell::new(0),
+        crypt: None,
     };
     let (_, object) = doc.object_at_offset(offset)?;
     let dict = object

@@ -11,6 +11,8 @@ use super::pdf::{write_object, Dict, Document, Object};
 pub struct Update {
     objects: BTreeMap<u32, (u16, Vec<u8>)>,
     next: u32,
+    /// The document's encryption: what the update adds is encrypted the same way.
+    crypt: Option<super::crypt::Crypt>,
 }
 
 impl Update {
@@ -19,6 +21,7 @@ impl Update {
         Self {
             objects: BTreeMap::new(),
             next: doc.size.max(1),
+            crypt: doc.crypt.clone(),
         }
     }
 
@@ -32,17 +35,32 @@ impl Update {
     /// Sets object `n` (new or a new version of an existing one).
     pub fn put(&mut self, n: u32, generation: u16, object: &Object) {
         let mut body = Vec::new();
-        write_object(&mut body, object);
+        match &self.crypt {
+            Some(crypt) => {
+                let mut object = object.clone();
+                super::pdf::encrypt_strings(&mut object, crypt, n, generation, 0);
+                write_object(&mut body, &object);
+            }
+            None => write_object(&mut body, object),
+        }
         self.objects.insert(n, (generation, body));
     }
 
     /// Sets object `n` as a stream with `data` (already encoded as `dict` says).
     pub fn put_stream(&mut self, n: u32, mut dict: Dict, data: &[u8]) {
+        let data = match &self.crypt {
+            Some(crypt) => crypt.encrypt_stream(n, 0, &dict, data),
+            None => data.to_vec(),
+        };
         dict.set(b"Length", Object::Int(data.len() as i64));
+        let mut dict = Object::Dict(dict);
+        if let Some(crypt) = &self.crypt {
+            super::pdf::encrypt_strings(&mut dict, crypt, n, 0, 0);
+        }
         let mut body = Vec::new();
-        write_object(&mut body, &Object::Dict(dict));
+        write_object(&mut body, &dict);
         body.extend_from_slice(b"\nstream\n");
-        body.extend_from_slice(data);
+        body.extend_from_slice(&data);
         body.extend_from_slice(b"\nendstream");
         self.objects.insert(n, (0, body));
     }
@@ -91,7 +109,7 @@ impl Update {
         }
         let previous_is_stream = doc.sections.first().is_some_and(|s| s.is_stream);
         let mut trailer = Dict::default();
-        for key in [&b"Root"[..], b"Info", b"ID"] {
+        for key in [&b"Root"[..], b"Info", b"ID", b"Encrypt"] {
             if let Some(v) = doc.trailer.get(key) {
                 trailer.set(key, v.clone());
             }

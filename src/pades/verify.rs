@@ -125,6 +125,8 @@ pub struct Options<'a> {
     pub policy: Option<Policy>,
     /// Set when the caller has gone (the bridge's client disconnected): stop.
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    /// The user password of an encrypted document (empty: owner-password-only documents).
+    pub password: &'a [u8],
 }
 
 impl Options<'_> {
@@ -137,6 +139,7 @@ impl Options<'_> {
             fetch: &crate::pki::revocation::NoFetch,
             policy: None,
             cancel: None,
+            password: b"",
         }
     }
 }
@@ -433,7 +436,7 @@ fn adbe_revocation(signer: &SignerInfo, evidence: &mut Evidence) {
 /// # Errors
 /// A file that is not a readable PDF.
 pub fn verify(data: &[u8], options: &Options<'_>) -> Result<Report, super::Error> {
-    let doc = Document::load(data)?;
+    let doc = Document::load_with_password(data, options.password)?;
     let anchors: Vec<Certificate> = options
         .anchors
         .iter()
@@ -721,7 +724,12 @@ fn check_one(
     }
     report.covers_whole_file = end == data.len();
     if !report.covers_whole_file {
-        report.later_changes = super::changes::analyse(data, end, &context.permissions(end));
+        report.later_changes = super::changes::analyse(
+            data,
+            end,
+            &context.permissions(end),
+            context.options.password,
+        );
     }
     let cms_der = super::ber::to_der(contents).unwrap_or_default();
     let cms = cms_der.as_slice();
