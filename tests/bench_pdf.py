@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """PDF benchmark: prepare + embed of 1, 10 and 100 MB PDFs with kyso, against reading the file
 once (cat) and against pyHanko signing the same file with a software key; peak memory of each.
+Then verify of the signed files, against `pyhanko sign validate` on the same files.
 Usage: bench_pdf.py KYSO PYHANKO WORKDIR TOKEN_DIR — prints a table, asserts nothing."""
 import base64
 import os
@@ -90,12 +91,14 @@ def run_rss(cmd):
     return elapsed, usage.ru_maxrss / 1024
 
 
+verify_rows = []
 print("PDF benchmark (median of 3): prepare + embed vs one read of the file and vs pyHanko")
 print(f"{'size':>6} {'cat s':>7} {'sha256 s':>9} {'kyso s':>8} {'x cat':>6} {'x sha':>6} {'pyHanko s':>10} {'faster':>7} {'kyso MiB':>9} {'pyHanko MiB':>12}")
 for mb in (1, 10, 100):
     src = os.path.join(work, f"big-{mb}.pdf")
     big_pdf(src, mb)
     reads, hashes, ours, theirs, ours_rss, their_rss = [], [], [], [], [], []
+    verify_ours, verify_theirs, verify_rss = [], [], []
     for _ in range(3):
         reads.append(run_rss(["cat", src])[0])
         hashes.append(run_rss(["openssl", "dgst", "-sha256", src])[0])
@@ -106,7 +109,15 @@ for mb in (1, 10, 100):
         cms = os.path.join(work, f"big-{mb}.p7s")
         run([kyso, "--config", config, "--data-dir", os.path.join(work, "data"), "--prompter", f"scripted:{pin}",
              "sign", "--cert", cert_id, "--digest", digest, "--out", cms])
-        t2, rss2 = run_rss([kyso, "pdf", "embed", prepared, "--cms", cms, "-o", os.path.join(work, f"big-{mb}.signed.pdf")])
+        signed = os.path.join(work, f"big-{mb}.signed.pdf")
+        t2, rss2 = run_rss([kyso, "pdf", "embed", prepared, "--cms", cms, "-o", signed])
+        tv, rssv = run_rss([kyso, "pdf", "verify", signed, "--trust", f"{pki}/root.pem", "--crl", f"{pki}/crls.pem",
+                            "--json"])
+        verify_ours.append(tv)
+        verify_rss.append(rssv)
+        tp, _ = run_rss([pyhanko, "sign", "validate", "--no-revocation-check", "--trust", f"{pki}/root.pem",
+                         "--trust-replace", signed])
+        verify_theirs.append(tp)
         ours.append(t1 + t2)
         ours_rss.append(max(rss1, rss2))
         t3, rss3 = run_rss([pyhanko, "sign", "addsig", "--field", "Sig1", "pemder", "--key", f"{pki}/personal.key",
@@ -116,11 +127,17 @@ for mb in (1, 10, 100):
     med = lambda v: sorted(v)[len(v) // 2]
     r, h, o, p = med(reads), med(hashes), med(ours), med(theirs)
     print(f"{mb:>4}MB {r:>7.3f} {h:>9.3f} {o:>8.3f} {o / r:>5.1f}x {o / h:>5.1f}x {p:>10.3f} {p / o:>6.1f}x {max(ours_rss):>9.1f} {max(their_rss):>12.1f}")
+    verify_rows.append((mb, med(verify_ours), med(verify_theirs), max(verify_rss)))
     for name in ("", ".prepared", ".signed", ".pyhanko"):
         try:
             os.remove(os.path.join(work, f"big-{mb}{name}.pdf"))
         except FileNotFoundError:
             pass
 print("targets: kyso <= 3x one read, linear in size, >= 5x faster than pyHanko")
+print()
+print("verify of the signed file (path, CRLs, change analysis) vs pyhanko sign validate --no-revocation-check")
+print(f"{'size':>6} {'kyso s':>8} {'pyHanko s':>10} {'faster':>7} {'kyso MiB':>9}")
+for mb, ov, pv, rss in verify_rows:
+    print(f"{mb:>4}MB {ov:>8.3f} {pv:>10.3f} {pv / ov:>6.1f}x {rss:>9.1f}")
 print("one read: 'cat' copies the file from the page cache; 'sha256' reads and hashes it once (openssl dgst),")
 print("the least any signer must do; kyso's time covers two processes (prepare, embed), each one read, hash and write")
