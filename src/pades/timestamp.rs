@@ -180,19 +180,15 @@ pub fn timestamp_cms(cms: &[u8], tsa_url: &str) -> Result<Vec<u8>, Error> {
         .first_mut()
         .ok_or_else(|| Error::Cms("no signer".into()))?;
     let hash = DigestAlgorithm::Sha256.digest(signer.signature.as_bytes());
-    let nonce = u64::from_le_bytes(
-        DigestAlgorithm::Sha256.digest(
-            &std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos()
-                .to_le_bytes(),
-        )[..8]
-            .try_into()
-            .unwrap_or([7; 8]),
-    ) >> 1;
+    // A random nonce (63 bits: a positive INTEGER), echoed by the TSA: a replayed or
+    // substituted token does not carry it.
+    let mut random = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| Error::Timestamp("no randomness for the nonce".into()))?;
+    let nonce = u64::from_le_bytes(random) >> 1;
     let response = post(tsa_url, &request(&hash, nonce)?)?;
     let token = parse_response(&response, &hash)?;
+    verify_token(&token, signer.signature.as_bytes(), Some(nonce)).map_err(Error::Timestamp)?;
     let attribute = x509_cert::attr::Attribute {
         oid: ID_SIGNATURE_TIMESTAMP,
         values: SetOfVec::try_from(vec![Any::from_der(&token).map_err(bad)?]).map_err(bad)?,

@@ -231,8 +231,13 @@ async fn json_body<T: DeserializeOwned>(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     // Read the (bounded) body before answering, even to refuse it: a client still sending
-    // would otherwise see a reset connection instead of the refusal.
-    let bytes = to_bytes(request.into_body(), limit).await;
+    // would otherwise see a reset connection instead of the refusal. Up to 1 MiB past the
+    // limit is read (and dropped) so that an oversized body still gets its readable 413.
+    const DRAIN_ALLOWANCE: usize = 1 << 20;
+    let bytes = to_bytes(request.into_body(), limit.saturating_add(DRAIN_ALLOWANCE))
+        .await
+        .map_err(|_| ())
+        .and_then(|b| if b.len() > limit { Err(()) } else { Ok(b) });
     if !is_json {
         return Err(bad_request(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
