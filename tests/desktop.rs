@@ -26,7 +26,11 @@ struct Desktop {
     display: String,
     server: Child,
     window_manager: Child,
+    /// One desktop at a time: on two cores, dialogs racing for the CPU miss their keystrokes.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_DESKTOP_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Drop for Desktop {
     fn drop(&mut self) {
@@ -42,6 +46,9 @@ impl Drop for Desktop {
 
 impl Desktop {
     fn start() -> Self {
+        let serial = ONE_DESKTOP_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // A display number no other test (or session) holds: X's own lock files tell.
         for n in 40..200 {
             if std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists() {
@@ -90,6 +97,7 @@ impl Desktop {
                 display,
                 server,
                 window_manager,
+                _serial: serial,
             };
         }
         panic!("no free X display");
