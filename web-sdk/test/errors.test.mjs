@@ -6,7 +6,8 @@ import { connect, errorFromBody, KysoError, MESSAGES } from "../dist/kyso.js";
 
 const AGENT_CODES = [
   "ORIGIN_NOT_ALLOWED", "USER_CANCELLED", "TIMEOUT", "TOKEN_NOT_PRESENT", "PIN_INCORRECT",
-  "PIN_LOCKED", "CERTIFICATE_NOT_FOUND", "CERTIFICATE_NOT_VALID", "BAD_REQUEST", "BUSY", "INTERNAL",
+  "PIN_LOCKED", "CERTIFICATE_NOT_FOUND", "CERTIFICATE_NOT_VALID", "BAD_REQUEST", "BUSY", "PDF_MALFORMED",
+  "LIMIT_EXCEEDED", "INTERNAL",
 ];
 
 const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
