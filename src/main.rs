@@ -1309,6 +1309,8 @@ fn cert_verify(config: &Config, args: &CertVerifyArgs<'_>) -> ExitCode {
             at,
             purpose: args.purpose,
             revocation,
+            // The time the caller states (--at) or now.
+            time_proven: true,
         },
         &kyso::pki::revocation::HttpFetch::default(),
     );

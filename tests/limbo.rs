@@ -91,6 +91,7 @@ fn x509_limbo_document_signing_subset() {
                         at,
                         purpose: Purpose::Any,
                         revocation: RevocationMode::Off,
+                        time_proven: true,
                     },
                     &NoFetch,
                 );

@@ -469,6 +469,25 @@ fn signed_drafts_are_valid_invalid_or_unknown_as_their_certificates_are() {
             .contains("không kiểm tra được trạng thái thu hồi"),
         "{s:#}"
     );
+    // Signed, then revoked: the signing time is only claimed (no timestamp), so the signature
+    // may as well have been made after the revocation with a backdated /M: unknown, not valid.
+    let later = sign_with(&p, "crl-only", &["ca"]);
+    assert_eq!(pdf_verify(&p, &later, &[]).0, 0);
+    std::thread::sleep(Duration::from_millis(1100));
+    let status = Command::new("bash")
+        .args(["-c", "openssl ca -config db/ca/ca.cnf -revoke crl-only.pem 2>/dev/null && openssl ca -gencrl -config db/ca/ca.cnf -out ca.crl.pem 2>/dev/null && openssl crl -in ca.crl.pem -outform DER -out crl/ca.crl"])
+        .current_dir(&p.dir)
+        .status()
+        .expect("bash");
+    assert!(status.success());
+    let (code, s) = pdf_verify(&p, &later, &[]);
+    assert_eq!(code, 2, "{s:#}");
+    assert!(
+        s["reasonCodes"]
+            .as_array()
+            .is_some_and(|c| c.contains(&"REVOKED_AFTER_CLAIMED_TIME".into())),
+        "{s:#}"
+    );
     // The responder and the CRL server down: unknown too.
     p.servers.stop();
     let (code, s) = pdf_verify(&p, &good, &[]);

@@ -946,6 +946,8 @@ fn check_one(
                         at: proven.time,
                         purpose: Purpose::Timestamping,
                         revocation: context.options.revocation,
+                        // The token's own signature vouches for its time.
+                        time_proven: true,
                     },
                     context.options.fetch,
                 );
@@ -982,6 +984,7 @@ fn check_one(
         at,
         purpose: Purpose::DocumentSigning,
         revocation: context.options.revocation,
+        time_proven: report.time_source != "claimed",
     };
     let at_signing = pki_check::check(&request, context.options.fetch);
     report.path = at_signing.path.clone();

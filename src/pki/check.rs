@@ -43,6 +43,10 @@ pub struct Request<'a> {
     pub purpose: Purpose,
     /// How revocation is established.
     pub revocation: RevocationMode,
+    /// Whether `at` is proven (a verified timestamp, or a time the caller states). A
+    /// certificate revoked after an unproven (claimed) signing time may have signed after its
+    /// revocation with a backdated claim: validity unknown, not valid.
+    pub time_proven: bool,
 }
 
 /// One certificate of the path, as the report shows it.
@@ -215,14 +219,25 @@ pub fn check(request: &Request<'_>, fetch: &dyn Fetch) -> Report {
             (true, _) => "anchor",
             (false, CrlStatus::Good) => "good",
             (false, CrlStatus::RevokedLater { since }) => {
-                report.reasons.push(Finding::new(
-                    Reason::Revoked,
-                    format!(
-                        "note: {} was revoked {}, after the validation time",
-                        cert.tbs_certificate.subject,
-                        iso8601(since)
-                    ),
-                ));
+                let subject = &cert.tbs_certificate.subject;
+                if request.time_proven {
+                    report.reasons.push(Finding::new(
+                        Reason::RevokedLater,
+                        format!(
+                            "{subject} was revoked {}, after the proven signing time",
+                            iso8601(since)
+                        ),
+                    ));
+                } else {
+                    report.verdict = Verdict::Unknown;
+                    report.reasons.push(Finding::new(
+                        Reason::RevokedAfterClaimedTime,
+                        format!(
+                            "{subject} was revoked {}, after a signing time that no timestamp proves",
+                            iso8601(since)
+                        ),
+                    ));
+                }
                 "revokedLater"
             }
             (false, CrlStatus::NotChecked) => "notChecked",

@@ -66,6 +66,10 @@ pub enum Reason {
     KeyUsage,
     /// A certificate of the path was revoked at the validation time.
     Revoked,
+    /// A note on a valid verdict: revoked, but after the proven signing time.
+    RevokedLater,
+    /// Revoked after the claimed signing time, which no timestamp proves.
+    RevokedAfterClaimedTime,
     /// A CRL that covers a certificate of the path is itself not valid.
     CrlInvalid,
     /// The revocation status of a certificate of the path could not be established.
@@ -117,6 +121,14 @@ impl Reason {
                 "the certificate may not be used for this purpose",
             ),
             Self::Revoked => ("chứng thư số đã bị thu hồi", "a certificate was revoked"),
+            Self::RevokedLater => (
+                "chứng thư số bị thu hồi sau thời điểm ký đã được chứng thực (chữ ký vẫn hợp lệ)",
+                "the certificate was revoked after the proven signing time (the signature stays valid)",
+            ),
+            Self::RevokedAfterClaimedTime => (
+                "chứng thư số đã bị thu hồi; thời điểm ký không có dấu thời gian chứng thực",
+                "the certificate was revoked and the signing time is not proven by a timestamp",
+            ),
             Self::CrlInvalid => (
                 "danh sách thu hồi (CRL) không hợp lệ",
                 "a certificate revocation list is not valid",
@@ -142,6 +154,8 @@ impl Reason {
         !matches!(
             self,
             Self::NoTrustedPath
+                | Self::RevokedLater
+                | Self::RevokedAfterClaimedTime
                 | Self::CrlInvalid
                 | Self::RevocationUnavailable
                 | Self::PathBuildingLimit
