@@ -493,3 +493,29 @@ fn signed_drafts_are_valid_invalid_or_unknown_as_their_certificates_are() {
     let (code, s) = pdf_verify(&p, &good, &[]);
     assert_eq!(code, 2, "{s:#}");
 }
+
+/// Evidence in the file is enough: pyHanko adds the document security store (`sign ltvfix`,
+/// fetching from the loopback responder and CRL server); then, with both servers stopped,
+/// `kyso pdf verify --offline` proves the signature valid from the DSS alone, and without the
+/// DSS the same file is validity unknown.
+#[test]
+fn the_document_security_store_alone_proves_revocation_offline() {
+    let mut p = pki("dss");
+    let signed = sign_with(&p, "good", &["ca"]);
+    let with_dss = p.dir.join("pdf-good/with-dss.pdf");
+    std::fs::copy(&signed, &with_dss).expect("copy");
+    let pyhanko = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kyso-venv/bin/pyhanko");
+    let out = Command::new(&pyhanko)
+        .args(["sign", "ltvfix", "--field", "Signature1", "--trust", &p.pem("root"), "--trust-replace"])
+        .args(["--other-certs", &p.pem("ca")])
+        .arg(&with_dss)
+        .output()
+        .expect("pyhanko (tests/install-deps.sh installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    p.servers.stop();
+    let (code, s) = pdf_verify(&p, &with_dss, &["--offline"]);
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["path"][0]["status"], "good", "{s:#}");
+    let (code, _) = pdf_verify(&p, &signed, &["--offline"]);
+    assert_eq!(code, 2);
+}
