@@ -314,6 +314,18 @@ enum PdfAction {
         /// Add an RFC 3161 signature timestamp from this TSA (default: the configured tsa_url).
         #[arg(long)]
         tsa: Option<String>,
+        /// PAdES B-LT: OCSP responses (DER) to store in the document security store.
+        #[arg(long)]
+        ocsp: Vec<PathBuf>,
+        /// PAdES B-LT: CRLs (PEM or DER) to store.
+        #[arg(long)]
+        crl: Vec<PathBuf>,
+        /// PAdES B-LT: certificates of the chain (PEM or DER) to store with the CMS's own.
+        #[arg(long)]
+        chain: Vec<PathBuf>,
+        /// PAdES B-LT: fetch the chain's OCSP responses (else CRLs) now and store them.
+        #[arg(long)]
+        fetch_revocation: bool,
     },
     /// Check every signature: valid, validity unknown, or invalid.
     Verify {
@@ -648,11 +660,38 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     cms,
                     output,
                     tsa,
+                    ocsp,
+                    crl,
+                    chain,
+                    fetch_revocation,
                 },
         } => {
             let cms = std::fs::read(cms).map_err(|e| format!("{}: {e}", cms.display()))?;
             let tsa = tsa.as_deref().or(config.tsa_url.as_deref());
             kyso::pades::embed_file(input, &cms, output, tsa).map_err(|e| e.to_string())?;
+            let chain_ders = certificate::read_certificate_files(chain)?;
+            let mut data = if *fetch_revocation {
+                let extra = kyso::pki::check::parse_certificates(&chain_ders)?;
+                kyso::pades::dss::gather(&cms, &extra, &kyso::pki::revocation::HttpFetch::default())
+                    .map_err(|e| e.to_string())?
+            } else {
+                kyso::pades::dss::ValidationData::default()
+            };
+            data.certs.extend(chain_ders);
+            data.crls.extend(read_crl_files(crl)?);
+            for path in ocsp {
+                data.ocsps
+                    .push(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
+            }
+            if !data.ocsps.is_empty() || !data.crls.is_empty() || !data.certs.is_empty() {
+                let signed = std::fs::read(output).map_err(|e| e.to_string())?;
+                let with_dss =
+                    kyso::pades::dss::append(&signed, &data).map_err(|e| e.to_string())?;
+                let partial = output.with_extension("kyso-partial");
+                std::fs::write(&partial, with_dss).map_err(|e| e.to_string())?;
+                std::fs::rename(&partial, output).map_err(|e| e.to_string())?;
+                eprintln!("DSS: {}", kyso::pades::dss::describe(&data));
+            }
             println!("{}", output.display());
             return Ok(ExitCode::SUCCESS);
         }

@@ -295,7 +295,7 @@ fn draft() -> Vec<u8> {
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_string(),
-        "<< /Length 35 >>\nstream\nBT /F1 12 Tf 72 770 Td (Hello) Tj ET\nendstream".to_string(),
+        "<< /Length 36 >>\nstream\nBT /F1 12 Tf 72 770 Td (Hello) Tj ET\nendstream".to_string(),
     ];
     let mut out = b"%PDF-1.7\n".to_vec();
     let mut offsets = Vec::new();
@@ -320,6 +320,10 @@ fn draft() -> Vec<u8> {
 
 /// Signs a draft with `signer`'s key: prepare, `openssl cms -sign` over the byte range, embed.
 fn sign_with(p: &Pki, signer: &str, chain: &[&str]) -> PathBuf {
+    sign_with_embed_args(p, signer, chain, &[])
+}
+
+fn sign_with_embed_args(p: &Pki, signer: &str, chain: &[&str], embed_args: &[&str]) -> PathBuf {
     let dir = p.dir.join(format!("pdf-{signer}"));
     std::fs::create_dir_all(&dir).expect("dir");
     let draft_path = dir.join("draft.pdf");
@@ -401,6 +405,7 @@ fn sign_with(p: &Pki, signer: &str, chain: &[&str]) -> PathBuf {
             "-o",
             &signed.display().to_string(),
         ])
+        .args(embed_args)
         .output()
         .expect("embed");
     assert!(
@@ -506,16 +511,71 @@ fn the_document_security_store_alone_proves_revocation_offline() {
     std::fs::copy(&signed, &with_dss).expect("copy");
     let pyhanko = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kyso-venv/bin/pyhanko");
     let out = Command::new(&pyhanko)
-        .args(["sign", "ltvfix", "--field", "Signature1", "--trust", &p.pem("root"), "--trust-replace"])
+        .args([
+            "sign",
+            "ltvfix",
+            "--field",
+            "Signature1",
+            "--trust",
+            &p.pem("root"),
+            "--trust-replace",
+        ])
         .args(["--other-certs", &p.pem("ca")])
         .arg(&with_dss)
         .output()
         .expect("pyhanko (tests/install-deps.sh installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     p.servers.stop();
     let (code, s) = pdf_verify(&p, &with_dss, &["--offline"]);
     assert_eq!(code, 0, "{s:#}");
     assert_eq!(s["path"][0]["status"], "good", "{s:#}");
     let (code, _) = pdf_verify(&p, &signed, &["--offline"]);
     assert_eq!(code, 2);
+}
+
+/// PAdES B-LT (a first step of the Thông tư 15 signing issue): `kyso pdf embed
+/// --fetch-revocation` stores the chain, the signer's OCSP response and the CA's CRL in the
+/// DSS; with the responder and the CRL server stopped, `kyso pdf verify --offline` proves the
+/// signature from the file alone, and pyHanko accepts the DSS update as signature maintenance.
+/// (pyHanko with `--force-revinfo` still reports no revocation information for the CA here —
+/// for its own `ltvfix` output too — which the signing issue has to settle.)
+#[test]
+fn embed_stores_the_validation_data_that_proves_the_signature_offline() {
+    let mut p = pki("blt");
+    let signed = sign_with_embed_args(
+        &p,
+        "good",
+        &["ca"],
+        &["--fetch-revocation", "--chain", &p.pem("root")],
+    );
+    p.servers.stop();
+    let (code, s) = pdf_verify(&p, &signed, &["--offline"]);
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["path"][0]["source"], "ocsp", "{s:#}");
+    assert_eq!(s["path"][1]["source"], "crl", "{s:#}");
+    let pyhanko = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kyso-venv/bin/pyhanko");
+    let out = Command::new(&pyhanko)
+        .args([
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--no-revocation-check",
+            "--trust",
+            &p.pem("root"),
+            "--trust-replace",
+        ])
+        .arg(&signed)
+        .output()
+        .expect("pyhanko");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("All modifications relate to signature maintenance"),
+        "{text}"
+    );
 }

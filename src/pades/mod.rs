@@ -5,6 +5,7 @@
 pub mod ber;
 pub mod changes;
 pub mod crypt;
+pub mod dss;
 pub mod embed;
 pub mod image;
 pub mod layout;
