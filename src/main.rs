@@ -314,12 +314,10 @@ enum PdfAction {
         /// Add an RFC 3161 signature timestamp from this TSA (default: the configured tsa_url).
         #[arg(long)]
         tsa: Option<String>,
-        /// PAdES B-LT: OCSP responses (DER) to store in the document security store.
-        #[arg(long)]
-        ocsp: Vec<PathBuf>,
-        /// PAdES B-LT: CRLs (PEM or DER) to store.
-        #[arg(long)]
-        crl: Vec<PathBuf>,
+        /// PAdES B-LT: revocation data to store in the document security store — DER OCSP
+        /// responses or CRLs (DER or PEM), as `kyso sign` and /v1/sign return them.
+        #[arg(long, num_args = 1..)]
+        revocation: Vec<PathBuf>,
         /// PAdES B-LT: certificates of the chain (PEM or DER) to store with the CMS's own.
         #[arg(long)]
         chain: Vec<PathBuf>,
@@ -660,8 +658,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     cms,
                     output,
                     tsa,
-                    ocsp,
-                    crl,
+                    revocation,
                     chain,
                     fetch_revocation,
                 },
@@ -678,10 +675,18 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                 kyso::pades::dss::ValidationData::default()
             };
             data.certs.extend(chain_ders);
-            data.crls.extend(read_crl_files(crl)?);
-            for path in ocsp {
-                data.ocsps
-                    .push(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?);
+            for path in revocation {
+                let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                match kyso::pades::dss::classify(&bytes) {
+                    Some(kyso::pades::dss::Evidence::Ocsp(der)) => data.ocsps.push(der),
+                    Some(kyso::pades::dss::Evidence::Crl(der)) => data.crls.push(der),
+                    None => {
+                        return Err(format!(
+                            "{}: neither an OCSP response nor a CRL",
+                            path.display()
+                        ))
+                    }
+                }
             }
             if !data.ocsps.is_empty() || !data.crls.is_empty() || !data.certs.is_empty() {
                 let signed = std::fs::read(output).map_err(|e| e.to_string())?;

@@ -14,7 +14,7 @@ use x509_cert::Certificate;
 use super::pdf::{Dict, Document, Object};
 use super::update::Update;
 use super::Error;
-use crate::pki::revocation::{self, Context, Evidence, Fetch, Found};
+use crate::pki::revocation::{self, Context, Fetch, Found};
 
 /// Validation data to store, DER.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +31,25 @@ impl ValidationData {
     fn is_empty(&self) -> bool {
         self.certs.is_empty() && self.ocsps.is_empty() && self.crls.is_empty()
     }
+}
+
+/// One piece of revocation data, told apart by its structure.
+pub enum Evidence {
+    /// A DER OCSPResponse.
+    Ocsp(Vec<u8>),
+    /// A DER CertificateList.
+    Crl(Vec<u8>),
+}
+
+/// Whether `bytes` (DER, or a PEM CRL) are an OCSP response or a CRL.
+pub fn classify(bytes: &[u8]) -> Option<Evidence> {
+    if x509_ocsp::OcspResponse::from_der(bytes).is_ok() {
+        return Some(Evidence::Ocsp(bytes.to_vec()));
+    }
+    crate::pki::crl::parse(bytes)
+        .ok()
+        .and_then(|list| list.first().and_then(|c| c.to_der().ok()))
+        .map(Evidence::Crl)
 }
 
 /// The signer certificate and every certificate of the CMS.
@@ -86,7 +105,7 @@ pub fn gather(
         };
         chain.push(issuer.clone());
     }
-    let mut evidence = Evidence::default();
+    let mut evidence = revocation::Evidence::default();
     let context = Context {
         anchors: &[],
         intermediates: &pool,
