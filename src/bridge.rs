@@ -324,6 +324,22 @@ struct EmbedBody {
     cms: String,
     #[serde(default)]
     timestamp: bool,
+    /// PAdES B-LT: the evidence /v1/sign returned (base64 DER), stored in the DSS.
+    revocation: Option<RevocationDto>,
+    /// PAdES B-LT: certificates of the chain (base64 DER or PEM), stored in the DSS.
+    chain: Option<Vec<String>>,
+    /// PAdES B-LT: fetch the chain's OCSP responses (else CRLs) now (not on an offline bridge).
+    #[serde(default)]
+    fetch_revocation: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RevocationDto {
+    #[serde(default)]
+    ocsp: Vec<String>,
+    #[serde(default)]
+    crl: Vec<String>,
 }
 
 async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -347,8 +363,47 @@ async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     if input.timestamp && tsa.is_none() {
         return bad("no tsa_url configured for timestamps");
     }
+    let mut data = crate::pades::dss::ValidationData::default();
+    let revocation = input.revocation.unwrap_or_default();
+    for (field, list, into) in [
+        ("revocation.ocsp", &revocation.ocsp, &mut data.ocsps),
+        ("revocation.crl", &revocation.crl, &mut data.crls),
+    ] {
+        for item in list {
+            match b64(field, item) {
+                Ok(der) => into.push(der),
+                Err(r) => return r,
+            }
+        }
+    }
+    for item in input.chain.unwrap_or_default() {
+        let parsed = certificate::read_pem_or_der(item.as_bytes())
+            .ok()
+            .or_else(|| B64.decode(item.trim()).ok().map(|der| vec![der]));
+        match parsed {
+            Some(mut ders) => data.certs.append(&mut ders),
+            None => return bad("chain: not PEM or base64 DER certificates"),
+        }
+    }
+    let fetch_revocation = input.fetch_revocation && !shared.config.offline;
     match run_limited(admission, move || {
-        crate::pades::embed_bytes(&prepared, &cms, tsa.as_deref())
+        let signed = crate::pades::embed_bytes(&prepared, &cms, tsa.as_deref())?;
+        if fetch_revocation {
+            let extra: Vec<x509_cert::Certificate> = data
+                .certs
+                .iter()
+                .filter_map(|d| <x509_cert::Certificate as der::Decode>::from_der(d).ok())
+                .collect();
+            let fetched = crate::pades::dss::gather(
+                &cms,
+                &extra,
+                &crate::pki::revocation::HttpFetch::default(),
+            )?;
+            data.certs.extend(fetched.certs);
+            data.ocsps.extend(fetched.ocsps);
+            data.crls.extend(fetched.crls);
+        }
+        crate::pades::dss::append(&signed, &data)
     })
     .await
     {

@@ -583,3 +583,52 @@ print("trusted" if status.trusted and status.bottom_line else "NOT trusted", sta
         "{text}"
     );
 }
+
+/// The bridge's embed does the same for a DMS server: `fetchRevocation` and `chain` in the
+/// /v1/embed body, and the signed file it returns proves itself offline.
+#[test]
+fn the_bridge_embeds_the_validation_data_too() {
+    use base64::Engine as _;
+    let mut p = pki("bridge-blt");
+    let signed = sign_with(&p, "good", &["ca"]);
+    let dir = signed.parent().expect("dir").to_path_buf();
+    let port = free_port();
+    let mut bridge = kyso()
+        .args(["bridge", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kyso bridge");
+    wait_for(port);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = serde_json::json!({
+        "prepared": b64.encode(std::fs::read(dir.join("prepared.pdf")).expect("prepared")),
+        "cms": b64.encode(std::fs::read(dir.join("sig.der")).expect("cms")),
+        "fetchRevocation": true,
+        "chain": [std::fs::read_to_string(p.pem("root")).expect("root")],
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .post(&format!("http://127.0.0.1:{port}/v1/embed"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .expect("bridge");
+    let text = response.body_mut().read_to_string().expect("body");
+    let _ = bridge.kill();
+    let _ = bridge.wait();
+    let answer: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let with_dss = dir.join("bridge-blt.pdf");
+    std::fs::write(
+        &with_dss,
+        b64.decode(answer["signed"].as_str().expect(&text))
+            .expect("b64"),
+    )
+    .expect("write");
+    p.servers.stop();
+    let (code, s) = pdf_verify(&p, &with_dss, &["--offline"]);
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["path"][0]["source"], "ocsp", "{s:#}");
+}
