@@ -179,6 +179,14 @@ fn field_facts(doc: &Document<'_>, dict: &Dict) -> (String, bool) {
     (names.join("."), is_sig)
 }
 
+/// Object `n` as a dictionary (empty when it is not one).
+fn dict_of(doc: &Document<'_>, n: u32) -> Dict {
+    doc.object(n)
+        .ok()
+        .and_then(|o| o.as_dict().cloned())
+        .unwrap_or_default()
+}
+
 fn is_field_or_widget(dict: &Dict) -> bool {
     dict.get(b"FT").is_some()
         || dict.get(b"Subtype").and_then(Object::as_name) == Some(b"Widget")
@@ -359,11 +367,7 @@ fn step(
             push(*n, "annotation removed".into(), false);
         }
         for n in new.iter().filter(|n| !old.contains(n)) {
-            let dict = next
-                .object(*n)
-                .ok()
-                .and_then(|o| o.as_dict().cloned())
-                .unwrap_or_default();
+            let dict = dict_of(next, *n);
             let (name, is_sig) = field_facts(next, &dict);
             let widget = dict.get(b"Subtype").and_then(Object::as_name) == Some(b"Widget");
             let (what, allowed) = if widget && is_sig {
@@ -416,11 +420,7 @@ fn step(
         push(*n, "form field removed".into(), false);
     }
     for n in new_fields.iter().filter(|n| !old_fields.contains(n)) {
-        let dict = next
-            .object(*n)
-            .ok()
-            .and_then(|o| o.as_dict().cloned())
-            .unwrap_or_default();
+        let dict = dict_of(next, *n);
         let (name, is_sig) = field_facts(next, &dict);
         let has_kids = dict.get(b"Kids").is_some();
         if is_sig || (has_kids && dict.get(b"FT").is_none()) {

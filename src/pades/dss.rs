@@ -4,7 +4,6 @@
 //! later, or on an air-gapped machine, proves the signature without the network. Earlier DSS
 //! entries are kept. Later signatures stay valid (verifiers allow DSS updates).
 
-use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use der::{Decode, Encode};
@@ -59,15 +58,7 @@ fn cms_certificates(cms: &[u8]) -> Result<(Certificate, Vec<Certificate>), Error
         .ok()
         .and_then(|ci| ci.content.decode_as::<SignedData>().ok())
         .ok_or_else(|| Error::Cms("not a SignedData".into()))?;
-    let certs: Vec<Certificate> = signed
-        .certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
+    let certs = super::verify::certificates_of(&signed);
     let signer = signed
         .signer_infos
         .0

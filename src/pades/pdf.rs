@@ -755,7 +755,12 @@ impl<'a> Document<'a> {
             .as_ref()
             .filter(|c| c.encrypt_object != Some(n as u32));
         if let Some(crypt) = encrypted {
-            decrypt_strings(&mut object, crypt, n as u32, generation as u16, 0);
+            let (n, generation) = (n as u32, generation as u16);
+            map_strings(
+                &mut object,
+                &|bytes| crypt.decrypt_string(n, generation, bytes),
+                0,
+            );
         }
         let after = p.pos;
         if let Object::Dict(dict) = &object {
@@ -1024,23 +1029,18 @@ impl<'a> Document<'a> {
     }
 }
 
-/// Decrypts every string of an object read from the file, except a signature's `/Contents`
-/// (never encrypted: it is excluded from the signed bytes).
-fn decrypt_strings(
-    object: &mut Object,
-    crypt: &super::crypt::Crypt,
-    n: u32,
-    generation: u16,
-    depth: usize,
-) {
+/// Applies `transform` to every string of an object, except a signature's `/Contents` (never
+/// encrypted: it is excluded from the signed bytes). Decrypts what is read, encrypts what an
+/// update adds.
+pub fn map_strings(object: &mut Object, transform: &dyn Fn(&[u8]) -> Vec<u8>, depth: usize) {
     if depth > 64 {
         return;
     }
     match object {
-        Object::String(bytes) => *bytes = crypt.decrypt_string(n, generation, bytes),
+        Object::String(bytes) => *bytes = transform(bytes),
         Object::Array(items) => {
             for item in items {
-                decrypt_strings(item, crypt, n, generation, depth + 1);
+                map_strings(item, transform, depth + 1);
             }
         }
         Object::Dict(dict) | Object::Stream(dict, _) => {
@@ -1049,38 +1049,7 @@ fn decrypt_strings(
                 if is_signature && key.as_slice() == b"Contents" {
                     continue;
                 }
-                decrypt_strings(value, crypt, n, generation, depth + 1);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The counterpart of [`decrypt_strings`] for objects an update adds.
-pub fn encrypt_strings(
-    object: &mut Object,
-    crypt: &super::crypt::Crypt,
-    n: u32,
-    generation: u16,
-    depth: usize,
-) {
-    if depth > 64 {
-        return;
-    }
-    match object {
-        Object::String(bytes) => *bytes = crypt.encrypt_string(n, generation, bytes),
-        Object::Array(items) => {
-            for item in items {
-                encrypt_strings(item, crypt, n, generation, depth + 1);
-            }
-        }
-        Object::Dict(dict) | Object::Stream(dict, _) => {
-            let is_signature = dict.get(b"ByteRange").is_some();
-            for (key, value) in &mut dict.0 {
-                if is_signature && key.as_slice() == b"Contents" {
-                    continue;
-                }
-                encrypt_strings(value, crypt, n, generation, depth + 1);
+                map_strings(value, transform, depth + 1);
             }
         }
         _ => {}

@@ -38,7 +38,11 @@ impl Update {
         match &self.crypt {
             Some(crypt) => {
                 let mut object = object.clone();
-                super::pdf::encrypt_strings(&mut object, crypt, n, generation, 0);
+                super::pdf::map_strings(
+                    &mut object,
+                    &|bytes| crypt.encrypt_string(n, generation, bytes),
+                    0,
+                );
                 write_object(&mut body, &object);
             }
             None => write_object(&mut body, object),
@@ -55,7 +59,7 @@ impl Update {
         dict.set(b"Length", Object::Int(data.len() as i64));
         let mut dict = Object::Dict(dict);
         if let Some(crypt) = &self.crypt {
-            super::pdf::encrypt_strings(&mut dict, crypt, n, 0, 0);
+            super::pdf::map_strings(&mut dict, &|bytes| crypt.encrypt_string(n, 0, bytes), 0);
         }
         let mut body = Vec::new();
         write_object(&mut body, &dict);

@@ -188,6 +188,19 @@ impl Report {
     }
 }
 
+/// The X.509 certificates a SignedData carries.
+pub(crate) fn certificates_of(signed: &SignedData) -> Vec<Certificate> {
+    signed
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub(crate) fn find_signer<'a>(
     signer: &SignerInfo,
     certs: &'a [Certificate],
@@ -752,15 +765,7 @@ fn check_one(
         report.verdict = Verdict::Unknown;
         return report;
     };
-    let certs: Vec<Certificate> = signed
-        .certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
+    let certs = certificates_of(&signed);
     let Some(signer) = signed.signer_infos.0.iter().next() else {
         report.reason(
             "NO_SIGNER",

@@ -474,19 +474,18 @@ fn responder_certificate<'r>(
     issuer: &'r Certificate,
     context: &Context<'_>,
 ) -> Result<&'r Certificate, String> {
-    let names_issuer = match &basic.tbs_response_data.responder_id {
-        ResponderId::ByName(name) => *name == issuer.tbs_certificate.subject,
+    let names = |cert: &Certificate| match &basic.tbs_response_data.responder_id {
+        ResponderId::ByName(name) => *name == cert.tbs_certificate.subject,
         ResponderId::ByKey(hash) => {
-            hash.as_bytes()
-                == Hash::Sha1
-                    .digest_parts(&[issuer
-                        .tbs_certificate
-                        .subject_public_key_info
-                        .subject_public_key
-                        .raw_bytes()])
-                    .as_slice()
+            let key = cert
+                .tbs_certificate
+                .subject_public_key_info
+                .subject_public_key
+                .raw_bytes();
+            hash.as_bytes() == Hash::Sha1.digest_parts(&[key]).as_slice()
         }
     };
+    let names_issuer = names(issuer);
     if names_issuer {
         return Ok(issuer);
     }
@@ -498,19 +497,7 @@ fn responder_certificate<'r>(
         .to_unix_duration()
         .as_secs();
     for candidate in basic.certs.iter().flatten() {
-        let names_it = match &basic.tbs_response_data.responder_id {
-            ResponderId::ByName(name) => *name == candidate.tbs_certificate.subject,
-            ResponderId::ByKey(hash) => {
-                hash.as_bytes()
-                    == Hash::Sha1
-                        .digest_parts(&[candidate
-                            .tbs_certificate
-                            .subject_public_key_info
-                            .subject_public_key
-                            .raw_bytes()])
-                        .as_slice()
-            }
-        };
+        let names_it = names(candidate);
         if !names_it || candidate.tbs_certificate.issuer != issuer.tbs_certificate.subject {
             continue;
         }
@@ -530,6 +517,5 @@ fn responder_certificate<'r>(
             Outcome::Failed(f) => return Err(format!("OCSP responder certificate: {f}")),
         }
     }
-    let _ = (context.anchors, context.intermediates);
     Err("the OCSP responder is neither the CA nor delegated by it".into())
 }
