@@ -13,7 +13,7 @@ use x509_cert::Certificate;
 use super::pdf::{Dict, Document, Object};
 use super::update::Update;
 use super::Error;
-use crate::pki::revocation::{self, Context, Fetch, Found};
+use crate::pki::revocation::{self, Fetch, Found};
 
 /// Validation data to store, DER.
 #[derive(Clone, Debug, Default)]
@@ -97,17 +97,12 @@ pub fn gather(
         chain.push(issuer.clone());
     }
     let mut evidence = revocation::Evidence::default();
-    let context = Context {
-        anchors: &[],
-        intermediates: &pool,
-        at: crate::certificate::unix_now(),
-    };
     for pair in chain.windows(2) {
         match revocation::status(
             &pair[0],
             &pair[1],
             &[],
-            &context,
+            crate::certificate::unix_now(),
             Some(fetch),
             &mut evidence,
         ) {

@@ -2,7 +2,7 @@
 //! authority and OCSP responder inside `kyso pdf verify`): a validated path, then the
 //! revocation status of every certificate of it, as one report with letter 000's verdict.
 
-use der::{Decode, Encode};
+use der::Decode;
 use serde::Serialize;
 use x509_cert::crl::CertificateList;
 use x509_cert::Certificate;
@@ -82,9 +82,6 @@ pub struct Report {
     pub validation_time: String,
     /// The validated path, end certificate first (empty when none was found).
     pub path: Vec<PathEntry>,
-    /// Revocation evidence gathered over the network (DER), to keep with the signature.
-    #[serde(skip)]
-    pub fetched: revocation::Evidence,
 }
 
 impl Report {
@@ -109,7 +106,6 @@ fn failed(finding: Finding, at: u64) -> Report {
         reasons: vec![finding],
         validation_time: iso8601(at),
         path: Vec::new(),
-        fetched: revocation::Evidence::default(),
     }
 }
 
@@ -137,8 +133,9 @@ pub fn check(request: &Request<'_>, fetch: &dyn Fetch) -> Report {
         reasons: Vec::new(),
         validation_time: iso8601(request.at),
         path: Vec::new(),
-        fetched: revocation::Evidence::default(),
     };
+    // What is fetched here only decides; `pades::dss::gather` collects evidence to keep.
+    let mut fetched = revocation::Evidence::default();
     let certs = &valid.certificates;
     let mut statuses: Vec<(CrlStatus, Option<&'static str>)> = valid
         .crl_status
@@ -151,18 +148,13 @@ pub fn check(request: &Request<'_>, fetch: &dyn Fetch) -> Report {
                 continue;
             }
             let (cert, issuer) = (&certs[i], &certs[i + 1]);
-            let context = revocation::Context {
-                anchors: request.anchors,
-                intermediates: request.intermediates,
-                at: request.at,
-            };
             let found = revocation::status(
                 cert,
                 issuer,
                 request.ocsp,
-                &context,
+                request.at,
                 (request.revocation == RevocationMode::Online).then_some(fetch),
-                &mut report.fetched,
+                &mut fetched,
             );
             match found {
                 Ok(revocation::Found::Ocsp(revocation::CertStatus::Good)) => {
@@ -180,8 +172,7 @@ pub fn check(request: &Request<'_>, fetch: &dyn Fetch) -> Report {
                                 ),
                             ),
                             request.at,
-                        )
-                        .with_fetched(report.fetched);
+                        );
                     }
                     statuses[i] = (CrlStatus::RevokedLater { since }, Some("ocsp"));
                 }
@@ -198,9 +189,7 @@ pub fn check(request: &Request<'_>, fetch: &dyn Fetch) -> Report {
                                 Some("crl"),
                             );
                         }
-                        Outcome::Failed(f) => {
-                            return failed(f, request.at).with_fetched(report.fetched)
-                        }
+                        Outcome::Failed(f) => return failed(f, request.at),
                     }
                 }
                 Err(finding) => {
@@ -247,13 +236,6 @@ pub fn check(request: &Request<'_>, fetch: &dyn Fetch) -> Report {
     report
 }
 
-impl Report {
-    fn with_fetched(mut self, fetched: revocation::Evidence) -> Self {
-        self.fetched = fetched;
-        self
-    }
-}
-
 fn entry(cert: &Certificate, status: &'static str, source: Option<&'static str>) -> PathEntry {
     let tbs = &cert.tbs_certificate;
     PathEntry {
@@ -276,11 +258,6 @@ pub fn parse_certificates(ders: &[Vec<u8>]) -> Result<Vec<Certificate>, String> 
         .enumerate()
         .map(|(i, d)| Certificate::from_der(d).map_err(|e| format!("certificate {}: {e}", i + 1)))
         .collect()
-}
-
-/// DER of a certificate (for evidence and ids).
-pub fn der_of(cert: &Certificate) -> Vec<u8> {
-    cert.to_der().unwrap_or_default()
 }
 
 impl Report {

@@ -141,16 +141,6 @@ pub struct Evidence {
     pub crl: Vec<Vec<u8>>,
 }
 
-/// What validates an OCSP responder's certificate.
-pub struct Context<'a> {
-    /// Trusted roots.
-    pub anchors: &'a [Certificate],
-    /// Untrusted certificates.
-    pub intermediates: &'a [Certificate],
-    /// The validation time.
-    pub at: u64,
-}
-
 /// An OCSP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertStatus {
@@ -181,13 +171,13 @@ pub fn status(
     cert: &Certificate,
     issuer: &Certificate,
     at_hand: &[Vec<u8>],
-    context: &Context<'_>,
+    at: u64,
     fetch: Option<&dyn Fetch>,
     evidence: &mut Evidence,
 ) -> Result<Found, Finding> {
     let mut tried = Vec::new();
     for response in at_hand {
-        match check_response(response, cert, issuer, None, context) {
+        match check_response(response, cert, issuer, None, at) {
             Ok(status) => return Ok(Found::Ocsp(status)),
             Err(Some(why)) => tried.push(why),
             Err(None) => {}
@@ -207,7 +197,7 @@ pub fn status(
             }
         };
         match fetch.post(&url, "application/ocsp-request", &request) {
-            Ok(body) => match check_response(&body, cert, issuer, Some(&nonce), context) {
+            Ok(body) => match check_response(&body, cert, issuer, Some(&nonce), at) {
                 Ok(status) => {
                     evidence.ocsp.push(body);
                     return Ok(Found::Ocsp(status));
@@ -380,7 +370,7 @@ fn check_response(
     cert: &Certificate,
     issuer: &Certificate,
     nonce: Option<&[u8]>,
-    context: &Context<'_>,
+    at: u64,
 ) -> Result<CertStatus, Option<String>> {
     let response =
         OcspResponse::from_der(der).map_err(|e| Some(format!("not an OCSP response ({e})")))?;
@@ -413,7 +403,7 @@ fn check_response(
         return Err(None);
     };
     // The responder: the CA itself, or a certificate the CA issued for OCSP signing.
-    let signer = responder_certificate(&basic, issuer, context).map_err(Some)?;
+    let signer = responder_certificate(&basic, issuer).map_err(Some)?;
     let tbs = data.to_der().map_err(|e| Some(e.to_string()))?;
     let signature = basic
         .signature
@@ -455,7 +445,7 @@ fn check_response(
         return Err(Some("OCSP response from the future".into()));
     }
     // It speaks for the validation time when issued after it, or current at it.
-    if this_update < context.at && next_update.is_some_and(|n| n < context.at) {
+    if this_update < at && next_update.is_some_and(|n| n < at) {
         return Err(Some("OCSP response too old for the validation time".into()));
     }
     match &single.cert_status {
@@ -472,7 +462,6 @@ fn check_response(
 fn responder_certificate<'r>(
     basic: &'r BasicOcspResponse,
     issuer: &'r Certificate,
-    context: &Context<'_>,
 ) -> Result<&'r Certificate, String> {
     let names = |cert: &Certificate| match &basic.tbs_response_data.responder_id {
         ResponderId::ByName(name) => *name == cert.tbs_certificate.subject,
@@ -508,7 +497,7 @@ fn responder_certificate<'r>(
                 anchors: &only_issuer,
                 intermediates: &[],
                 crls: &[],
-                at: produced.max(context.at.min(produced)),
+                at: produced,
                 purpose: Purpose::OcspSigning,
             },
         );
