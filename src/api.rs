@@ -31,6 +31,11 @@ pub enum ErrorCode {
     CertificateNotFound,
     /// The certificate is expired or not yet valid.
     CertificateNotValid,
+    /// The signer certificate or a CA certificate above it is revoked; nothing was signed.
+    CertificateRevoked,
+    /// The policy requires the certificate status and it could not be established (OCSP and
+    /// CRL unreachable); nothing was signed.
+    RevocationUnavailable,
     /// The request is malformed.
     BadRequest,
     /// Another signing operation holds the token.
@@ -101,6 +106,14 @@ impl ErrorCode {
                 "Chứng thư số đã hết hạn hoặc chưa có hiệu lực.",
                 "The certificate is expired or not yet valid.",
             ),
+            Self::CertificateRevoked => (
+                "Chứng thư số đã bị thu hồi (hoặc chứng thư của CA cấp nó đã bị thu hồi). Không thể ký; hãy liên hệ đơn vị cấp chứng thư số.",
+                "The certificate (or its CA's certificate) is revoked. Signing is refused; contact the certificate issuer.",
+            ),
+            Self::RevocationUnavailable => (
+                "Không kiểm tra được trạng thái thu hồi của chứng thư số (OCSP/CRL không trả lời) và chính sách bắt buộc kiểm tra. Hãy kiểm tra kết nối mạng rồi thử lại.",
+                "The certificate's revocation status could not be checked (no OCSP/CRL answer) and the policy requires it. Check the network and try again.",
+            ),
             Self::BadRequest => ("Yêu cầu không hợp lệ.", "The request is invalid."),
             Self::Busy => (
                 "Thiết bị ký số đang bận với một thao tác khác.",
@@ -137,8 +150,9 @@ impl ErrorCode {
             | Self::TokenNotPresent
             | Self::PinIncorrect
             | Self::PinLocked
-            | Self::CertificateNotValid => 409,
-            Self::Busy => 503,
+            | Self::CertificateNotValid
+            | Self::CertificateRevoked => 409,
+            Self::Busy | Self::RevocationUnavailable => 503,
             Self::Internal => 500,
         }
     }
@@ -154,6 +168,8 @@ impl ErrorCode {
             Self::PinLocked => "PIN_LOCKED",
             Self::CertificateNotFound => "CERTIFICATE_NOT_FOUND",
             Self::CertificateNotValid => "CERTIFICATE_NOT_VALID",
+            Self::CertificateRevoked => "CERTIFICATE_REVOKED",
+            Self::RevocationUnavailable => "REVOCATION_UNAVAILABLE",
             Self::BadRequest => "BAD_REQUEST",
             Self::Busy => "BUSY",
             Self::PdfMalformed => "PDF_MALFORMED",
@@ -348,6 +364,36 @@ pub struct SignResponse {
     pub certificate: String,
     /// Chain, base64 DER.
     pub chain: Vec<String>,
+    /// The revocation data the agent checked before signing (OCSP responses, CRLs), for the
+    /// DMS to store in the PDF (PAdES B-LT, `kyso pdf embed --revocation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<RevocationEvidence>,
+    /// What the status check established: `good`, `unknown` (signed after a warning) or
+    /// `notChecked` (the policy turns the check off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_status: Option<RevocationStatus>,
+}
+
+/// Revocation data, base64 DER.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevocationEvidence {
+    /// DER OCSPResponse, base64.
+    pub ocsp: Vec<String>,
+    /// DER CertificateList, base64.
+    pub crl: Vec<String>,
+}
+
+/// The outcome of the status check before signing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RevocationStatus {
+    /// The signer and every CA above it are not revoked.
+    Good,
+    /// Not determinable; the signer was warned and signed.
+    Unknown,
+    /// No check (policy `revocation_check = "off"`).
+    NotChecked,
 }
 
 /// Request of `POST /v1/sign`: wire form, validated by [`crate::signing`].

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::certificate::{self, CertificateInfo};
 use crate::config::{ApprovalFile, Config, Source};
 use crate::platform::trust;
-use crate::signing::{OneAtATime, OriginPolicy, Prompt, SigningService};
+use crate::signing::{StatusChecker, OneAtATime, OriginPolicy, Prompt, SigningService};
 use crate::token::pkcs11::{ModuleSpec, Pkcs11Tokens, Settings};
 use crate::token::registry;
 use crate::ui::scripted::ScriptedPrompt;
@@ -133,7 +133,16 @@ impl App {
         ));
         crate::token::TokenProvider::refresh(tokens.as_ref());
         let prompt: Arc<dyn Prompt> = Arc::new(OneAtATime::new(prompt));
-        let signing = Arc::new(SigningService::new(tokens.clone(), prompt, extra_chain));
+        let fetch: Arc<dyn crate::pki::revocation::Fetch + Send + Sync> = if config.offline {
+            Arc::new(crate::pki::revocation::NoFetch)
+        } else {
+            Arc::new(crate::pki::revocation::HttpFetch::default())
+        };
+        let signing = Arc::new(
+            SigningService::new(tokens.clone(), prompt, extra_chain).with_status_check(Some(
+                Arc::new(StatusChecker::new(config.revocation_check, fetch)),
+            )),
+        );
         let policy = Arc::new(OriginPolicy::new(
             &config.allowed_origins,
             config.user_approvals,

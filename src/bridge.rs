@@ -331,6 +331,9 @@ struct EmbedBody {
     /// PAdES B-LT: fetch the chain's OCSP responses (else CRLs) now (not on an offline bridge).
     #[serde(default)]
     fetch_revocation: bool,
+    /// `B-B`, `B-T`, `B-LT` or `B-LTA` (default: `B-T` with `timestamp`, else `B-B`).
+    #[serde(default)]
+    level: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -355,14 +358,28 @@ async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         (Ok(p), Ok(c)) => (p, c),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    let tsa = if input.timestamp {
-        shared.config.tsa_url.clone()
-    } else {
-        None
+    let level = match input.level.as_deref().map(crate::pades::archive::Level::parse) {
+        Some(Some(level)) => level,
+        Some(None) => return bad("level is B-B, B-T, B-LT or B-LTA"),
+        None if input.timestamp => crate::pades::archive::Level::T,
+        None => crate::pades::archive::Level::B,
     };
-    if input.timestamp && tsa.is_none() {
+    let tsa_url = shared.config.tsa_url.clone();
+    if level.needs_tsa() && tsa_url.is_none() {
         return bad("no tsa_url configured for timestamps");
     }
+    // Revocation data is gathered for B-LT and above, or when asked.
+    let dss_level = if input.fetch_revocation {
+        level.max(crate::pades::archive::Level::Lt)
+    } else {
+        level
+    };
+    let anchors: Vec<x509_cert::Certificate> = shared
+        .config
+        .trust_anchors
+        .iter()
+        .filter_map(|d| <x509_cert::Certificate as der::Decode>::from_der(d).ok())
+        .collect();
     let mut data = crate::pades::dss::ValidationData::default();
     let revocation = input.revocation.unwrap_or_default();
     for (field, list, into) in [
@@ -385,25 +402,27 @@ async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response 
             None => return bad("chain: not PEM or base64 DER certificates"),
         }
     }
-    let fetch_revocation = input.fetch_revocation && !shared.config.offline;
+    let offline = shared.config.offline;
     match run_limited(admission, move || {
-        let signed = crate::pades::embed_bytes(&prepared, &cms, tsa.as_deref())?;
-        if fetch_revocation {
-            let extra: Vec<x509_cert::Certificate> = data
-                .certs
-                .iter()
-                .filter_map(|d| <x509_cert::Certificate as der::Decode>::from_der(d).ok())
-                .collect();
-            let fetched = crate::pades::dss::gather(
-                &cms,
-                &extra,
-                &crate::pki::revocation::HttpFetch::default(),
-            )?;
-            data.certs.extend(fetched.certs);
-            data.ocsps.extend(fetched.ocsps);
-            data.crls.extend(fetched.crls);
-        }
-        crate::pades::dss::append(&signed, &data)
+        let network = crate::pki::revocation::HttpFetch::default();
+        let revocation: &dyn crate::pki::revocation::Fetch = if offline {
+            &crate::pki::revocation::NoFetch
+        } else {
+            &network
+        };
+        let tsa = tsa_url.as_deref().map(|url| crate::pades::timestamp::Tsa {
+            url,
+            anchors: &anchors,
+            fetch: &network,
+        });
+        let stamp = tsa.as_ref().filter(|_| level.needs_tsa());
+        let signed = crate::pades::embed_bytes(&prepared, &cms, stamp)?;
+        let extra: Vec<x509_cert::Certificate> = data
+            .certs
+            .iter()
+            .filter_map(|d| <x509_cert::Certificate as der::Decode>::from_der(d).ok())
+            .collect();
+        crate::pades::archive::extend(&signed, dss_level, data, &extra, revocation, stamp)
     })
     .await
     {

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::signing::RevocationCheck;
+
 /// Errors while reading configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -41,7 +43,7 @@ pub enum Error {
 
 /// The keys a settings file or the policy may set. Unknown keys are refused so that a typo in a
 /// policy pushed to hundreds of machines is caught, not ignored.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// HTTPS port on loopback (default 47400).
@@ -75,6 +77,10 @@ pub struct Settings {
     /// Never fetch revocation data (OCSP, CRLs) over the network: air-gapped receiving
     /// machines verify with the evidence in the document and the files given (default false).
     pub offline: Option<bool>,
+    /// The certificate status check before signing (Thông tư 15/2025): `require` refuses to
+    /// sign when the status cannot be established, `warn` (default) warns in the PIN dialog,
+    /// `off` does not check.
+    pub revocation_check: Option<RevocationCheck>,
 }
 
 /// Where a module path came from.
@@ -107,6 +113,8 @@ pub struct Config {
     pub tsa_url: Option<String>,
     /// Never fetch revocation data over the network.
     pub offline: bool,
+    /// The status check before signing.
+    pub revocation_check: RevocationCheck,
     /// Prompt timeout.
     pub prompt_timeout: Duration,
     /// Token call timeout.
@@ -200,6 +208,7 @@ pub fn settings_from_values(get: impl Fn(&str) -> Option<String>) -> Settings {
         tsa_url: text("TsaUrl"),
         autostart: text("Autostart").map(|v| v != "0"),
         offline: text("Offline").map(|v| v != "0"),
+        revocation_check: text("RevocationCheck").and_then(|v| RevocationCheck::parse(&v)),
         ..Settings::default()
     }
 }
@@ -221,6 +230,7 @@ fn overlay(base: Settings, over: Settings) -> Settings {
         pin_retry_limit: over.pin_retry_limit.or(base.pin_retry_limit),
         autostart: over.autostart.or(base.autostart),
         offline: over.offline.or(base.offline),
+        revocation_check: over.revocation_check.or(base.revocation_check),
     }
 }
 
@@ -253,12 +263,7 @@ impl Config {
         // administrator points KYSO_POLICY_FILE somewhere on purpose.
         if std::env::var_os("KYSO_POLICY_FILE").is_none() {
             let registry = settings_from_values(crate::platform::policy::registry_value);
-            if registry.allowed_origins.is_some()
-                || registry.pkcs11_modules.is_some()
-                || registry.trust_anchors.is_some()
-                || registry.port.is_some()
-                || registry.autostart.is_some()
-            {
+            if registry != Settings::default() {
                 policy = Some(overlay(policy.unwrap_or_default(), registry));
             }
         }
@@ -308,6 +313,10 @@ impl Config {
                 .unwrap_or_default(),
             tsa_url: policy.tsa_url.or(user.tsa_url),
             offline: policy.offline.or(user.offline).unwrap_or(false),
+            revocation_check: policy
+                .revocation_check
+                .or(user.revocation_check)
+                .unwrap_or_default(),
             trust_anchors: policy
                 .trust_anchors
                 .or(user.trust_anchors)

@@ -90,6 +90,10 @@ enum Command {
         /// Print the API-style JSON answer on standard output.
         #[arg(long)]
         json: bool,
+        /// Write the revocation evidence checked before signing into DIR (ocsp-N.der,
+        /// crl-N.der), for `kyso pdf embed --revocation` (PAdES B-LT).
+        #[arg(long)]
+        revocation_out: Option<PathBuf>,
     },
     /// Check the workstation: modules, tokens, PIN states, certificates and their expiry.
     Doctor {
@@ -324,6 +328,31 @@ enum PdfAction {
         /// PAdES B-LT: fetch the chain's OCSP responses (else CRLs) now and store them.
         #[arg(long)]
         fetch_revocation: bool,
+        /// PAdES level: B-B, B-T (a signature timestamp), B-LT (and the validation data of
+        /// every signature), B-LTA (and a document timestamp). Default: B-T when a TSA is set.
+        #[arg(long)]
+        level: Option<String>,
+        /// Roots the TSA certificate must chain to, besides the configured trust_anchors.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+    },
+    /// PAdES B-LTA: store the validation data of every signature and add a document timestamp
+    /// over the whole file. Run it again before the last timestamp expires to extend it.
+    Timestamp {
+        /// The signed PDF.
+        input: PathBuf,
+        /// The timestamped PDF.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The RFC 3161 timestamp authority, http:// or https:// (default: the configured tsa_url).
+        #[arg(long)]
+        tsa: Option<String>,
+        /// Roots the TSA certificate must chain to, besides the configured trust_anchors.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+        /// Certificates (PEM or DER) that complete the chains, stored with them.
+        #[arg(long)]
+        chain: Vec<PathBuf>,
     },
     /// Check every signature: valid, validity unknown, or invalid.
     Verify {
@@ -380,6 +409,10 @@ enum PdfAction {
         output: PathBuf,
         #[command(flatten)]
         stamp: StampArgs,
+        /// PAdES level: B-B, B-T, B-LT (with the agent's revocation evidence and the chain),
+        /// B-LTA (and a document timestamp). Default: B-T when a TSA is set, else B-B.
+        #[arg(long)]
+        level: Option<String>,
     },
 }
 
@@ -661,25 +694,20 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     revocation,
                     chain,
                     fetch_revocation,
+                    level,
+                    trust,
                 },
         } => {
             let cms = std::fs::read(cms).map_err(|e| format!("{}: {e}", cms.display()))?;
-            let tsa = tsa.as_deref().or(config.tsa_url.as_deref());
-            kyso::pades::embed_file(input, &cms, output, tsa).map_err(|e| e.to_string())?;
-            let chain_ders = certificate::read_certificate_files(chain)?;
-            let mut data = if *fetch_revocation {
-                let extra = kyso::pki::check::parse_certificates(&chain_ders)?;
-                kyso::pades::dss::gather(&cms, &extra, &kyso::pki::revocation::HttpFetch::default())
-                    .map_err(|e| e.to_string())?
-            } else {
-                kyso::pades::dss::ValidationData::default()
+            let mut given = kyso::pades::dss::ValidationData {
+                certs: certificate::read_certificate_files(chain)?,
+                ..Default::default()
             };
-            data.certs.extend(chain_ders);
             for path in revocation {
                 let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
                 match kyso::pades::dss::classify(&bytes) {
-                    Some(kyso::pades::dss::Evidence::Ocsp(der)) => data.ocsps.push(der),
-                    Some(kyso::pades::dss::Evidence::Crl(der)) => data.crls.push(der),
+                    Some(kyso::pades::dss::Evidence::Ocsp(der)) => given.ocsps.push(der),
+                    Some(kyso::pades::dss::Evidence::Crl(der)) => given.crls.push(der),
                     None => {
                         return Err(format!(
                             "{}: neither an OCSP response nor a CRL",
@@ -688,15 +716,53 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     }
                 }
             }
-            if !data.ocsps.is_empty() || !data.crls.is_empty() || !data.certs.is_empty() {
-                let signed = std::fs::read(output).map_err(|e| e.to_string())?;
-                let with_dss =
-                    kyso::pades::dss::append(&signed, &data).map_err(|e| e.to_string())?;
-                let partial = output.with_extension("kyso-partial");
-                std::fs::write(&partial, with_dss).map_err(|e| e.to_string())?;
-                std::fs::rename(&partial, output).map_err(|e| e.to_string())?;
-                eprintln!("DSS: {}", kyso::pades::dss::describe(&data));
+            let tsa_url = tsa.as_deref().or(config.tsa_url.as_deref());
+            let mut level = pades_level(level.as_deref(), tsa_url)?;
+            if *fetch_revocation {
+                level = level.max(kyso::pades::archive::Level::Lt);
             }
+            let finish = Finish {
+                config: &config,
+                tsa_url,
+                trust,
+                level,
+            };
+            finish.run(input, &cms, output, given)?;
+            println!("{}", output.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Pdf {
+            action:
+                PdfAction::Timestamp {
+                    input,
+                    output,
+                    tsa,
+                    trust,
+                    chain,
+                },
+        } => {
+            let url = tsa
+                .as_deref()
+                .or(config.tsa_url.as_deref())
+                .ok_or("no TSA: give --tsa URL or set tsa_url / chưa có TSA")?;
+            let anchors = tsa_anchors(&config, trust)?;
+            let extra =
+                kyso::pki::check::parse_certificates(&certificate::read_certificate_files(chain)?)?;
+            let network = kyso::pki::revocation::HttpFetch::default();
+            let tsa = kyso::pades::timestamp::Tsa {
+                url,
+                anchors: &anchors,
+                fetch: &network,
+            };
+            let pdf = std::fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?;
+            let revocation: &dyn kyso::pki::revocation::Fetch = if config.offline {
+                &kyso::pki::revocation::NoFetch
+            } else {
+                &network
+            };
+            let stamped = kyso::pades::archive::timestamp_document(&pdf, &extra, revocation, &tsa)
+                .map_err(|e| e.to_string())?;
+            write_atomically(output, &stamped)?;
             println!("{}", output.display());
             return Ok(ExitCode::SUCCESS);
         }
@@ -785,6 +851,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
             purpose,
             out,
             json,
+            revocation_out,
         } => {
             let order = sign_order(
                 &app,
@@ -804,6 +871,9 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                 Ok(signed) => {
                     let bytes = signed.cms.as_ref().unwrap_or(&signed.signature);
                     std::fs::write(&out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+                    if let Some(dir) = &revocation_out {
+                        write_evidence(dir, &signed)?;
+                    }
                     if json {
                         print_json(&signed.to_response());
                     } else {
@@ -852,13 +922,15 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     certificate,
                     output,
                     stamp,
+                    level,
                 },
-        } => pdf_sign(&app, &input, &certificate, &output, &stamp),
+        } => pdf_sign(&app, &input, &certificate, &output, &stamp, level.as_deref()),
         // Handled before the tokens are started.
         Command::Pdf {
             action:
                 PdfAction::Prepare { .. }
                 | PdfAction::Embed { .. }
+                | PdfAction::Timestamp { .. }
                 | PdfAction::Verify { .. }
                 | PdfAction::Lines { .. },
         } => Ok(ExitCode::SUCCESS),
@@ -1470,13 +1542,111 @@ fn pdf_verify(config: &Config, args: &PdfVerifyArgs<'_>) -> ExitCode {
     ExitCode::from(report.exit_code())
 }
 
+/// Writes the evidence of the status check made before signing: `ocsp-N.der`, `crl-N.der`.
+fn write_evidence(dir: &std::path::Path, signed: &signing::Signed) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let Some(evidence) = signed.revocation.as_ref().and_then(|r| r.evidence()) else {
+        return Ok(());
+    };
+    for (kind, items) in [("ocsp", &evidence.ocsp), ("crl", &evidence.crl)] {
+        for (i, der) in items.iter().enumerate() {
+            let path = dir.join(format!("{kind}-{}.der", i + 1));
+            std::fs::write(&path, der).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The roots a TSA certificate must chain to: the configured trust anchors and `trust`.
+fn tsa_anchors(
+    config: &kyso::config::Config,
+    trust: &[PathBuf],
+) -> Result<Vec<x509_cert::Certificate>, String> {
+    let paths: Vec<PathBuf> = config.trust_anchors.iter().chain(trust).cloned().collect();
+    kyso::pki::check::parse_certificates(&certificate::read_certificate_files(&paths)?)
+}
+
+/// `--level`, or B-T when a TSA is set, else B-B; a level that needs a TSA must have one.
+fn pades_level(
+    level: Option<&str>,
+    tsa_url: Option<&str>,
+) -> Result<kyso::pades::archive::Level, String> {
+    use kyso::pades::archive::Level;
+    let level = match level {
+        Some(text) => Level::parse(text)
+            .ok_or_else(|| format!("unknown level {text:?} (B-B, B-T, B-LT, B-LTA)"))?,
+        None if tsa_url.is_some() => Level::T,
+        None => Level::B,
+    };
+    if level.needs_tsa() && tsa_url.is_none() {
+        return Err(format!(
+            "level {level:?} needs a TSA: give --tsa URL or set tsa_url / cấp độ này cần máy chủ dấu thời gian"
+        ));
+    }
+    Ok(level)
+}
+
+/// Writes `bytes` to `path` through a temporary file, so a failure leaves nothing half-written.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let partial = path.with_extension("kyso-partial");
+    std::fs::write(&partial, bytes).map_err(|e| format!("{}: {e}", partial.display()))?;
+    std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Embedding a CMS and bringing the signed file to a PAdES level.
+struct Finish<'a> {
+    config: &'a kyso::config::Config,
+    tsa_url: Option<&'a str>,
+    trust: &'a [PathBuf],
+    level: kyso::pades::archive::Level,
+}
+
+impl Finish<'_> {
+    fn run(
+        &self,
+        prepared: &std::path::Path,
+        cms: &[u8],
+        output: &std::path::Path,
+        given: kyso::pades::dss::ValidationData,
+    ) -> Result<(), String> {
+        let anchors = tsa_anchors(self.config, self.trust)?;
+        let network = kyso::pki::revocation::HttpFetch::default();
+        let tsa = self.tsa_url.map(|url| kyso::pades::timestamp::Tsa {
+            url,
+            anchors: &anchors,
+            fetch: &network,
+        });
+        let stamp = tsa.as_ref().filter(|_| self.level.needs_tsa());
+        kyso::pades::embed_file(prepared, cms, output, stamp).map_err(|e| e.to_string())?;
+        if self.level < kyso::pades::archive::Level::Lt && given.certs.is_empty()
+            && given.ocsps.is_empty() && given.crls.is_empty()
+        {
+            return Ok(());
+        }
+        let extra = kyso::pki::check::parse_certificates(&given.certs)?;
+        let revocation: &dyn kyso::pki::revocation::Fetch = if self.config.offline {
+            &kyso::pki::revocation::NoFetch
+        } else {
+            &network
+        };
+        let signed = std::fs::read(output).map_err(|e| format!("{}: {e}", output.display()))?;
+        let extended =
+            kyso::pades::archive::extend(&signed, self.level, given, &extra, revocation, stamp)
+                .map_err(|e| e.to_string())?;
+        write_atomically(output, &extended)
+    }
+}
+
 fn pdf_sign(
     app: &App,
     input: &std::path::Path,
     certificate: &str,
     output: &std::path::Path,
     stamp: &StampArgs,
+    level: Option<&str>,
 ) -> Result<ExitCode, String> {
+    let tsa_url = stamp.tsa.as_deref().or(app.config.tsa_url.as_deref());
+    let level = pades_level(level, tsa_url)?;
     let id = match resolve_certificate(app, certificate) {
         Ok(id) => id,
         Err(e) => return Ok(report(&e, false)),
@@ -1508,10 +1678,24 @@ fn pdf_sign(
     let outcome = app.signing.sign(order, None);
     let result = match outcome {
         Ok(signed) => {
-            let cms = signed.cms.unwrap_or_default();
-            let tsa = stamp.tsa.as_deref().or(app.config.tsa_url.as_deref());
-            kyso::pades::embed_file(&prepared_path, &cms, output, tsa)
-                .map_err(|e| e.to_string())?;
+            let cms = signed.cms.clone().unwrap_or_default();
+            let tsa_url = stamp.tsa.as_deref().or(app.config.tsa_url.as_deref());
+            // The agent's own evidence and chain go into the store at B-LT and above.
+            let mut given = kyso::pades::dss::ValidationData::default();
+            if level >= kyso::pades::archive::Level::Lt {
+                given.certs = signed.chain.clone();
+                if let Some(evidence) = signed.revocation.as_ref().and_then(|r| r.evidence()) {
+                    given.ocsps = evidence.ocsp.clone();
+                    given.crls = evidence.crl.clone();
+                }
+            }
+            Finish {
+                config: &app.config,
+                tsa_url,
+                trust: &[],
+                level,
+            }
+            .run(&prepared_path, &cms, output, given)?;
             println!("{}", output.display());
             Ok(ExitCode::SUCCESS)
         }

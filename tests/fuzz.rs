@@ -175,7 +175,7 @@ fn exercise_der(data: &[u8]) {
     let _ = cms::content_info::ContentInfo::from_der(bytes)
         .ok()
         .and_then(|ci| ci.content.decode_as::<cms::signed_data::SignedData>().ok());
-    let _ = kyso::pades::timestamp::verify_token(data, b"x", Some(7));
+    let _ = kyso::pades::timestamp::verify_token(data, &|h| h.digest_parts(&[b"x"]), Some(7));
     let _ = kyso::pades::timestamp::token_info(data);
     let _ = kyso::pki::crl::parse(data);
     if let Ok(cert) = x509_cert::Certificate::from_der(bytes) {

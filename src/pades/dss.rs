@@ -13,7 +13,7 @@ use x509_cert::Certificate;
 use super::pdf::{Dict, Document, Object};
 use super::update::Update;
 use super::Error;
-use crate::pki::revocation::{self, Fetch, Found};
+use crate::pki::revocation::{self, Fetch};
 
 /// Validation data to store, DER.
 #[derive(Clone, Debug, Default)]
@@ -82,34 +82,14 @@ pub fn gather(
 ) -> Result<ValidationData, Error> {
     let (signer, mut pool) = cms_certificates(cms)?;
     pool.extend(extra.iter().cloned());
-    let mut chain = vec![signer];
-    while let Some(current) = chain.last() {
-        let tbs = &current.tbs_certificate;
-        if tbs.issuer == tbs.subject || chain.len() > 10 {
-            break;
-        }
-        let Some(issuer) = pool
-            .iter()
-            .find(|c| c.tbs_certificate.subject == tbs.issuer && !chain.contains(c))
-        else {
-            break;
-        };
-        chain.push(issuer.clone());
-    }
-    let mut evidence = revocation::Evidence::default();
-    for pair in chain.windows(2) {
-        match revocation::status(
-            &pair[0],
-            &pair[1],
-            &[],
-            crate::certificate::unix_now(),
-            Some(fetch),
-            &mut evidence,
-        ) {
-            Ok(Found::Ocsp(_) | Found::Crl(_)) => {}
-            Err(finding) => tracing::warn!(%finding, "no revocation data for the DSS"),
+    let chain = revocation::chain_of(&signer, &pool);
+    let status = revocation::chain_status(&chain, crate::certificate::unix_now(), fetch);
+    if let revocation::ChainVerdict::Unknown(findings) = &status.verdict {
+        for finding in findings {
+            tracing::warn!(%finding, "no revocation data for the DSS");
         }
     }
+    let evidence = status.evidence;
     Ok(ValidationData {
         certs: chain.iter().filter_map(|c| c.to_der().ok()).collect(),
         ocsps: evidence.ocsp,
@@ -187,7 +167,7 @@ pub fn append(pdf: &[u8], data: &ValidationData) -> Result<Vec<u8>, Error> {
     }
     // VRI: keyed by the upper-case SHA-1 of the signature's /Contents.
     let mut vri = doc.get(&old, b"VRI").as_dict().cloned().unwrap_or_default();
-    if let Some(contents) = last_signature_contents(&doc) {
+    if let Some(contents) = super::archive::signature_contents(&doc).pop() {
         let key = hex::encode_upper(sha1(&contents));
         let mut entry = Dict::default();
         entry.set(b"Type", Object::Name(b"VRI".to_vec()));
@@ -221,34 +201,6 @@ pub fn append(pdf: &[u8], data: &ValidationData) -> Result<Vec<u8>, Error> {
 
 fn sha1(data: &[u8]) -> Vec<u8> {
     crate::pki::algorithm::Hash::Sha1.digest_parts(&[data])
-}
-
-/// The `/Contents` of the signature that ends last in the file.
-fn last_signature_contents(doc: &Document<'_>) -> Option<Vec<u8>> {
-    let mut best: Option<(i64, Vec<u8>)> = None;
-    for n in doc.xref.keys().copied().take(1_000_000) {
-        let Ok(object) = doc.object(n) else {
-            continue;
-        };
-        let Some(dict) = object.as_dict() else {
-            continue;
-        };
-        let Some(range) = dict.get(b"ByteRange").and_then(Object::as_array) else {
-            continue;
-        };
-        let end = range
-            .get(2)
-            .and_then(Object::as_int)
-            .zip(range.get(3).and_then(Object::as_int))
-            .map(|(a, b)| a.saturating_add(b))
-            .unwrap_or(0);
-        if let Some(contents) = dict.get(b"Contents").and_then(Object::as_string) {
-            if best.as_ref().is_none_or(|(e, _)| end > *e) {
-                best = Some((end, contents.to_vec()));
-            }
-        }
-    }
-    best.map(|(_, c)| c)
 }
 
 /// SHA-256 of the evidence, for logs.

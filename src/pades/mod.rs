@@ -2,6 +2,7 @@
 //! embed the CMS the agent returns, verify incoming documents. Knows nothing of the agent: a
 //! Rust server calls these functions, others call `kyso pdf …` or the bridge.
 
+pub mod archive;
 pub mod ber;
 pub mod changes;
 pub mod crypt;
@@ -117,13 +118,13 @@ pub fn embed_file(
     input: &Path,
     cms: &[u8],
     output: &Path,
-    tsa_url: Option<&str>,
+    tsa: Option<&timestamp::Tsa<'_>>,
 ) -> Result<(), Error> {
     let stamped;
-    let cms = match tsa_url {
-        Some(url) => {
+    let cms = match tsa {
+        Some(tsa) => {
             let der = ber::to_der(cms).ok_or_else(|| Error::Cms("not DER".into()))?;
-            stamped = timestamp::timestamp_cms(&der, url)?;
+            stamped = timestamp::timestamp_cms(&der, tsa)?;
             stamped.as_slice()
         }
         None => cms,
@@ -199,14 +200,18 @@ pub fn prepare_bytes(
 }
 
 /// Embeds a CMS into prepared bytes in memory (the bridge), after the same checks as
-/// [`embed_file`]; with `tsa_url`, a signature timestamp is added first.
+/// [`embed_file`]; with `tsa`, a signature timestamp is added first.
 ///
 /// # Errors
 /// As [`embed::check`].
-pub fn embed_bytes(prepared: &[u8], cms: &[u8], tsa_url: Option<&str>) -> Result<Vec<u8>, Error> {
+pub fn embed_bytes(
+    prepared: &[u8],
+    cms: &[u8],
+    tsa: Option<&timestamp::Tsa<'_>>,
+) -> Result<Vec<u8>, Error> {
     let der = ber::to_der(cms).ok_or_else(|| Error::Cms("not a DER CMS".into()))?;
-    let cms = match tsa_url {
-        Some(url) => timestamp::timestamp_cms(&der, url)?,
+    let cms = match tsa {
+        Some(tsa) => timestamp::timestamp_cms(&der, tsa)?,
         None => der,
     };
     let doc = pdf::Document::load(prepared)?;

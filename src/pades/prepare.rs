@@ -79,6 +79,9 @@ pub struct PrepareRequest {
     pub create_fields: Vec<FieldSpec>,
     /// Existing text fields to fill.
     pub fill_fields: Vec<FieldFill>,
+    /// A document timestamp (`/DocTimeStamp`, `ETSI.RFC3161`, PAdES B-LTA) instead of a
+    /// signature: its `/Contents` takes an RFC 3161 token, and it has no signer, time or reason.
+    pub document_timestamp: bool,
 }
 
 /// An empty text field to create.
@@ -231,18 +234,25 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
     };
 
     let mut sig = Dict::default();
-    sig.set(b"Type", Object::Name(b"Sig".to_vec()));
+    let (kind, sub_filter): (&[u8], &[u8]) = if request.document_timestamp {
+        (b"DocTimeStamp", b"ETSI.RFC3161")
+    } else {
+        (b"Sig", b"ETSI.CAdES.detached")
+    };
+    sig.set(b"Type", Object::Name(kind.to_vec()));
     sig.set(b"Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
-    sig.set(b"SubFilter", Object::Name(b"ETSI.CAdES.detached".to_vec()));
+    sig.set(b"SubFilter", Object::Name(sub_filter.to_vec()));
     // Placeholders, replaced by exact byte patterns when the update is serialised.
     sig.set(b"ByteRange", Object::Name(b"KYSO_BYTE_RANGE".to_vec()));
     sig.set(b"Contents", Object::Name(b"KYSO_CONTENTS".to_vec()));
-    sig.set(b"M", Object::String(pdf_date(request.time).into_bytes()));
-    if let Some(name) = &request.signer_name {
-        sig.set(b"Name", text_string(name));
-    }
-    if let Some(reason) = &request.reason {
-        sig.set(b"Reason", text_string(reason));
+    if !request.document_timestamp {
+        sig.set(b"M", Object::String(pdf_date(request.time).into_bytes()));
+        if let Some(name) = &request.signer_name {
+            sig.set(b"Name", text_string(name));
+        }
+        if let Some(reason) = &request.reason {
+            sig.set(b"Reason", text_string(reason));
+        }
     }
     let sig_n = update.add(&Object::Dict(sig));
 

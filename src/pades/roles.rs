@@ -530,5 +530,6 @@ pub fn prepare_request(
         font: request.font.clone(),
         create_fields: plan.create_fields,
         fill_fields: plan.fill_fields,
+        document_timestamp: false,
     })
 }

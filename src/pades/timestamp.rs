@@ -2,9 +2,6 @@
 //! the signature value and add it to the CMS as the `signatureTimeStampToken` unsigned
 //! attribute, on the server side when the CMS is embedded (the agent needs no network).
 
-use std::io::{Read, Write};
-use std::time::Duration;
-
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use const_oid::ObjectIdentifier;
@@ -14,6 +11,8 @@ use spki::AlgorithmIdentifierOwned;
 
 use super::ber;
 use super::Error;
+use crate::pki::algorithm::Hash;
+use crate::pki::revocation::Fetch;
 use crate::digest::DigestAlgorithm;
 
 /// id-aa-signatureTimeStampToken.
@@ -121,57 +120,85 @@ pub fn parse_response(response: &[u8], hash: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(token)
 }
 
-/// POSTs `body` to an `http://` TSA and returns the response body.
-///
-/// # Errors
-/// Network errors, HTTPS URLs (not supported yet), non-200 answers.
-pub fn post(url: &str, body: &[u8]) -> Result<Vec<u8>, Error> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| Error::Timestamp("only http:// TSA URLs are supported".into()))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let address = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    let fail = |e: std::io::Error| Error::Timestamp(format!("{url}: {e}"));
-    let mut stream = std::net::TcpStream::connect(&address).map_err(fail)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(fail)?;
-    let head = format!(
-        "POST {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/timestamp-query\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).map_err(fail)?;
-    stream.write_all(body).map_err(fail)?;
-    let mut response = Vec::new();
-    stream
-        .take(4 << 20)
-        .read_to_end(&mut response)
-        .map_err(fail)?;
-    let split = super::pdf::find(&response, b"\r\n\r\n")
-        .ok_or_else(|| Error::Timestamp("bad HTTP answer".into()))?;
-    let status_line = String::from_utf8_lossy(&response[..split])
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
-    if !status_line.contains(" 200") {
-        return Err(Error::Timestamp(format!("{url} answered {status_line}")));
-    }
-    Ok(response[split + 4..].to_vec())
+/// Where a timestamp comes from and what its authority must chain to: the TSA's URL
+/// (`http://` or `https://`, through the agent's TLS stack and the proxy from the environment),
+/// the trust anchors its certificate is validated against, and the network port.
+pub struct Tsa<'a> {
+    /// The TSA's URL.
+    pub url: &'a str,
+    /// Roots the TSA certificate must chain to (empty: the path cannot be proven, a warning).
+    pub anchors: &'a [x509_cert::Certificate],
+    /// HTTP(S) for the TSA and for the TSA certificate's revocation status.
+    pub fetch: &'a dyn Fetch,
 }
 
-/// Adds a signature timestamp from `tsa_url` to a DER CMS (single signer).
+/// Asks `tsa` for a token over `imprint` (SHA-256) with a fresh random nonce, then checks the
+/// answer: the imprint, the nonce, the TSA's signature, and the TSA certificate's path
+/// (purpose timeStamping) at the token's time. A path proven invalid (a forged or revoked TSA,
+/// one without the timeStamping purpose) is refused; one that cannot be established is logged.
+///
+/// # Errors
+/// Network, a refused request, a token that does not verify, an invalid TSA path.
+pub fn stamp(imprint: &[u8], tsa: &Tsa<'_>) -> Result<(Vec<u8>, Proven), Error> {
+    // A random nonce (63 bits: a positive INTEGER), echoed by the TSA: a replayed or
+    // substituted token does not carry it.
+    let mut random = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| Error::Timestamp("no randomness for the nonce".into()))?;
+    let nonce = u64::from_le_bytes(random) >> 1;
+    let response = tsa
+        .fetch
+        .post(tsa.url, "application/timestamp-query", &request(imprint, nonce)?)
+        .map_err(Error::Timestamp)?;
+    let token = parse_response(&response, imprint)?;
+    let proven = verify_token(
+        &token,
+        &|hash| {
+            if hash == Hash::Sha256 {
+                imprint.to_vec()
+            } else {
+                Vec::new()
+            }
+        },
+        Some(nonce),
+    )
+    .map_err(Error::Timestamp)?;
+    let report = crate::pki::check::check(
+        &crate::pki::check::Request {
+            certificate: &proven.tsa,
+            anchors: tsa.anchors,
+            intermediates: &proven.certificates,
+            crls: &[],
+            ocsp: &[],
+            at: proven.time,
+            purpose: crate::pki::path::Purpose::Timestamping,
+            revocation: crate::pki::check::RevocationMode::Online,
+            time_proven: true,
+        },
+        tsa.fetch,
+    );
+    match report.verdict {
+        crate::pki::Verdict::Valid => {}
+        crate::pki::Verdict::Invalid => {
+            let why: Vec<String> = report.reasons.iter().map(ToString::to_string).collect();
+            return Err(Error::Timestamp(format!(
+                "the TSA certificate is not valid: {}",
+                why.join("; ")
+            )));
+        }
+        crate::pki::Verdict::Unknown => {
+            let why: Vec<String> = report.reasons.iter().map(ToString::to_string).collect();
+            tracing::warn!(tsa = tsa.url, reasons = %why.join("; "), "the TSA certificate's path is not proven");
+        }
+    }
+    Ok((token, proven))
+}
+
+/// Adds a signature timestamp from `tsa` to a DER CMS (single signer): PAdES B-T.
 ///
 /// # Errors
 /// TSA or CMS errors.
-pub fn timestamp_cms(cms: &[u8], tsa_url: &str) -> Result<Vec<u8>, Error> {
+pub fn timestamp_cms(cms: &[u8], tsa: &Tsa<'_>) -> Result<Vec<u8>, Error> {
     let bad = |e: der::Error| Error::Cms(e.to_string());
     let content = ContentInfo::from_der(cms).map_err(bad)?;
     let mut signed: SignedData = content.content.decode_as().map_err(bad)?;
@@ -180,15 +207,7 @@ pub fn timestamp_cms(cms: &[u8], tsa_url: &str) -> Result<Vec<u8>, Error> {
         .first_mut()
         .ok_or_else(|| Error::Cms("no signer".into()))?;
     let hash = DigestAlgorithm::Sha256.digest(signer.signature.as_bytes());
-    // A random nonce (63 bits: a positive INTEGER), echoed by the TSA: a replayed or
-    // substituted token does not carry it.
-    let mut random = [0u8; 8];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
-        .map_err(|_| Error::Timestamp("no randomness for the nonce".into()))?;
-    let nonce = u64::from_le_bytes(random) >> 1;
-    let response = post(tsa_url, &request(&hash, nonce)?)?;
-    let token = parse_response(&response, &hash)?;
-    verify_token(&token, signer.signature.as_bytes(), Some(nonce)).map_err(Error::Timestamp)?;
+    let (token, _) = stamp(&hash, tsa)?;
     let attribute = x509_cert::attr::Attribute {
         oid: ID_SIGNATURE_TIMESTAMP,
         values: SetOfVec::try_from(vec![Any::from_der(&token).map_err(bad)?]).map_err(bad)?,
@@ -201,6 +220,26 @@ pub fn timestamp_cms(cms: &[u8], tsa_url: &str) -> Result<Vec<u8>, Error> {
     }
     .to_der()
     .map_err(bad)
+}
+
+/// The signature timestamp tokens in the unsigned attributes of a CMS (BER or DER).
+pub fn embedded_tokens(cms: &[u8]) -> Vec<Vec<u8>> {
+    let Some(der) = ber::to_der(cms) else {
+        return Vec::new();
+    };
+    let Ok(signed) = ContentInfo::from_der(&der).and_then(|c| c.content.decode_as::<SignedData>())
+    else {
+        return Vec::new();
+    };
+    signed
+        .signer_infos
+        .0
+        .iter()
+        .flat_map(|s| s.unsigned_attrs.iter().flat_map(|set| set.iter()))
+        .filter(|a| a.oid == ID_SIGNATURE_TIMESTAMP)
+        .flat_map(|a| a.values.iter())
+        .filter_map(|v| v.to_der().ok())
+        .collect()
 }
 
 /// A signature timestamp whose token verified: its time is proven.
@@ -216,15 +255,19 @@ pub struct Proven {
     pub certificates: Vec<x509_cert::Certificate>,
 }
 
-/// Verifies an RFC 3161 token over `stamped` (the bytes whose hash is the imprint, for a
-/// signature timestamp the signature value): the imprint with the token's own hash algorithm,
-/// the nonce when `nonce` is given, the TSA's signature over the token. The TSA's path is the
+/// Verifies an RFC 3161 token: the imprint against `imprint_of` (the hash, with the token's
+/// own algorithm, of what was stamped: a signature value, or a document's byte range), the
+/// nonce when `nonce` is given, the TSA's signature over the token. The TSA's path is the
 /// caller's to validate (it needs the trust anchors and the revocation policy).
 ///
 /// # Errors
 /// Why the token proves nothing, in English.
-pub fn verify_token(token: &[u8], stamped: &[u8], nonce: Option<u64>) -> Result<Proven, String> {
-    use crate::pki::algorithm::{verify_signature, Hash};
+pub fn verify_token(
+    token: &[u8],
+    imprint_of: &dyn Fn(Hash) -> Vec<u8>,
+    nonce: Option<u64>,
+) -> Result<Proven, String> {
+    use crate::pki::algorithm::verify_signature;
     // Walked by hand down to the parts, which are then decoded strictly: TSAs write
     // certificate sets in any order, which a DER SET OF decoder refuses.
     let der = ber::to_der(token).ok_or("the timestamp token is not BER")?;
@@ -272,7 +315,7 @@ pub fn verify_token(token: &[u8], stamped: &[u8], nonce: Option<u64>) -> Result<
         .and_then(|oid| Hash::from_oid(&oid))
         .ok_or("unsupported imprint hash")?;
     let hashed = imprint.get(1).map(|h| h.content).ok_or("no imprint")?;
-    if algorithm.digest_parts(&[stamped]) != hashed {
+    if imprint_of(algorithm) != hashed {
         return Err("the timestamp is for other data (imprint mismatch)".into());
     }
     let gen_time = fields

@@ -71,6 +71,8 @@ pub struct SignatureReport {
     /// The certificate path is valid now (revocation not re-checked).
     pub valid_now: bool,
     /// The verdict.
+    /// A document timestamp (PAdES B-LTA), not a signer: `signer` is the TSA.
+    pub document_timestamp: bool,
     pub verdict: Verdict,
     /// Stable reason codes, one per entry of `reasons` (see DESIGN.md).
     pub reason_codes: Vec<String>,
@@ -692,6 +694,7 @@ fn check_one(
         path: Vec::new(),
         valid_at_signing_time: false,
         valid_now: false,
+        document_timestamp: false,
         verdict: Verdict::Invalid,
         reason_codes: Vec::new(),
         reasons: Vec::new(),
@@ -747,12 +750,9 @@ fn check_one(
     let cms_der = super::ber::to_der(contents).unwrap_or_default();
     let cms = cms_der.as_slice();
     if sub_filter == "ETSI.RFC3161" {
-        report.reason(
-            "DOCUMENT_TIMESTAMP",
-            "dấu thời gian của văn bản (không phải người ký) / document timestamp (not a signer)",
-        );
-        report.verdict = Verdict::Unknown;
-        return report;
+        report.document_timestamp = true;
+        let covered: [&[u8]; 2] = [&data[..a], &data[b..end]];
+        return check_document_timestamp(report, cms, &covered, context);
     }
     let parsed = ContentInfo::from_der(cms)
         .ok()
@@ -937,7 +937,8 @@ fn check_one(
         .and_then(|a| a.values.iter().next())
         .and_then(|v| v.to_der().ok())
     {
-        match super::timestamp::verify_token(&token, signer.signature.as_bytes(), None) {
+        let stamped = signer.signature.as_bytes();
+        match super::timestamp::verify_token(&token, &|h| h.digest_parts(&[stamped]), None) {
             Ok(proven) => {
                 let mut intermediates = evidence.certs.clone();
                 intermediates.extend(proven.certificates.iter().cloned());
@@ -1014,6 +1015,77 @@ fn check_one(
             "chứng thư số không còn hiệu lực và thời điểm ký chưa được chứng thực bằng dấu thời gian / the certificate is no longer valid and the signing time is only claimed (no timestamp)",
         );
     }
+    report
+}
+
+/// A document timestamp (PAdES B-LTA): the token's imprint is the hash of the byte range
+/// (`covered`), its TSA's path is validated at the token's time; it proves that the file up to
+/// here, with the validation data stored before it, existed then.
+fn check_document_timestamp(
+    mut report: SignatureReport,
+    token: &[u8],
+    covered: &[&[u8]],
+    context: &Context<'_>,
+) -> SignatureReport {
+    let proven =
+        match super::timestamp::verify_token(token, &|h| h.digest_parts(covered), None) {
+            Ok(proven) => proven,
+            Err(why) => {
+                report.reason(
+                    "TIMESTAMP_INVALID",
+                    format!("dấu thời gian văn bản không hợp lệ / the document timestamp is not valid: {why}"),
+                );
+                return report;
+            }
+        };
+    report.intact = true;
+    report.signature_valid = true;
+    report.signer = Some(
+        CertificateInfo::from_der(&proven.tsa.to_der().unwrap_or_default())
+            .map(|i| i.holder().to_string())
+            .unwrap_or_else(|_| proven.tsa.tbs_certificate.subject.to_string()),
+    );
+    report.timestamp = Some(proven.display.clone());
+    report.time_source = "timestamp";
+    report.validation_time = Some(crate::certificate::iso8601(proven.time));
+    if report.later_changes.iter().any(|c| !c.allowed) {
+        report.reason(
+            "MODIFIED_AFTER_SIGNING",
+            "nội dung văn bản bị thay đổi sau dấu thời gian / the document content was changed after this document timestamp",
+        );
+        return report;
+    }
+    let mut intermediates = context.evidence.certs.clone();
+    intermediates.extend(proven.certificates.iter().cloned());
+    let request = pki_check::Request {
+        certificate: &proven.tsa,
+        anchors: context.anchors,
+        intermediates: &intermediates,
+        crls: &context.evidence.crls,
+        ocsp: &context.evidence.ocsp,
+        at: proven.time,
+        purpose: Purpose::Timestamping,
+        revocation: context.options.revocation,
+        time_proven: true,
+    };
+    let at_time = pki_check::check(&request, context.options.fetch);
+    report.path = at_time.path.clone();
+    report.trusted = !at_time.path.is_empty();
+    report.valid_at_signing_time = at_time.verdict == Verdict::Valid;
+    report.valid_now = pki_check::check(
+        &pki_check::Request {
+            at: crate::certificate::unix_now(),
+            revocation: pki_check::RevocationMode::Off,
+            ..request
+        },
+        &crate::pki::revocation::NoFetch,
+    )
+    .verdict
+        == Verdict::Valid;
+    for finding in &at_time.reasons {
+        report.finding(finding);
+    }
+    report.verdict = at_time.verdict;
     report
 }
 

@@ -157,10 +157,16 @@ pub fn check(request: &Request<'_>, fetch: &dyn Fetch) -> Report {
                 &mut fetched,
             );
             match found {
-                Ok(revocation::Found::Ocsp(revocation::CertStatus::Good)) => {
+                Ok(revocation::Found::Ocsp {
+                    status: revocation::CertStatus::Good,
+                    ..
+                }) => {
                     statuses[i] = (CrlStatus::Good, Some("ocsp"));
                 }
-                Ok(revocation::Found::Ocsp(revocation::CertStatus::Revoked { since })) => {
+                Ok(revocation::Found::Ocsp {
+                    status: revocation::CertStatus::Revoked { since },
+                    ..
+                }) => {
                     if since <= request.at {
                         return failed(
                             Finding::new(

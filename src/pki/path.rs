@@ -248,7 +248,8 @@ fn same_entity(a: &Certificate, b: &Certificate) -> bool {
                 == b.tbs_certificate.subject_public_key_info)
 }
 
-fn signed_by(child: &Certificate, issuer: &Certificate) -> Result<bool, Finding> {
+/// Whether `issuer`'s key verifies `child`'s signature.
+pub(crate) fn signed_by(child: &Certificate, issuer: &Certificate) -> Result<bool, Finding> {
     let tbs = child
         .tbs_certificate
         .to_der()

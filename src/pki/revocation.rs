@@ -51,8 +51,10 @@ pub trait Fetch: Sync {
     fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, String>;
 }
 
-/// HTTP and HTTPS with a 5 s time-out, a size limit, the proxy from the environment
-/// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`) and a cache of CRLs by URL.
+/// HTTP and HTTPS (rustls, TLS 1.2 and 1.3) with a 5 s time-out, a size limit, the proxy from
+/// the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`) and a cache of CRLs by URL.
+/// HTTPS servers are checked against Mozilla's roots, or against the PEM bundle that
+/// `SSL_CERT_FILE` names (an agency whose TSA or OCSP server uses the national root).
 pub struct HttpFetch {
     agent: ureq::Agent,
     cache: Mutex<Vec<(String, Vec<u8>, u64)>>,
@@ -60,16 +62,37 @@ pub struct HttpFetch {
 
 impl Default for HttpFetch {
     fn default() -> Self {
-        let config = ureq::Agent::config_builder()
+        let mut builder = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
             .proxy(ureq::Proxy::try_from_env())
-            .http_status_as_error(true)
-            .build();
+            .http_status_as_error(true);
+        if let Some(roots) = bundle_roots() {
+            builder = builder.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+                    .build(),
+            );
+        }
+        let config = builder.build();
         Self {
             agent: config.into(),
             cache: Mutex::new(Vec::new()),
         }
     }
+}
+
+/// The certificates of the `SSL_CERT_FILE` bundle, when it names a readable one.
+fn bundle_roots() -> Option<Vec<ureq::tls::Certificate<'static>>> {
+    let path = std::env::var_os("SSL_CERT_FILE")?;
+    let data = std::fs::read(&path)
+        .map_err(|e| tracing::warn!(error = %e, "SSL_CERT_FILE is not readable"))
+        .ok()?;
+    let certs: Vec<_> = crate::certificate::read_pem_or_der(&data)
+        .ok()?
+        .into_iter()
+        .map(|der| ureq::tls::Certificate::from_der(&der).to_owned())
+        .collect();
+    (!certs.is_empty()).then_some(certs)
 }
 
 impl HttpFetch {
@@ -157,7 +180,12 @@ pub enum CertStatus {
 #[derive(Debug)]
 pub enum Found {
     /// A verified OCSP response.
-    Ocsp(CertStatus),
+    Ocsp {
+        /// What it says.
+        status: CertStatus,
+        /// Until when it is current (its nextUpdate), when it says.
+        next_update: Option<u64>,
+    },
     /// A CRL of the issuer (to be checked by path validation, which decides what it proves).
     Crl(Box<CertificateList>),
 }
@@ -178,7 +206,12 @@ pub fn status(
     let mut tried = Vec::new();
     for response in at_hand {
         match check_response(response, cert, issuer, None, at) {
-            Ok(status) => return Ok(Found::Ocsp(status)),
+            Ok((status, next_update)) => {
+                return Ok(Found::Ocsp {
+                    status,
+                    next_update,
+                })
+            }
             Err(Some(why)) => tried.push(why),
             Err(None) => {}
         }
@@ -198,9 +231,12 @@ pub fn status(
         };
         match fetch.post(&url, "application/ocsp-request", &request) {
             Ok(body) => match check_response(&body, cert, issuer, Some(&nonce), at) {
-                Ok(status) => {
+                Ok((status, next_update)) => {
                     evidence.ocsp.push(body);
-                    return Ok(Found::Ocsp(status));
+                    return Ok(Found::Ocsp {
+                        status,
+                        next_update,
+                    });
                 }
                 Err(why) => tried.push(format!(
                     "{url}: {}",
@@ -227,6 +263,128 @@ pub fn status(
         tried.push("the certificate names no OCSP responder and no CRL".into());
     }
     Err(unavailable(cert, &tried))
+}
+
+/// What the revocation data says of a whole chain, as a signer needs it before signing.
+#[derive(Clone, Debug)]
+pub enum ChainVerdict {
+    /// Every certificate below the root has a status, and none is revoked.
+    Good,
+    /// A certificate of the chain is revoked (the finding names which and since when).
+    Revoked(Finding),
+    /// Some status could not be established (nothing revoked was seen).
+    Unknown(Vec<Finding>),
+}
+
+/// The status of a chain and the evidence that shows it.
+#[derive(Clone, Debug)]
+pub struct ChainStatus {
+    /// The verdict.
+    pub verdict: ChainVerdict,
+    /// The OCSP responses and CRLs fetched, to keep with the signature.
+    pub evidence: Evidence,
+    /// Until when every status stays current (the earliest nextUpdate), when all say.
+    pub fresh_until: Option<u64>,
+}
+
+/// Orders `pool` into the chain of `leaf`, leaf first, issuer by issuer (signature checked),
+/// up to a self-issued certificate or one whose issuer is not in the pool (at most 10).
+pub fn chain_of(leaf: &Certificate, pool: &[Certificate]) -> Vec<Certificate> {
+    let mut chain = vec![leaf.clone()];
+    while let Some(current) = chain.last() {
+        let tbs = &current.tbs_certificate;
+        if tbs.issuer == tbs.subject || chain.len() >= 10 {
+            break;
+        }
+        let Some(issuer) = pool.iter().find(|c| {
+            c.tbs_certificate.subject == tbs.issuer
+                && !chain.contains(c)
+                && path::signed_by(current, c).unwrap_or(false)
+        }) else {
+            break;
+        };
+        chain.push(issuer.clone());
+    }
+    chain
+}
+
+/// The revocation status at `at` of every certificate of `chain` (leaf first, as
+/// [`chain_of`] orders it) but a self-issued root: OCSP from each AIA, else the CDP's CRL,
+/// through `fetch`. A certificate whose issuer is missing has no provable status.
+pub fn chain_status(chain: &[Certificate], at: u64, fetch: &dyn Fetch) -> ChainStatus {
+    let mut evidence = Evidence::default();
+    let mut unknown = Vec::new();
+    let mut fresh_until: Option<u64> = None;
+    let mut fresh = |until: Option<u64>, all: &mut bool| match until {
+        Some(t) => fresh_until = Some(fresh_until.map_or(t, |f| f.min(t))),
+        None => *all = false,
+    };
+    let mut all_fresh = true;
+    for (i, cert) in chain.iter().enumerate() {
+        let tbs = &cert.tbs_certificate;
+        if tbs.issuer == tbs.subject {
+            break;
+        }
+        let Some(issuer) = chain.get(i + 1) else {
+            unknown.push(Finding::new(
+                Reason::RevocationUnavailable,
+                format!("{}: its issuer's certificate is not known", tbs.subject),
+            ));
+            break;
+        };
+        let revoked = |since: u64, source: &str| {
+            Finding::new(
+                Reason::Revoked,
+                format!(
+                    "{} revoked {} ({source})",
+                    tbs.subject,
+                    crate::certificate::iso8601(since)
+                ),
+            )
+        };
+        match status(cert, issuer, &[], at, Some(fetch), &mut evidence) {
+            Ok(Found::Ocsp {
+                status: CertStatus::Revoked { since },
+                ..
+            }) if since <= at => {
+                return ChainStatus {
+                    verdict: ChainVerdict::Revoked(revoked(since, "OCSP")),
+                    evidence,
+                    fresh_until: None,
+                }
+            }
+            Ok(Found::Ocsp { next_update, .. }) => fresh(next_update, &mut all_fresh),
+            Ok(Found::Crl(crl)) => match super::crl::status(cert, issuer, std::slice::from_ref(&crl)) {
+                Ok(Some(super::crl::Status::Revoked { since })) if since <= at => {
+                    return ChainStatus {
+                        verdict: ChainVerdict::Revoked(revoked(since, "CRL")),
+                        evidence,
+                        fresh_until: None,
+                    }
+                }
+                Ok(Some(super::crl::Status::Good { next_update, .. })) => {
+                    fresh(next_update, &mut all_fresh);
+                }
+                Ok(Some(super::crl::Status::Revoked { .. })) => fresh(None, &mut all_fresh),
+                Ok(None) => unknown.push(Finding::new(
+                    Reason::RevocationUnavailable,
+                    format!("{}: the CRL does not name its issuer", tbs.subject),
+                )),
+                Err(finding) => unknown.push(finding),
+            },
+            Err(finding) => unknown.push(finding),
+        }
+    }
+    let verdict = if unknown.is_empty() {
+        ChainVerdict::Good
+    } else {
+        ChainVerdict::Unknown(unknown)
+    };
+    ChainStatus {
+        fresh_until: fresh_until.filter(|_| all_fresh && matches!(verdict, ChainVerdict::Good)),
+        verdict,
+        evidence,
+    }
 }
 
 fn unavailable(cert: &Certificate, tried: &[String]) -> Finding {
@@ -371,7 +529,7 @@ fn check_response(
     issuer: &Certificate,
     nonce: Option<&[u8]>,
     at: u64,
-) -> Result<CertStatus, Option<String>> {
+) -> Result<(CertStatus, Option<u64>), Option<String>> {
     let response =
         OcspResponse::from_der(der).map_err(|e| Some(format!("not an OCSP response ({e})")))?;
     if response.response_status != OcspResponseStatus::Successful {
@@ -449,10 +607,13 @@ fn check_response(
         return Err(Some("OCSP response too old for the validation time".into()));
     }
     match &single.cert_status {
-        x509_ocsp::CertStatus::Good(_) => Ok(CertStatus::Good),
-        x509_ocsp::CertStatus::Revoked(info) => Ok(CertStatus::Revoked {
-            since: info.revocation_time.0.to_unix_duration().as_secs(),
-        }),
+        x509_ocsp::CertStatus::Good(_) => Ok((CertStatus::Good, next_update)),
+        x509_ocsp::CertStatus::Revoked(info) => Ok((
+            CertStatus::Revoked {
+                since: info.revocation_time.0.to_unix_duration().as_secs(),
+            },
+            next_update,
+        )),
         x509_ocsp::CertStatus::Unknown(_) => {
             Err(Some("the responder does not know the certificate".into()))
         }

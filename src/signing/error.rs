@@ -47,6 +47,12 @@ pub enum Error {
     /// The origin may not use the agent.
     #[error("origin not allowed")]
     OriginNotAllowed,
+    /// The signer certificate or a CA certificate above it is revoked: nothing is signed.
+    #[error("certificate revoked: {0}")]
+    CertificateRevoked(String),
+    /// The policy requires a status check and the status could not be established.
+    #[error("revocation status unavailable: {0}")]
+    RevocationUnavailable(String),
     /// Anything else; the detail goes to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -66,6 +72,8 @@ impl Error {
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::Busy => ErrorCode::Busy,
             Self::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            Self::CertificateRevoked(_) => ErrorCode::CertificateRevoked,
+            Self::RevocationUnavailable(_) => ErrorCode::RevocationUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -7,6 +7,7 @@
 mod error;
 mod origin;
 mod prompt;
+mod status;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use origin::{ApprovalStore, Origin, OriginPolicy, Standing};
 pub use prompt::{
     BatchProgress, BatchPrompt, OneAtATime, OriginDecision, PinPrompt, Prompt, SignerSummary,
 };
+pub use status::{Checked, PendingCheck, RevocationCheck, StatusChecker, CHECKING_LINE};
 
 use crate::api::{self, Document, SignFormat};
 use crate::cades::{self, SignatureScheme, SignerCertificates};
@@ -180,6 +182,9 @@ pub struct Signed {
     pub certificate: Vec<u8>,
     /// Chain DER, issuer first.
     pub chain: Vec<Vec<u8>>,
+    /// The status check made before signing: its evidence (OCSP responses, CRLs) to keep
+    /// with the signature, and what it established. `None` when the check is off.
+    pub revocation: Option<Checked>,
 }
 
 impl Signed {
@@ -191,6 +196,17 @@ impl Signed {
             signature_algorithm: self.signature_algorithm.clone(),
             certificate: B64.encode(&self.certificate),
             chain: self.chain.iter().map(|c| B64.encode(c)).collect(),
+            revocation: self.revocation.as_ref().and_then(Checked::evidence).map(|e| {
+                api::RevocationEvidence {
+                    ocsp: e.ocsp.iter().map(|d| B64.encode(d)).collect(),
+                    crl: e.crl.iter().map(|d| B64.encode(d)).collect(),
+                }
+            }),
+            revocation_status: Some(match &self.revocation {
+                None => api::RevocationStatus::NotChecked,
+                Some(Checked::Good(_)) => api::RevocationStatus::Good,
+                Some(_) => api::RevocationStatus::Unknown,
+            }),
         }
     }
 }
@@ -255,7 +271,13 @@ pub struct SigningService {
     tokens: Arc<dyn TokenProvider>,
     prompt: Arc<dyn Prompt>,
     extra_chain: Vec<CertificateInfo>,
+    status: Option<Arc<StatusChecker>>,
 }
+
+/// How long a request waits for the status check before the first dialog opens: an answer
+/// from the cache or a near responder decides before the signer is asked anything (a revoked
+/// certificate gets no PIN dialog); a slower one goes on while the dialog is open.
+const STATUS_HEAD_START: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl SigningService {
     /// Wires the service. `extra_chain` holds intermediates/roots from the configuration, used
@@ -269,6 +291,38 @@ impl SigningService {
             tokens,
             prompt,
             extra_chain,
+            status: None,
+        }
+    }
+
+    /// Checks the certificate status before every signature (policy `revocation_check`;
+    /// `off` leaves the service without a checker).
+    #[must_use]
+    pub fn with_status_check(mut self, checker: Option<Arc<StatusChecker>>) -> Self {
+        self.status = checker.filter(|c| c.policy() != RevocationCheck::Off);
+        self
+    }
+
+    /// Starts the status check of `signer`, if the policy asks for one.
+    fn start_status_check(&self, signer: &SignerCertificate) -> Option<PendingCheck> {
+        let checker = self.status.as_ref()?;
+        let chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
+        Some(checker.start(&signer.info.id, &signer.info.der, &chain))
+    }
+
+    /// The error a finished check turns into under the policy, if it forbids signing.
+    fn refusal(&self, checked: &Checked) -> Option<Error> {
+        match checked {
+            Checked::Revoked(detail) => Some(Error::CertificateRevoked(detail.clone())),
+            Checked::Unknown(detail, _)
+                if self
+                    .status
+                    .as_ref()
+                    .is_some_and(|c| c.policy() == RevocationCheck::Require) =>
+            {
+                Some(Error::RevocationUnavailable(detail.clone()))
+            }
+            _ => None,
         }
     }
 
@@ -355,12 +409,28 @@ impl SigningService {
         origin: Option<&str>,
         documents: Vec<Document>,
     ) -> Box<dyn Authenticator> {
-        Box::new(PromptAuthenticator {
+        Box::new(self.prompt_authenticator(signer, origin, documents, None))
+    }
+
+    fn prompt_authenticator(
+        &self,
+        signer: &SignerCertificate,
+        origin: Option<&str>,
+        documents: Vec<Document>,
+        status: Option<PendingCheck>,
+    ) -> PromptAuthenticator {
+        PromptAuthenticator {
             prompt: self.prompt.clone(),
             origin: origin.map(str::to_string),
             documents,
             signer: signer.summary(),
-        })
+            status,
+            refusal: Arc::new(std::sync::Mutex::new(None)),
+            require: self
+                .status
+                .as_ref()
+                .is_some_and(|c| c.policy() == RevocationCheck::Require),
+        }
     }
 
     fn signer(&self, certificate_id: &str) -> Result<SignerCertificate, Error> {
@@ -424,6 +494,14 @@ impl SigningService {
         let signer = self.signer(&certificate_id)?;
         let scheme = scheme_for(&signer.info.key_algorithm, rsa_pss)?;
         let documents: Vec<Document> = orders.iter().map(|o| o.document.clone()).collect();
+        // One status check per request (a batch included), started before any dialog.
+        let status = self.start_status_check(&signer);
+        if let Some(early) = status.as_ref().and_then(|s| s.wait(STATUS_HEAD_START)) {
+            if let Some(refusal) = self.refusal(&early) {
+                tracing::warn!(certificate = %certificate_id, error = %refusal, "not signing");
+                return Err(refusal);
+            }
+        }
         if confirm {
             self.prompt
                 .confirm_batch(&BatchPrompt {
@@ -453,18 +531,29 @@ impl SigningService {
             };
             prepared.push((attrs, alg.digest(&attrs_der)));
         }
-        let authenticator = self.authenticator(&signer, origin, documents);
+        let authenticator = self.prompt_authenticator(&signer, origin, documents, status.clone());
+        let withdrawn = authenticator.refusal.clone();
         let on_signed =
             (prepared.len() > 1).then(|| self.progress_window(prepared.len(), abort.clone()));
-        let signatures = self.tokens.sign(SignJob {
-            certificate_id: certificate_id.clone(),
-            scheme,
-            digest_algorithm: alg,
-            digests: prepared.iter().map(|(_, d)| d.clone()).collect(),
-            authenticator,
-            abort,
-            on_signed,
-        })?;
+        let signatures = self
+            .tokens
+            .sign(SignJob {
+                certificate_id: certificate_id.clone(),
+                scheme,
+                digest_algorithm: alg,
+                digests: prepared.iter().map(|(_, d)| d.clone()).collect(),
+                authenticator: Box::new(authenticator),
+                abort,
+                on_signed,
+            })
+            .map_err(|e| {
+                // A prompt withdrawn by the status check says why, not "cancelled".
+                match withdrawn.lock().ok().and_then(|mut w| w.take()) {
+                    Some(refusal) => refusal,
+                    None => Error::from(e),
+                }
+            })?;
+        let revocation = status.map(|s| s.outcome());
         let chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
         let certs = SignerCertificates {
             certificate: &signer.info.der,
@@ -491,6 +580,7 @@ impl SigningService {
                     signature_algorithm: scheme.name(alg),
                     certificate: signer.info.der.clone(),
                     chain: chain.clone(),
+                    revocation: revocation.clone(),
                 })
             })
             .collect();
@@ -542,17 +632,54 @@ pub fn scheme_for(key: &KeyAlgorithm, rsa_pss: bool) -> Result<SignatureScheme, 
     }
 }
 
-/// Asks the [`Prompt`] for the token's PIN with the request's context.
+/// Asks the [`Prompt`] for the token's PIN with the request's context, and holds the PIN back
+/// until the status check has ended: the token is never logged in for a revoked certificate
+/// (or, under `require`, for one whose status is unknown). The token calls [`Authenticator::pin`]
+/// before every login, so this is the last step before the key is used.
 struct PromptAuthenticator {
     prompt: Arc<dyn Prompt>,
     origin: Option<String>,
     documents: Vec<Document>,
     signer: SignerSummary,
+    status: Option<PendingCheck>,
+    /// Why the PIN was withheld, for the caller to report instead of `USER_CANCELLED`.
+    refusal: Arc<std::sync::Mutex<Option<Error>>>,
+    require: bool,
+}
+
+impl PromptAuthenticator {
+    /// Waits for the status check; records and refuses when it forbids signing.
+    fn cleared(&self) -> Result<(), PinRefusal> {
+        let Some(status) = &self.status else {
+            return Ok(());
+        };
+        let refusal = match status.outcome() {
+            Checked::Revoked(detail) => Some(Error::CertificateRevoked(detail)),
+            Checked::Unknown(detail, _) if self.require => {
+                Some(Error::RevocationUnavailable(detail))
+            }
+            _ => None,
+        };
+        match refusal {
+            Some(error) => {
+                tracing::warn!(error = %error, "PIN withheld: not signing");
+                if let Ok(mut slot) = self.refusal.lock() {
+                    *slot = Some(error);
+                }
+                Err(PinRefusal::Cancelled)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl Authenticator for PromptAuthenticator {
     fn pin(&mut self, request: &PinRequest) -> Result<PinEntry, PinRefusal> {
-        self.prompt.ask_pin(&PinPrompt {
+        if request.protected_auth_path {
+            // A pin-pad login starts on the device as soon as the window opens: decide first.
+            self.cleared()?;
+        }
+        let asked = self.prompt.ask_pin(&PinPrompt {
             origin: self.origin.clone(),
             documents: self.documents.clone(),
             signer: self.signer.clone(),
@@ -561,7 +688,11 @@ impl Authenticator for PromptAuthenticator {
             retries_left: request.retries_left,
             protected_auth_path: request.protected_auth_path,
             per_signature: request.per_signature,
-        })
+            status: self.status.clone(),
+        });
+        // Also when the prompt was closed under the user by a revocation found meanwhile.
+        self.cleared()?;
+        asked
     }
 
     fn pin_used(&mut self) {

@@ -27,6 +27,10 @@ pub struct PinPrompt {
     pub protected_auth_path: bool,
     /// `CKA_ALWAYS_AUTHENTICATE` key: this PIN is for signature number `n` (from 0).
     pub per_signature: Option<usize>,
+    /// The certificate status check, when the policy asks for one: a prompt shows its line
+    /// (a warning when the status is unknown) before it takes the PIN, and a window prompt
+    /// that opens before the check ends shows "checking" and updates itself.
+    pub status: Option<super::PendingCheck>,
 }
 
 /// The certificate as a user recognises it.

@@ -37,6 +37,13 @@ pub enum DialogRequest {
         pinpad: bool,
         /// Seconds before the dialog gives up.
         timeout_secs: u64,
+        /// The certificate status line, when the check has ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<StatusUpdate>,
+        /// The status check is still running: show "checking", keep Sign disabled, and read
+        /// one [`StatusUpdate`] line on standard input when it ends.
+        #[serde(default)]
+        checking: bool,
     },
     /// Approve an origin.
     #[serde(rename_all = "camelCase")]
@@ -71,6 +78,30 @@ pub enum DialogRequest {
         /// Seconds before the dialog gives up.
         timeout_secs: u64,
     },
+}
+
+/// The end of the certificate status check, as the PIN dialog shows it.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusUpdate {
+    /// The line to show.
+    pub line: String,
+    /// Shown as a warning (the status could not be established).
+    #[serde(default)]
+    pub warning: bool,
+    /// The certificate is revoked: the dialog closes without an answer.
+    #[serde(default)]
+    pub close: bool,
+}
+
+impl StatusUpdate {
+    fn of(checked: &crate::signing::Checked) -> Self {
+        Self {
+            line: checked.prompt_line(),
+            warning: matches!(checked, crate::signing::Checked::Unknown(..)),
+            close: matches!(checked, crate::signing::Checked::Revoked(_)),
+        }
+    }
 }
 
 /// What the child answers.
@@ -154,11 +185,38 @@ impl GuiPrompt {
     }
 
     fn ask(&self, request: &DialogRequest) -> Result<DialogAnswer, PinRefusal> {
+        self.ask_with(request, None)
+    }
+
+    /// The PIN dialog opened before the status check ended: the check's end is written to
+    /// the dialog as it comes (a revoked certificate closes it).
+    fn ask_while_checking(
+        &self,
+        request: &DialogRequest,
+        status: crate::signing::PendingCheck,
+    ) -> Result<DialogAnswer, PinRefusal> {
+        self.ask_with(request, Some(status))
+    }
+
+    fn ask_with(
+        &self,
+        request: &DialogRequest,
+        status: Option<crate::signing::PendingCheck>,
+    ) -> Result<DialogAnswer, PinRefusal> {
         let mut child = spawn_dialog(request).map_err(|e| {
             tracing::error!(error = %e, "cannot open the dialog");
             PinRefusal::Cancelled
         })?;
-        drop(child.stdin.take());
+        let stdin = child.stdin.take();
+        if let (Some(status), Some(mut stdin)) = (status, stdin) {
+            std::thread::spawn(move || {
+                let update = StatusUpdate::of(&status.outcome());
+                if let Ok(line) = serde_json::to_vec(&update) {
+                    // The dialog may be gone already: nothing to tell then.
+                    let _ = stdin.write_all(&line).and_then(|_| stdin.write_all(b"\n"));
+                }
+            });
+        }
         let mut output = Vec::new();
         if let Some(mut stdout) = child.stdout.take() {
             let _ = stdout.read_to_end(&mut output);
@@ -232,18 +290,24 @@ impl Prompt for GuiPrompt {
 
     fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
         let warned = super::retries_line(request).is_some();
+        let known = request.status.as_ref().map(|s| s.result());
         let dialog = DialogRequest::Pin {
             lines: super::describe_request(request),
             retries_left: request.retries_left.filter(|_| warned),
             final_try: request.pin_state == PinState::FinalTry || request.retries_left == Some(1),
             pinpad: request.protected_auth_path,
             timeout_secs: self.timeout.as_secs(),
+            status: known.as_ref().and_then(|k| k.as_ref().map(StatusUpdate::of)),
+            checking: matches!(known, Some(None)),
         };
         if request.protected_auth_path {
             self.show_pinpad(&dialog)?;
             return Ok(PinEntry::PinPad);
         }
-        let answer = self.ask(&dialog)?;
+        let answer = match (&request.status, known) {
+            (Some(status), Some(None)) => self.ask_while_checking(&dialog, status.clone())?,
+            _ => self.ask(&dialog)?,
+        };
         match (answer.pin, answer.pinpad) {
             (_, true) => Ok(PinEntry::PinPad),
             (Some(pin), _) if !pin.is_empty() => Ok(PinEntry::Pin(SecretString::from(pin))),
@@ -326,6 +390,8 @@ struct DialogApp {
     /// Progress: documents signed so far, and whether the agent closed the pipe.
     done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// PIN: the status check's end, written by the agent while the dialog is open.
+    status: std::sync::Arc<std::sync::Mutex<Option<StatusUpdate>>>,
 }
 
 fn vietnamese_fonts(ctx: &eframe::egui::Context) {
@@ -439,11 +505,30 @@ impl DialogApp {
         let first_frame = !self.focus_requested;
         self.focus_requested = true;
         egui::CentralPanel::default().show(root, |ui| match &request {
-            DialogRequest::Pin { lines, retries_left, final_try, pinpad, .. } => {
+            DialogRequest::Pin { lines, retries_left, final_try, pinpad, status, checking, .. } => {
                 ui.heading("Ký số văn bản / Sign a document");
                 for line in lines {
                     ui.label(line);
                 }
+                let update = self.status.lock().ok().and_then(|s| s.clone()).or_else(|| status.clone());
+                if update.as_ref().is_some_and(|u| u.close) {
+                    self.finish(ctx, DialogAnswer::default());
+                    return;
+                }
+                let still_checking = *checking && update.is_none();
+                match &update {
+                    Some(u) if u.warning => {
+                        ui.label(RichText::new(&u.line).color(Color32::from_rgb(0xb4, 0x3c, 0x00)).strong());
+                    }
+                    Some(u) => {
+                        ui.label(RichText::new(&u.line).color(Color32::from_rgb(0x1b, 0x6e, 0x20)));
+                    }
+                    None if still_checking => {
+                        ui.label(RichText::new(crate::signing::CHECKING_LINE).italics());
+                    }
+                    None => {}
+                }
+                let armed = armed && !still_checking;
                 ui.separator();
                 if *final_try {
                     ui.label(RichText::new("Lần thử cuối: nhập sai sẽ khóa thiết bị / Final try: a wrong PIN locks the token").color(Color32::RED).strong());
@@ -588,10 +673,11 @@ pub fn run_child() -> Result<(), String> {
     let request: DialogRequest = serde_json::from_str(&first).map_err(|e| e.to_string())?;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let status = std::sync::Arc::new(std::sync::Mutex::new(None));
     let answer = std::sync::Arc::new(std::sync::Mutex::new(None));
     let slot = answer.clone();
     let height = match &request {
-        DialogRequest::Pin { lines, .. } => 215.0 + 27.0 * lines.len() as f32,
+        DialogRequest::Pin { lines, .. } => 242.0 + 27.0 * lines.len() as f32,
         DialogRequest::Batch { documents, .. } => 190.0 + 25.0 * documents.len().min(10) as f32,
         DialogRequest::Consent { .. } => 190.0,
         DialogRequest::Info { text, .. } => 140.0 + 16.0 * text.lines().count().min(24) as f32,
@@ -611,6 +697,21 @@ pub fn run_child() -> Result<(), String> {
         Box::new(move |cc| {
             vietnamese_fonts(&cc.egui_ctx);
             office_style(&cc.egui_ctx);
+            if let DialogRequest::Pin { checking: true, .. } = request {
+                // The status check's end, when the agent has it.
+                let (slot, ctx) = (status.clone(), cc.egui_ctx.clone());
+                std::thread::spawn(move || {
+                    let mut line = String::new();
+                    if std::io::stdin().lock().read_line(&mut line).is_ok() {
+                        if let Ok(update) = serde_json::from_str::<StatusUpdate>(&line) {
+                            if let Ok(mut slot) = slot.lock() {
+                                *slot = Some(update);
+                            }
+                            ctx.request_repaint();
+                        }
+                    }
+                });
+            }
             if let DialogRequest::Progress { .. } = request {
                 // The agent's counts, as they come; end of input = the batch is over.
                 let (done, closed, ctx) = (done.clone(), closed.clone(), cc.egui_ctx.clone());
@@ -636,6 +737,7 @@ pub fn run_child() -> Result<(), String> {
                     focus_requested: false,
                     done,
                     closed,
+                    status,
                 },
                 slot,
             }))

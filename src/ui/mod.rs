@@ -14,9 +14,17 @@ pub mod tray;
 use crate::api::{Lang, Purpose};
 use crate::signing::PinPrompt;
 
-/// The lines a prompt shows before asking for a PIN, in both languages, retries included.
+/// The lines a prompt shows before asking for a PIN, in both languages, retries and the
+/// certificate status included. For prompts that cannot update what they showed (the
+/// terminal, the scripted prompt), so it waits for the status check to end.
 pub fn describe_pin_prompt(request: &PinPrompt) -> Vec<String> {
     let mut lines = describe_request(request);
+    lines.extend(
+        request
+            .status
+            .as_ref()
+            .map(|status| status.outcome().prompt_line()),
+    );
     lines.extend(retries_line(request));
     lines
 }
