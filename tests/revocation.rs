@@ -55,6 +55,7 @@ fn wait_for(port: u16) {
 struct Pki {
     dir: PathBuf,
     servers: Servers,
+    ports: (u16, u16),
 }
 
 impl Pki {
@@ -76,6 +77,20 @@ fn pki(name: &str) -> Pki {
         .status()
         .expect("make-revocation-pki.sh");
     assert!(status.success());
+    let servers = start_servers(&dir, ocsp_port, crl_port);
+    Pki {
+        dir,
+        servers,
+        ports: (ocsp_port, crl_port),
+    }
+}
+
+/// The PKI's OCSP responder and CRL server, again (after `servers.stop()`).
+fn restart_servers(p: &Pki) -> Servers {
+    start_servers(&p.dir, p.ports.0, p.ports.1)
+}
+
+fn start_servers(dir: &Path, ocsp_port: u16, crl_port: u16) -> Servers {
     // `openssl ocsp` serves one connection at a time and stalls on a bare connect, so its
     // readiness is read from its log rather than probed.
     let ocsp_log = dir.join("ocsp.log");
@@ -90,7 +105,7 @@ fn pki(name: &str) -> Pki {
         .args([
             "-rsigner", "ocsp.pem", "-rkey", "ocsp.key", "-CA", "ca.pem", "-ndays", "1",
         ])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&ocsp_log).expect("log"))
         .spawn()
@@ -105,7 +120,7 @@ fn pki(name: &str) -> Pki {
             "--directory",
             "crl",
         ])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -116,11 +131,8 @@ fn pki(name: &str) -> Pki {
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_for(crl_port);
-    Pki {
-        dir,
-        servers: Servers {
-            children: vec![ocsp, http],
-        },
+    Servers {
+        children: vec![ocsp, http],
     }
 }
 
@@ -631,4 +643,343 @@ fn the_bridge_embeds_the_validation_data_too() {
     let (code, s) = pdf_verify(&p, &with_dss, &["--offline"]);
     assert_eq!(code, 0, "{s:#}");
     assert_eq!(s["path"][0]["source"], "ocsp", "{s:#}");
+}
+
+// ---- The agent's status check before signing (Thông tư 15/2025 Đ.5) and PAdES B-LT/B-LTA ----
+
+mod common;
+
+use common::agent::{self, Agent, Options, DMS};
+
+/// Certificate id of a PKI certificate (hex SHA-256 of its DER).
+fn id(p: &Pki, name: &str) -> String {
+    kyso::certificate::id_of(&std::fs::read(p.dir.join(format!("{name}.der"))).expect("der"))
+}
+
+/// A `kyso serve` on the PKI's SoftHSM2 token, the scripted prompt answering the PIN, logging
+/// at info (the prompt logs the lines it shows).
+fn status_agent(p: &Pki, name: &str, policy: &str) -> Agent {
+    agent::start(
+        name,
+        Options {
+            extra_config: &format!("revocation_check = \"{policy}\"\n"),
+            env: vec![
+                ("SOFTHSM2_CONF", p.dir.join("token/softhsm2.conf")),
+                ("KYSO_LOG", PathBuf::from("info")),
+            ],
+            ..Options::default()
+        },
+    )
+    .expect("kyso serve")
+}
+
+fn sign_request(p: &Pki, signer: &str) -> String {
+    serde_json::json!({
+        "certificateId": id(p, signer),
+        "digest": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",
+        "digestAlgorithm": "SHA-256",
+        "document": {"title": "Công văn thử kiểm tra thu hồi", "purpose": "approve"}
+    })
+    .to_string()
+}
+
+fn log_count(agent: &Agent, needle: &str) -> usize {
+    std::fs::read_to_string(agent.dir.join("agent.log"))
+        .unwrap_or_default()
+        .matches(needle)
+        .count()
+}
+
+const PROMPT_LOG: &str = "scripted PIN prompt";
+const CHECK_LOG: &str = "certificate status checked";
+const UNKNOWN_LINE: &str = "không kiểm tra được trạng thái thu hồi";
+
+/// Every outcome of the check before signing, on one agent (policy `warn`): a good signer
+/// signs and gets the OCSP response and CRL that show it; a revoked signer, and a signer whose
+/// CA is revoked, get `CERTIFICATE_REVOKED` without a PIN prompt; a certificate with no
+/// OCSP/CRL URL signs after the prompt showed the warning; a batch is checked once; a good
+/// result stays cached until its nextUpdate (it still signs with the servers stopped).
+#[test]
+fn the_agent_checks_the_status_before_it_signs() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut p = pki("agent-status");
+    let agent = status_agent(&p, "status-warn", "warn");
+
+    let reply = agent.post("/v1/sign", DMS, &sign_request(&p, "good"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let good = reply.json();
+    assert_eq!(good["revocationStatus"], "good", "{good:#}");
+    let ocsp = good["revocation"]["ocsp"].as_array().expect("ocsp");
+    let crl = good["revocation"]["crl"].as_array().expect("crl");
+    assert_eq!(ocsp.len(), 1, "the signer's OCSP response: {good:#}");
+    assert_eq!(crl.len(), 1, "the CA's status from the root's CRL: {good:#}");
+    assert_eq!(good["chain"].as_array().map(Vec::len), Some(2), "{good:#}");
+    // The evidence is what openssl reads as a successful, good OCSP response.
+    let der = p.dir.join("agent-ocsp.der");
+    std::fs::write(&der, b64.decode(ocsp[0].as_str().expect("b64")).expect("b64")).expect("w");
+    let out = Command::new("openssl")
+        .args(["ocsp", "-respin", &der.display().to_string(), "-resp_text", "-noverify"])
+        .output()
+        .expect("openssl ocsp");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Cert Status: good"), "{text}");
+    assert_eq!(log_count(&agent, PROMPT_LOG), 1);
+
+    for revoked in ["revoked", "under-revoked-ca"] {
+        let reply = agent.post("/v1/sign", DMS, &sign_request(&p, revoked));
+        assert_eq!(reply.status, 409, "{revoked}: {}", reply.body);
+        assert_eq!(reply.code(), "CERTIFICATE_REVOKED", "{revoked}");
+        assert_eq!(log_count(&agent, PROMPT_LOG), 1, "{revoked}: no PIN prompt");
+    }
+
+    let reply = agent.post("/v1/sign", DMS, &sign_request(&p, "crl-only"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["revocationStatus"], "good");
+    assert_eq!(reply.json()["revocation"]["crl"].as_array().map(Vec::len), Some(2));
+
+    let warned = log_count(&agent, UNKNOWN_LINE);
+    let checks = log_count(&agent, CHECK_LOG);
+    let items: Vec<(&str, serde_json::Value)> = (0..3)
+        .map(|i| {
+            (
+                "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",
+                serde_json::json!({"title": format!("Văn bản {i}"), "purpose": "approve"}),
+            )
+        })
+        .collect();
+    let batch = serde_json::json!({
+        "certificateId": id(&p, "no-urls"),
+        "digestAlgorithm": "SHA-256",
+        "items": items.iter().map(|(d, doc)| serde_json::json!({"digest": d, "document": doc})).collect::<Vec<_>>(),
+    });
+    let reply = agent.post("/v1/sign/batch", DMS, &batch.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let results = reply.json()["results"].as_array().cloned().expect("results");
+    assert_eq!(results.len(), 3);
+    for r in &results {
+        assert_eq!(r["revocationStatus"], "unknown", "{r:#}");
+        assert!(r["cms"].is_string(), "{r:#}");
+    }
+    assert_eq!(log_count(&agent, CHECK_LOG), checks + 1, "one check for the batch");
+    assert_eq!(log_count(&agent, UNKNOWN_LINE), warned + 1, "the prompt showed the warning");
+
+    // Cached until nextUpdate: the good signer still has its status with the servers down.
+    p.servers.stop();
+    let reply = agent.post("/v1/sign", DMS, &sign_request(&p, "good"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["revocationStatus"], "good");
+    assert_eq!(reply.json()["revocation"], good["revocation"]);
+}
+
+/// The responder and the CRL server down: under `warn` the signer is warned in the prompt and
+/// signs (status `unknown`); under `require` the agent refuses with `REVOCATION_UNAVAILABLE`
+/// before any prompt; under `off` nothing is checked.
+#[test]
+fn an_unreachable_responder_warns_or_refuses_as_the_policy_says() {
+    let mut p = pki("agent-down");
+    p.servers.stop();
+    let warn = status_agent(&p, "status-down-warn", "warn");
+    let reply = warn.post("/v1/sign", DMS, &sign_request(&p, "good"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["revocationStatus"], "unknown");
+    assert_eq!(log_count(&warn, UNKNOWN_LINE), 1);
+
+    let require = status_agent(&p, "status-down-require", "require");
+    let reply = require.post("/v1/sign", DMS, &sign_request(&p, "good"));
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.code(), "REVOCATION_UNAVAILABLE");
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("thu hồi")));
+    assert_eq!(log_count(&require, PROMPT_LOG), 0, "no PIN prompt");
+
+    let off = status_agent(&p, "status-down-off", "off");
+    let reply = off.post("/v1/sign", DMS, &sign_request(&p, "revoked"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["revocationStatus"], "notChecked");
+    assert_eq!(log_count(&off, CHECK_LOG), 0);
+}
+
+/// pyHanko, fetching disabled and revocation hard-fail, with the file's DSS as its only
+/// validation data: every signature trusted with at most archival updates after it, and every
+/// document timestamp valid. Prints one line per signature.
+fn pyhanko_offline(p: &Pki, file: &Path) -> String {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kyso-venv/bin/python");
+    let script = r#"
+import sys
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.keys import load_cert_from_pemder
+root = load_cert_from_pemder(sys.argv[1])
+reader = PdfFileReader(open(sys.argv[2], "rb"))
+def context():
+    dss = DocumentSecurityStore.read_dss(reader)
+    return dss.as_validation_context(
+        {"trust_roots": [root], "allow_fetching": False, "revocation_mode": "hard-fail"})
+ok = True
+for sig in reader.embedded_signatures:
+    if sig.sig_object.get("/Type") == "/DocTimeStamp":
+        status = validate_pdf_timestamp(sig, validation_context=context())
+        good = status.valid and status.intact and status.trusted
+        print("timestamp", "trusted" if good else "NOT trusted", status.timestamp)
+    else:
+        status = validate_pdf_signature(sig, context())
+        good = status.bottom_line and status.trusted
+        print("signature", "trusted" if good else "NOT trusted", status.modification_level,
+              status.summary())
+    ok = ok and good
+sys.exit(0 if ok else 1)
+"#;
+    let out = Command::new(&python)
+        .args(["-c", script, &p.pem("root")])
+        .arg(file)
+        .output()
+        .expect("pyHanko's python (tests/install-deps.sh installs it)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "pyHanko: {text}");
+    text
+}
+
+/// An https TSA on loopback (`openssl ts` behind Python's TLS), its certificate from the PKI.
+fn https_tsa(p: &Pki) -> (Child, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tsa.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(&p.dir)
+        .arg(p.pem("tls"))
+        .arg(p.dir.join("tls.key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tsa.py");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("port");
+    (child, format!("https://127.0.0.1:{}/", line.trim()))
+}
+
+/// The whole TT 15 chain on real parts: `kyso pdf sign --level B-LTA` through the token (the
+/// agent's status check and its evidence), a signature timestamp and a document timestamp from
+/// an https TSA whose path is validated; then, with the responder and CRL server stopped,
+/// `kyso pdf verify --offline` and pyHanko (hard-fail, no fetching) prove the signature and the
+/// timestamp from the file alone; `kyso pdf timestamp` extends it and both still hold.
+#[test]
+fn b_lta_signs_timestamps_and_proves_itself_offline() {
+    let mut p = pki("blta");
+    let (mut tsa, url) = https_tsa(&p);
+    let dir = p.dir.join("blta");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let draft_path = dir.join("draft.pdf");
+    std::fs::write(&draft_path, draft()).expect("draft");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "pkcs11_modules = [\"{}\"]\ndiscover_modules = false\ntrust_anchors = [\"{}\"]\n",
+            common::SOFTHSM,
+            p.pem("root")
+        ),
+    )
+    .expect("config");
+    let script = dir.join("prompt.toml");
+    std::fs::write(&script, "pin = \"123456\"\n").expect("script");
+    let (token_conf, root_pem) = (p.dir.join("token/softhsm2.conf"), p.pem("root"));
+    let cli = |args: &[&str]| {
+        let out = kyso()
+            .env("SOFTHSM2_CONF", &token_conf)
+            .env("SSL_CERT_FILE", &root_pem)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--prompter")
+            .arg(format!("scripted:{}", script.display()))
+            .args(args)
+            .output()
+            .expect("kyso");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let signed = dir.join("signed.pdf");
+    let (ok, err) = cli(&[
+        "pdf",
+        "sign",
+        &draft_path.display().to_string(),
+        "--with",
+        &id(&p, "good"),
+        "-o",
+        &signed.display().to_string(),
+        "--tsa",
+        &url,
+        "--level",
+        "B-LTA",
+    ]);
+    assert!(ok, "{err}");
+    // A TSA over http:// that is not there: a clear error, no output file.
+    let nowhere = dir.join("nowhere.pdf");
+    let (ok, err) = cli(&[
+        "pdf",
+        "timestamp",
+        &signed.display().to_string(),
+        "-o",
+        &nowhere.display().to_string(),
+        "--tsa",
+        &format!("http://127.0.0.1:{}/", free_port()),
+    ]);
+    assert!(!ok && err.contains("127.0.0.1"), "{err}");
+    assert!(!nowhere.exists());
+    p.servers.stop();
+    let (code, report) = pdf_verify_all(&p, &signed);
+    assert_eq!(code, 0, "{report:#}");
+    let signatures = report["signatures"].as_array().expect("signatures");
+    assert_eq!(signatures.len(), 2, "{report:#}");
+    assert_eq!(signatures[0]["timeSource"], "timestamp", "{report:#}");
+    assert_eq!(signatures[1]["documentTimestamp"], true, "{report:#}");
+    let text = pyhanko_offline(&p, &signed);
+    assert_eq!(text.matches("trusted").count(), 2, "{text}");
+
+    // A second archive timestamp over the first (the servers back up to gather its data).
+    let _ = tsa.kill();
+    let _ = tsa.wait();
+    let servers = restart_servers(&p);
+    let (mut tsa, url) = https_tsa(&p);
+    let extended = dir.join("extended.pdf");
+    let (ok, err) = cli(&[
+        "pdf",
+        "timestamp",
+        &signed.display().to_string(),
+        "-o",
+        &extended.display().to_string(),
+        "--tsa",
+        &url,
+    ]);
+    let _ = tsa.kill();
+    let _ = tsa.wait();
+    assert!(ok, "{err}");
+    drop(servers);
+    let (code, report) = pdf_verify_all(&p, &extended);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["signatures"].as_array().map(Vec::len), Some(3));
+    let text = pyhanko_offline(&p, &extended);
+    assert_eq!(text.matches("trusted").count(), 3, "{text}");
+    assert!(!text.contains("NOT trusted"), "{text}");
+}
+
+fn pdf_verify_all(p: &Pki, file: &Path) -> (i32, serde_json::Value) {
+    let out = kyso()
+        .args(["pdf", "verify", &file.display().to_string(), "--trust", &p.pem("root")])
+        .args(["--offline", "--json"])
+        .output()
+        .expect("kyso");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), report)
 }

@@ -113,7 +113,17 @@ pub fn timestamp_document(
         .ok_or(Error::Internal("placeholder outside the file"))?
         .copy_from_slice(hex.as_bytes());
     tracing::info!(time = %proven.display, tsa = tsa.url, "document timestamp added");
-    Ok(prepared)
+    // The new timestamp's own validation data (its TSA's chain and status) in a DSS update
+    // after it, as ETSI EN 319 142-1 allows: the file proves its last timestamp offline too,
+    // and the next run covers this data with its own timestamp.
+    let own = match dss::gather(&token, extra, fetch) {
+        Ok(own) => own,
+        Err(e) => {
+            tracing::warn!(error = %e, "no validation data for the document timestamp");
+            return Ok(prepared);
+        }
+    };
+    dss::append(&prepared, &own)
 }
 
 /// A PAdES baseline level (ETSI EN 319 142-1 §6).

@@ -4,8 +4,6 @@
 //! later, or on an air-gapped machine, proves the signature without the network. Earlier DSS
 //! entries are kept. Later signatures stay valid (verifiers allow DSS updates).
 
-use cms::content_info::ContentInfo;
-use cms::signed_data::SignedData;
 use der::{Decode, Encode};
 use sha2::Digest as _;
 use x509_cert::Certificate;
@@ -51,23 +49,13 @@ pub fn classify(bytes: &[u8]) -> Option<Evidence> {
         .map(Evidence::Crl)
 }
 
-/// The signer certificate and every certificate of the CMS.
+/// The signer certificate and every certificate of a CMS (a signature or a timestamp token).
 fn cms_certificates(cms: &[u8]) -> Result<(Certificate, Vec<Certificate>), Error> {
-    let der = super::ber::to_der(cms).ok_or_else(|| Error::Cms("not a DER CMS".into()))?;
-    let signed = ContentInfo::from_der(&der)
-        .ok()
-        .and_then(|ci| ci.content.decode_as::<SignedData>().ok())
-        .ok_or_else(|| Error::Cms("not a SignedData".into()))?;
-    let certs = super::verify::certificates_of(&signed);
-    let signer = signed
-        .signer_infos
-        .0
-        .iter()
-        .next()
-        .and_then(|s| super::verify::find_signer(s, &certs))
+    let parts = super::timestamp::signed_data_parts(cms).map_err(Error::Cms)?;
+    let signer = super::verify::find_signer(&parts.signer, &parts.certificates)
         .cloned()
         .ok_or_else(|| Error::Cms("the signer certificate is not in the CMS".into()))?;
-    Ok((signer, certs))
+    Ok((signer, parts.certificates))
 }
 
 /// Gathers the chain of the signer of `cms` (from the CMS and `extra`) and, through `fetch`,
