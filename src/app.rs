@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::certificate::{self, CertificateInfo};
 use crate::config::{ApprovalFile, Config, Source};
 use crate::platform::trust;
-use crate::signing::{StatusChecker, OneAtATime, OriginPolicy, Prompt, SigningService};
+use crate::signing::{OneAtATime, OriginPolicy, Prompt, SigningService, StatusChecker};
 use crate::token::pkcs11::{ModuleSpec, Pkcs11Tokens, Settings};
 use crate::token::registry;
 use crate::ui::scripted::ScriptedPrompt;

@@ -358,7 +358,11 @@ async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         (Ok(p), Ok(c)) => (p, c),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    let level = match input.level.as_deref().map(crate::pades::archive::Level::parse) {
+    let level = match input
+        .level
+        .as_deref()
+        .map(crate::pades::archive::Level::parse)
+    {
         Some(Some(level)) => level,
         Some(None) => return bad("level is B-B, B-T, B-LT or B-LTA"),
         None if input.timestamp => crate::pades::archive::Level::T,

@@ -456,6 +456,32 @@ mod tests {
     }
 
     #[test]
+    fn revocation_check_comes_from_the_policy_the_registry_or_the_default() {
+        let policy = parse("revocation_check = \"require\"");
+        let user = parse("revocation_check = \"off\"");
+        let merged = Config::merge(user, policy, "/d".into(), "/u".into(), "/p".into(), true);
+        assert_eq!(merged.revocation_check, RevocationCheck::Require);
+        let default = Config::merge(
+            Settings::default(),
+            Settings::default(),
+            "/d".into(),
+            "/u".into(),
+            "/p".into(),
+            false,
+        );
+        assert_eq!(default.revocation_check, RevocationCheck::Warn);
+        assert!(toml::from_str::<Settings>("revocation_check = \"sometimes\"").is_err());
+        let registry =
+            settings_from_values(|name| (name == "RevocationCheck").then(|| "Require".to_string()));
+        assert_eq!(registry.revocation_check, Some(RevocationCheck::Require));
+        assert_ne!(
+            registry,
+            Settings::default(),
+            "a registry value alone is policy"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Settings>("prot = 1").is_err());
     }

@@ -924,7 +924,14 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     stamp,
                     level,
                 },
-        } => pdf_sign(&app, &input, &certificate, &output, &stamp, level.as_deref()),
+        } => pdf_sign(
+            &app,
+            &input,
+            &certificate,
+            &output,
+            &stamp,
+            level.as_deref(),
+        ),
         // Handled before the tokens are started.
         Command::Pdf {
             action:
@@ -1618,8 +1625,10 @@ impl Finish<'_> {
         });
         let stamp = tsa.as_ref().filter(|_| self.level.needs_tsa());
         kyso::pades::embed_file(prepared, cms, output, stamp).map_err(|e| e.to_string())?;
-        if self.level < kyso::pades::archive::Level::Lt && given.certs.is_empty()
-            && given.ocsps.is_empty() && given.crls.is_empty()
+        if self.level < kyso::pades::archive::Level::Lt
+            && given.certs.is_empty()
+            && given.ocsps.is_empty()
+            && given.crls.is_empty()
         {
             return Ok(());
         }

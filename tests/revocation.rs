@@ -713,13 +713,27 @@ fn the_agent_checks_the_status_before_it_signs() {
     let ocsp = good["revocation"]["ocsp"].as_array().expect("ocsp");
     let crl = good["revocation"]["crl"].as_array().expect("crl");
     assert_eq!(ocsp.len(), 1, "the signer's OCSP response: {good:#}");
-    assert_eq!(crl.len(), 1, "the CA's status from the root's CRL: {good:#}");
+    assert_eq!(
+        crl.len(),
+        1,
+        "the CA's status from the root's CRL: {good:#}"
+    );
     assert_eq!(good["chain"].as_array().map(Vec::len), Some(2), "{good:#}");
     // The evidence is what openssl reads as a successful, good OCSP response.
     let der = p.dir.join("agent-ocsp.der");
-    std::fs::write(&der, b64.decode(ocsp[0].as_str().expect("b64")).expect("b64")).expect("w");
+    std::fs::write(
+        &der,
+        b64.decode(ocsp[0].as_str().expect("b64")).expect("b64"),
+    )
+    .expect("w");
     let out = Command::new("openssl")
-        .args(["ocsp", "-respin", &der.display().to_string(), "-resp_text", "-noverify"])
+        .args([
+            "ocsp",
+            "-respin",
+            &der.display().to_string(),
+            "-resp_text",
+            "-noverify",
+        ])
         .output()
         .expect("openssl ocsp");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -736,7 +750,10 @@ fn the_agent_checks_the_status_before_it_signs() {
     let reply = agent.post("/v1/sign", DMS, &sign_request(&p, "crl-only"));
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["revocationStatus"], "good");
-    assert_eq!(reply.json()["revocation"]["crl"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        reply.json()["revocation"]["crl"].as_array().map(Vec::len),
+        Some(2)
+    );
 
     let warned = log_count(&agent, UNKNOWN_LINE);
     let checks = log_count(&agent, CHECK_LOG);
@@ -755,14 +772,25 @@ fn the_agent_checks_the_status_before_it_signs() {
     });
     let reply = agent.post("/v1/sign/batch", DMS, &batch.to_string());
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let results = reply.json()["results"].as_array().cloned().expect("results");
+    let results = reply.json()["results"]
+        .as_array()
+        .cloned()
+        .expect("results");
     assert_eq!(results.len(), 3);
     for r in &results {
         assert_eq!(r["revocationStatus"], "unknown", "{r:#}");
         assert!(r["cms"].is_string(), "{r:#}");
     }
-    assert_eq!(log_count(&agent, CHECK_LOG), checks + 1, "one check for the batch");
-    assert_eq!(log_count(&agent, UNKNOWN_LINE), warned + 1, "the prompt showed the warning");
+    assert_eq!(
+        log_count(&agent, CHECK_LOG),
+        checks + 1,
+        "one check for the batch"
+    );
+    assert_eq!(
+        log_count(&agent, UNKNOWN_LINE),
+        warned + 1,
+        "the prompt showed the warning"
+    );
 
     // Cached until nextUpdate: the good signer still has its status with the servers down.
     p.servers.stop();
@@ -975,7 +1003,13 @@ fn b_lta_signs_timestamps_and_proves_itself_offline() {
 
 fn pdf_verify_all(p: &Pki, file: &Path) -> (i32, serde_json::Value) {
     let out = kyso()
-        .args(["pdf", "verify", &file.display().to_string(), "--trust", &p.pem("root")])
+        .args([
+            "pdf",
+            "verify",
+            &file.display().to_string(),
+            "--trust",
+            &p.pem("root"),
+        ])
         .args(["--offline", "--json"])
         .output()
         .expect("kyso");

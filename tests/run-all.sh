@@ -61,6 +61,10 @@ echo "== PDF benchmark: prepare + embed vs one read and vs pyHanko (1, 10, 100 M
 python3 tests/bench_pdf.py "$(realpath target/release/kyso)" "$(realpath target/kyso-venv/bin/pyhanko)" \
   "$(realpath -m target/kyso-bench-pdf)" "$BENCH_DIR"
 
+echo "== status check before signing: warm cache vs no check, a cold check overlapping the dialog"
+rm -rf target/kyso-bench-status && mkdir -p target/kyso-bench-status
+python3 tests/bench_status.py "$(realpath target/release/kyso)" "$(realpath target/kyso-bench-status)"
+
 # One closing line for the whole run: cargo's per-binary results, node's, and the installer checks.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^# pass / { p += $3 } /^# fail / { f += $3 }

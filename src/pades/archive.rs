@@ -100,7 +100,9 @@ pub fn timestamp_document(
     let (mut prepared, placement) = super::prepare_bytes(&with_dss, &request)?;
     let (token, proven) = timestamp::stamp(&placement.digest, tsa)?;
     let hex = hex::encode(&token);
-    let [_, a, b, _] = placement.byte_range.map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+    let [_, a, b, _] = placement
+        .byte_range
+        .map(|v| usize::try_from(v).unwrap_or(usize::MAX));
     let capacity = b.saturating_sub(a).saturating_sub(2);
     if hex.len() > capacity {
         return Err(Error::CmsTooLarge {

@@ -11,9 +11,9 @@ use spki::AlgorithmIdentifierOwned;
 
 use super::ber;
 use super::Error;
+use crate::digest::DigestAlgorithm;
 use crate::pki::algorithm::Hash;
 use crate::pki::revocation::Fetch;
-use crate::digest::DigestAlgorithm;
 
 /// id-aa-signatureTimeStampToken.
 pub const ID_SIGNATURE_TIMESTAMP: ObjectIdentifier =
@@ -148,7 +148,11 @@ pub fn stamp(imprint: &[u8], tsa: &Tsa<'_>) -> Result<(Vec<u8>, Proven), Error> 
     let nonce = u64::from_le_bytes(random) >> 1;
     let response = tsa
         .fetch
-        .post(tsa.url, "application/timestamp-query", &request(imprint, nonce)?)
+        .post(
+            tsa.url,
+            "application/timestamp-query",
+            &request(imprint, nonce)?,
+        )
         .map_err(Error::Timestamp)?;
     let token = parse_response(&response, imprint)?;
     let proven = verify_token(
@@ -383,7 +387,7 @@ pub fn verify_token(
         return Err("the TSTInfo does not match the TSA's signature".into());
     }
     let raw =
-        ber::signed_attributes_raw(&der).ok_or("cannot read the token's signed attributes")?;
+        ber::signed_attributes_raw(der).ok_or("cannot read the token's signed attributes")?;
     match verify_signature(
         &tsa.tbs_certificate.subject_public_key_info,
         &signer.signature_algorithm,

@@ -1027,17 +1027,16 @@ fn check_document_timestamp(
     covered: &[&[u8]],
     context: &Context<'_>,
 ) -> SignatureReport {
-    let proven =
-        match super::timestamp::verify_token(token, &|h| h.digest_parts(covered), None) {
-            Ok(proven) => proven,
-            Err(why) => {
-                report.reason(
+    let proven = match super::timestamp::verify_token(token, &|h| h.digest_parts(covered), None) {
+        Ok(proven) => proven,
+        Err(why) => {
+            report.reason(
                     "TIMESTAMP_INVALID",
                     format!("dấu thời gian văn bản không hợp lệ / the document timestamp is not valid: {why}"),
                 );
-                return report;
-            }
-        };
+            return report;
+        }
+    };
     report.intact = true;
     report.signature_valid = true;
     report.signer = Some(

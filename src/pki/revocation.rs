@@ -354,24 +354,26 @@ pub fn chain_status(chain: &[Certificate], at: u64, fetch: &dyn Fetch) -> ChainS
                 }
             }
             Ok(Found::Ocsp { next_update, .. }) => fresh(next_update, &mut all_fresh),
-            Ok(Found::Crl(crl)) => match super::crl::status(cert, issuer, std::slice::from_ref(&crl)) {
-                Ok(Some(super::crl::Status::Revoked { since })) if since <= at => {
-                    return ChainStatus {
-                        verdict: ChainVerdict::Revoked(revoked(since, "CRL")),
-                        evidence,
-                        fresh_until: None,
+            Ok(Found::Crl(crl)) => {
+                match super::crl::status(cert, issuer, std::slice::from_ref(&crl)) {
+                    Ok(Some(super::crl::Status::Revoked { since })) if since <= at => {
+                        return ChainStatus {
+                            verdict: ChainVerdict::Revoked(revoked(since, "CRL")),
+                            evidence,
+                            fresh_until: None,
+                        }
                     }
+                    Ok(Some(super::crl::Status::Good { next_update, .. })) => {
+                        fresh(next_update, &mut all_fresh);
+                    }
+                    Ok(Some(super::crl::Status::Revoked { .. })) => fresh(None, &mut all_fresh),
+                    Ok(None) => unknown.push(Finding::new(
+                        Reason::RevocationUnavailable,
+                        format!("{}: the CRL does not name its issuer", tbs.subject),
+                    )),
+                    Err(finding) => unknown.push(finding),
                 }
-                Ok(Some(super::crl::Status::Good { next_update, .. })) => {
-                    fresh(next_update, &mut all_fresh);
-                }
-                Ok(Some(super::crl::Status::Revoked { .. })) => fresh(None, &mut all_fresh),
-                Ok(None) => unknown.push(Finding::new(
-                    Reason::RevocationUnavailable,
-                    format!("{}: the CRL does not name its issuer", tbs.subject),
-                )),
-                Err(finding) => unknown.push(finding),
-            },
+            }
             Err(finding) => unknown.push(finding),
         }
     }

@@ -196,12 +196,14 @@ impl Signed {
             signature_algorithm: self.signature_algorithm.clone(),
             certificate: B64.encode(&self.certificate),
             chain: self.chain.iter().map(|c| B64.encode(c)).collect(),
-            revocation: self.revocation.as_ref().and_then(Checked::evidence).map(|e| {
-                api::RevocationEvidence {
+            revocation: self
+                .revocation
+                .as_ref()
+                .and_then(Checked::evidence)
+                .map(|e| api::RevocationEvidence {
                     ocsp: e.ocsp.iter().map(|d| B64.encode(d)).collect(),
                     crl: e.crl.iter().map(|d| B64.encode(d)).collect(),
-                }
-            }),
+                }),
             revocation_status: Some(match &self.revocation {
                 None => api::RevocationStatus::NotChecked,
                 Some(Checked::Good(_)) => api::RevocationStatus::Good,

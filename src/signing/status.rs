@@ -175,7 +175,12 @@ impl StatusChecker {
 
     /// Starts checking `certificate` (DER) with `chain` above it (DER, issuer first), keyed by
     /// `id`; returns at once. A cached, still current result is returned done.
-    pub fn start(self: &Arc<Self>, id: &str, certificate: &[u8], chain: &[Vec<u8>]) -> PendingCheck {
+    pub fn start(
+        self: &Arc<Self>,
+        id: &str,
+        certificate: &[u8],
+        chain: &[Vec<u8>],
+    ) -> PendingCheck {
         let now = crate::certificate::unix_now();
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|_, (_, until)| *until > now);
@@ -243,7 +248,10 @@ mod tests {
 
     #[test]
     fn policy_text_parses_and_defaults_to_warn() {
-        assert_eq!(RevocationCheck::parse("Require"), Some(RevocationCheck::Require));
+        assert_eq!(
+            RevocationCheck::parse("Require"),
+            Some(RevocationCheck::Require)
+        );
         assert_eq!(RevocationCheck::parse(" off "), Some(RevocationCheck::Off));
         assert_eq!(RevocationCheck::parse("maybe"), None);
         assert_eq!(RevocationCheck::default(), RevocationCheck::Warn);

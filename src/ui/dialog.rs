@@ -297,7 +297,9 @@ impl Prompt for GuiPrompt {
             final_try: request.pin_state == PinState::FinalTry || request.retries_left == Some(1),
             pinpad: request.protected_auth_path,
             timeout_secs: self.timeout.as_secs(),
-            status: known.as_ref().and_then(|k| k.as_ref().map(StatusUpdate::of)),
+            status: known
+                .as_ref()
+                .and_then(|k| k.as_ref().map(StatusUpdate::of)),
             checking: matches!(known, Some(None)),
         };
         if request.protected_auth_path {

@@ -19,6 +19,8 @@ export type ErrorCode =
   | "PIN_LOCKED"
   | "CERTIFICATE_NOT_FOUND"
   | "CERTIFICATE_NOT_VALID"
+  | "CERTIFICATE_REVOKED"
+  | "REVOCATION_UNAVAILABLE"
   | "BAD_REQUEST"
   | "BUSY"
   | "PDF_MALFORMED"
@@ -66,6 +68,14 @@ export const MESSAGES: Record<ErrorCode, { vi: string; en: string }> = {
     vi: "Chứng thư số đã hết hạn hoặc chưa có hiệu lực.",
     en: "The certificate is expired or not yet valid.",
   },
+  CERTIFICATE_REVOKED: {
+    vi: "Chứng thư số đã bị thu hồi (hoặc chứng thư của CA cấp nó đã bị thu hồi). Không thể ký; hãy liên hệ đơn vị cấp chứng thư số.",
+    en: "The certificate (or its CA's certificate) is revoked. Signing is refused; contact the certificate issuer.",
+  },
+  REVOCATION_UNAVAILABLE: {
+    vi: "Không kiểm tra được trạng thái thu hồi của chứng thư số (OCSP/CRL không trả lời) và chính sách bắt buộc kiểm tra. Hãy kiểm tra kết nối mạng rồi thử lại.",
+    en: "The certificate's revocation status could not be checked (no OCSP/CRL answer) and the policy requires it. Check the network and try again.",
+  },
   BAD_REQUEST: { vi: "Yêu cầu không hợp lệ.", en: "The request is invalid." },
   BUSY: { vi: "Thiết bị ký số đang bận với một thao tác khác.", en: "The token is busy with another operation." },
   PDF_MALFORMED: { vi: "Tệp PDF bị hỏng hoặc không phải PDF.", en: "The PDF is damaged or not a PDF." },
@@ -109,12 +119,24 @@ export interface SignRequest {
   document: DocumentInfo;
 }
 
+/** Revocation data (base64 DER) the agent checked before signing: store it in the PDF's
+ * document security store (PAdES B-LT) with the bridge's `/v1/embed` `revocation`. */
+export interface RevocationEvidence {
+  ocsp: string[];
+  crl: string[];
+}
+
 export interface SignResult {
   cms?: string;
   signature: string;
   signatureAlgorithm: string;
   certificate: string;
+  /** The certificates above the signer, issuer first (base64 DER). */
   chain: string[];
+  /** What the agent checked before signing (absent when the policy turns the check off). */
+  revocation?: RevocationEvidence;
+  /** `good`; `unknown` (not determinable: the signer was warned); `notChecked` (policy off). */
+  revocationStatus?: "good" | "unknown" | "notChecked";
 }
 
 export interface Certificate {
