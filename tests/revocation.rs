@@ -629,6 +629,19 @@ fn the_bridge_embeds_the_validation_data_too() {
         .send(body.to_string())
         .expect("bridge");
     let text = response.body_mut().read_to_string().expect("body");
+    // A level the bridge does not know is a clear 400, and B-LTA without a TSA too.
+    for level in ["B-LTX", "B-LTA"] {
+        let mut body = body.clone();
+        body["level"] = serde_json::json!(level);
+        let mut refused = agent
+            .post(&format!("http://127.0.0.1:{port}/v1/embed"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .expect("bridge");
+        assert_eq!(refused.status(), 400, "{level}");
+        let answer = refused.body_mut().read_to_string().expect("body");
+        assert!(answer.contains("BAD_REQUEST"), "{level}: {answer}");
+    }
     let _ = bridge.kill();
     let _ = bridge.wait();
     let answer: serde_json::Value = serde_json::from_str(&text).expect("json");

@@ -386,8 +386,7 @@ pub fn verify_token(
     if message_digest.as_bytes() != digest.digest_parts(&[tst]).as_slice() {
         return Err("the TSTInfo does not match the TSA's signature".into());
     }
-    let raw =
-        ber::signed_attributes_raw(der).ok_or("cannot read the token's signed attributes")?;
+    let raw = ber::signed_attributes_raw(der).ok_or("cannot read the token's signed attributes")?;
     match verify_signature(
         &tsa.tbs_certificate.subject_public_key_info,
         &signer.signature_algorithm,
