@@ -813,6 +813,140 @@ fn the_agent_checks_the_status_before_it_signs() {
     assert_eq!(reply.json()["revocation"], good["revocation"]);
 }
 
+/// A token that holds only the signer's certificate, as many real tokens do: the agent fetches
+/// the CA (a PKCS#7 bundle) and the root from the AIA's caIssuers, checks both, and returns them
+/// as the chain, in the response and in the CMS.
+#[test]
+fn a_token_without_its_ca_gets_the_chain_from_the_aia() {
+    use base64::Engine as _;
+    let p = pki("agent-aia");
+    let agent = agent::start(
+        "status-aia",
+        Options {
+            extra_config: "revocation_check = \"require\"\n",
+            env: vec![("SOFTHSM2_CONF", p.dir.join("token-leaf/softhsm2.conf"))],
+            ..Options::default()
+        },
+    )
+    .expect("kyso serve");
+    let reply = agent.post("/v1/sign", DMS, &sign_request(&p, "good"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let answer = reply.json();
+    assert_eq!(answer["revocationStatus"], "good", "{answer:#}");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let chain: Vec<Vec<u8>> = answer["chain"]
+        .as_array()
+        .expect("chain")
+        .iter()
+        .map(|c| b64.decode(c.as_str().expect("b64")).expect("b64"))
+        .collect();
+    let der = |name: &str| std::fs::read(p.dir.join(format!("{name}.der"))).expect("der");
+    assert_eq!(chain, vec![der("ca"), der("root")]);
+    let cms = p.dir.join("aia.p7s");
+    std::fs::write(
+        &cms,
+        b64.decode(answer["cms"].as_str().expect("cms"))
+            .expect("b64"),
+    )
+    .expect("write");
+    let out = Command::new("openssl")
+        .args(["pkcs7", "-print_certs", "-noout", "-inform", "DER", "-in"])
+        .arg(&cms)
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Kyso Revocation CA"),
+        "the CMS carries the CA: {text}"
+    );
+}
+
+/// `kyso sign --revocation-out DIR` keeps the evidence of the check as files that `kyso pdf
+/// embed --revocation` takes: the signer's OCSP response and the CA's CRL.
+#[test]
+fn kyso_sign_writes_the_evidence_it_checked() {
+    let p = pki("sign-evidence");
+    let dir = p.dir.join("cli");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "pkcs11_modules = [\"{}\"]\ndiscover_modules = false\nrevocation_check = \"require\"\n",
+            common::SOFTHSM
+        ),
+    )
+    .expect("config");
+    std::fs::write(dir.join("prompt.toml"), "pin = \"123456\"\n").expect("script");
+    let evidence = dir.join("evidence");
+    let out = kyso()
+        .env("SOFTHSM2_CONF", p.dir.join("token/softhsm2.conf"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--prompter")
+        .arg(format!("scripted:{}", dir.join("prompt.toml").display()))
+        .args(["sign", "--cert", &id(&p, "good")])
+        .args([
+            "--digest",
+            "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",
+            "--out",
+        ])
+        .arg(dir.join("sig.der"))
+        .arg("--revocation-out")
+        .arg(&evidence)
+        .output()
+        .expect("kyso sign");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ocsp = evidence.join("ocsp-1.der");
+    let out = Command::new("openssl")
+        .args([
+            "ocsp",
+            "-respin",
+            &ocsp.display().to_string(),
+            "-resp_text",
+            "-noverify",
+        ])
+        .output()
+        .expect("openssl ocsp");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Cert Status: good"));
+    let out = Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-issuer", "-in"])
+        .arg(evidence.join("crl-1.der"))
+        .output()
+        .expect("openssl crl");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Kyso Revocation Root"));
+    // The revoked signer: refused, nothing written.
+    let out = kyso()
+        .env("SOFTHSM2_CONF", p.dir.join("token/softhsm2.conf"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--prompter")
+        .arg(format!("scripted:{}", dir.join("prompt.toml").display()))
+        .args(["sign", "--cert", &id(&p, "revoked")])
+        .args([
+            "--digest",
+            "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",
+            "--out",
+        ])
+        .arg(dir.join("revoked.der"))
+        .output()
+        .expect("kyso sign");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("thu hồi"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("revoked.der").exists());
+}
+
 /// The responder and the CRL server down: under `warn` the signer is warned in the prompt and
 /// signs (status `unknown`); under `require` the agent refuses with `REVOCATION_UNAVAILABLE`
 /// before any prompt; under `off` nothing is checked.

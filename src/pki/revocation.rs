@@ -24,6 +24,7 @@ use super::path::{self, Inputs, Outcome, Purpose};
 use super::{unix_seconds, Finding, Reason};
 
 const OID_AIA_OCSP: &str = "1.3.6.1.5.5.7.48.1";
+const OID_AIA_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
 const OID_CDP: &str = "2.5.29.31";
 const OID_AIA: &str = "1.3.6.1.5.5.7.1.1";
 const OID_OCSP_BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
@@ -162,6 +163,9 @@ pub struct Evidence {
     pub ocsp: Vec<Vec<u8>>,
     /// CertificateList.
     pub crl: Vec<Vec<u8>>,
+    /// Issuer certificates fetched from the AIA's caIssuers (a token that holds only the
+    /// signer's certificate), to complete the chain sent with the signature.
+    pub issuers: Vec<Vec<u8>>,
 }
 
 /// An OCSP status.
@@ -310,8 +314,10 @@ pub fn chain_of(leaf: &Certificate, pool: &[Certificate]) -> Vec<Certificate> {
 
 /// The revocation status at `at` of every certificate of `chain` (leaf first, as
 /// [`chain_of`] orders it) but a self-issued root: OCSP from each AIA, else the CDP's CRL,
-/// through `fetch`. A certificate whose issuer is missing has no provable status.
+/// through `fetch`. A missing issuer is fetched from the AIA's caIssuers (kept in the
+/// evidence); a certificate whose issuer cannot be had has no provable status.
 pub fn chain_status(chain: &[Certificate], at: u64, fetch: &dyn Fetch) -> ChainStatus {
+    let mut chain = chain.to_vec();
     let mut evidence = Evidence::default();
     let mut unknown = Vec::new();
     let mut fresh_until: Option<u64> = None;
@@ -320,12 +326,21 @@ pub fn chain_status(chain: &[Certificate], at: u64, fetch: &dyn Fetch) -> ChainS
         None => *all = false,
     };
     let mut all_fresh = true;
-    for (i, cert) in chain.iter().enumerate() {
+    let mut i = 0;
+    while i < chain.len().min(10) {
+        let cert = chain[i].clone();
+        i += 1;
         let tbs = &cert.tbs_certificate;
         if tbs.issuer == tbs.subject {
             break;
         }
-        let Some(issuer) = chain.get(i + 1) else {
+        if chain.len() == i {
+            if let Some((issuer, der)) = fetch_issuer(&cert, fetch) {
+                chain.push(issuer);
+                evidence.issuers.push(der);
+            }
+        }
+        let Some(issuer) = chain.get(i) else {
             unknown.push(Finding::new(
                 Reason::RevocationUnavailable,
                 format!("{}: its issuer's certificate is not known", tbs.subject),
@@ -342,7 +357,7 @@ pub fn chain_status(chain: &[Certificate], at: u64, fetch: &dyn Fetch) -> ChainS
                 ),
             )
         };
-        match status(cert, issuer, &[], at, Some(fetch), &mut evidence) {
+        match status(&cert, issuer, &[], at, Some(fetch), &mut evidence) {
             Ok(Found::Ocsp {
                 status: CertStatus::Revoked { since },
                 ..
@@ -355,7 +370,7 @@ pub fn chain_status(chain: &[Certificate], at: u64, fetch: &dyn Fetch) -> ChainS
             }
             Ok(Found::Ocsp { next_update, .. }) => fresh(next_update, &mut all_fresh),
             Ok(Found::Crl(crl)) => {
-                match super::crl::status(cert, issuer, std::slice::from_ref(&crl)) {
+                match super::crl::status(&cert, issuer, std::slice::from_ref(&crl)) {
                     Ok(Some(super::crl::Status::Revoked { since })) if since <= at => {
                         return ChainStatus {
                             verdict: ChainVerdict::Revoked(revoked(since, "CRL")),
@@ -405,16 +420,61 @@ fn fresh_nonce() -> Vec<u8> {
 
 /// OCSP responder URLs (http/https) from the AIA.
 pub fn ocsp_urls(cert: &Certificate) -> Vec<String> {
+    aia_urls(cert, OID_AIA_OCSP)
+}
+
+fn aia_urls(cert: &Certificate, method: &str) -> Vec<String> {
     extension_value(cert, OID_AIA)
         .and_then(|v| AuthorityInfoAccessSyntax::from_der(v).ok())
         .map(|aia| {
             aia.0
                 .into_iter()
-                .filter(|a| a.access_method.to_string() == OID_AIA_OCSP)
+                .filter(|a| a.access_method.to_string() == method)
                 .filter_map(|a| uri(&a.access_location))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The issuer certificate URLs (http/https) from the AIA (caIssuers).
+pub fn ca_issuer_urls(cert: &Certificate) -> Vec<String> {
+    aia_urls(cert, OID_AIA_CA_ISSUERS)
+}
+
+/// The issuer of `cert` from its AIA caIssuers: a DER or PEM certificate, or a certs-only
+/// PKCS#7 bundle (`.p7c`), whichever holds a certificate whose key verifies `cert`.
+fn fetch_issuer(cert: &Certificate, fetch: &dyn Fetch) -> Option<(Certificate, Vec<u8>)> {
+    for url in ca_issuer_urls(cert) {
+        let Ok(body) = fetch.get(&url) else {
+            continue;
+        };
+        let mut candidates: Vec<Vec<u8>> =
+            crate::certificate::read_pem_or_der(&body).unwrap_or_default();
+        let bundle = cms::content_info::ContentInfo::from_der(&body)
+            .and_then(|c| c.content.decode_as::<cms::signed_data::SignedData>());
+        if let Ok(bundle) = bundle {
+            candidates.extend(
+                bundle
+                    .certificates
+                    .iter()
+                    .flat_map(|set| set.0.iter())
+                    .filter_map(|choice| match choice {
+                        cms::cert::CertificateChoices::Certificate(c) => c.to_der().ok(),
+                        _ => None,
+                    }),
+            );
+        }
+        for der in candidates.into_iter().take(16) {
+            if let Ok(candidate) = Certificate::from_der(&der) {
+                if candidate.tbs_certificate.subject == cert.tbs_certificate.issuer
+                    && path::signed_by(cert, &candidate).unwrap_or(false)
+                {
+                    return Some((candidate, der));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// CRL URLs (http/https) from the CDP.

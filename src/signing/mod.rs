@@ -556,7 +556,19 @@ impl SigningService {
                 }
             })?;
         let revocation = status.map(|s| s.outcome());
-        let chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
+        let mut chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
+        // Issuers the check had to fetch (a token that holds only the signer's certificate)
+        // complete the chain in the CMS and in the response.
+        for issuer in revocation
+            .as_ref()
+            .and_then(Checked::evidence)
+            .map(|e| e.issuers.clone())
+            .unwrap_or_default()
+        {
+            if !chain.contains(&issuer) {
+                chain.push(issuer);
+            }
+        }
         let certs = SignerCertificates {
             certificate: &signer.info.der,
             chain: &chain,
