@@ -652,10 +652,64 @@ fn the_bridge_embeds_the_validation_data_too() {
             .expect("b64"),
     )
     .expect("write");
+    // The same embed at B-LTA, on a bridge configured with an https TSA.
+    let (mut tsa, url) = https_tsa(&p);
+    let config = dir.join("bridge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "tsa_url = \"{url}\"\ntrust_anchors = [\"{}\"]\n",
+            p.pem("root")
+        ),
+    )
+    .expect("config");
+    let port = free_port();
+    let mut bridge = kyso()
+        .env("SSL_CERT_FILE", p.pem("root"))
+        .arg("--config")
+        .arg(&config)
+        .args(["bridge", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kyso bridge");
+    wait_for(port);
+    let mut lta = body.clone();
+    lta["level"] = serde_json::json!("B-LTA");
+    let mut response = agent
+        .post(&format!("http://127.0.0.1:{port}/v1/embed"))
+        .header("Content-Type", "application/json")
+        .send(lta.to_string())
+        .expect("bridge");
+    let text = response.body_mut().read_to_string().expect("body");
+    let _ = bridge.kill();
+    let _ = bridge.wait();
+    let _ = tsa.kill();
+    let _ = tsa.wait();
+    let answer: serde_json::Value = serde_json::from_str(&text).expect(&text);
+    let archived = dir.join("bridge-blta.pdf");
+    std::fs::write(
+        &archived,
+        b64.decode(answer["signed"].as_str().expect(&text))
+            .expect("b64"),
+    )
+    .expect("write");
+
     p.servers.stop();
     let (code, s) = pdf_verify(&p, &with_dss, &["--offline"]);
     assert_eq!(code, 0, "{s:#}");
     assert_eq!(s["path"][0]["source"], "ocsp", "{s:#}");
+    let (code, report) = pdf_verify_all(&p, &archived);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["signatures"][0]["timeSource"], "timestamp",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["signatures"][1]["documentTimestamp"], true,
+        "{report:#}"
+    );
+    pyhanko_offline(&p, &archived);
 }
 
 // ---- The agent's status check before signing (Thông tư 15/2025 Đ.5) and PAdES B-LT/B-LTA ----
@@ -1110,6 +1164,28 @@ fn b_lta_signs_timestamps_and_proves_itself_offline() {
         &format!("http://127.0.0.1:{}/", free_port()),
     ]);
     assert!(!ok && err.contains("127.0.0.1"), "{err}");
+    assert!(!nowhere.exists());
+    // A TSA outside the roots this machine trusts is refused, nothing written.
+    let elsewhere = dir.join("elsewhere.toml");
+    std::fs::write(
+        &elsewhere,
+        format!("trust_anchors = [\"{}\"]\n", p.pem("len0-ca")),
+    )
+    .expect("config");
+    let out = kyso()
+        .env("SSL_CERT_FILE", &root_pem)
+        .arg("--config")
+        .arg(&elsewhere)
+        .args(["pdf", "timestamp", &signed.display().to_string(), "-o"])
+        .arg(&nowhere)
+        .args(["--tsa", &url])
+        .output()
+        .expect("kyso");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("trusted root"),
+        "{err}"
+    );
     assert!(!nowhere.exists());
     p.servers.stop();
     let (code, report) = pdf_verify_all(&p, &signed);

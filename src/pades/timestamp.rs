@@ -135,7 +135,9 @@ pub struct Tsa<'a> {
 /// Asks `tsa` for a token over `imprint` (SHA-256) with a fresh random nonce, then checks the
 /// answer: the imprint, the nonce, the TSA's signature, and the TSA certificate's path
 /// (purpose timeStamping) at the token's time. A path proven invalid (a forged or revoked TSA,
-/// one without the timeStamping purpose) is refused; one that cannot be established is logged.
+/// one without the timeStamping purpose) is refused, and so is a TSA outside the configured
+/// roots; a path whose revocation status cannot be established (or with no roots configured)
+/// is logged.
 ///
 /// # Errors
 /// Network, a refused request, a token that does not verify, an invalid TSA path.
@@ -192,6 +194,19 @@ pub fn stamp(imprint: &[u8], tsa: &Tsa<'_>) -> Result<(Vec<u8>, Proven), Error> 
         }
         crate::pki::Verdict::Unknown => {
             let why: Vec<String> = report.reasons.iter().map(ToString::to_string).collect();
+            // With roots configured, a TSA outside them is refused: its timestamps would not
+            // be provable where they are checked. Without roots, or when only the TSA's
+            // revocation status is missing, the token is kept and the gap logged.
+            let untrusted = report
+                .reasons
+                .iter()
+                .any(|r| r.code == crate::pki::Reason::NoTrustedPath);
+            if untrusted && !tsa.anchors.is_empty() {
+                return Err(Error::Timestamp(format!(
+                    "the TSA certificate does not chain to a trusted root: {}",
+                    why.join("; ")
+                )));
+            }
             tracing::warn!(tsa = tsa.url, reasons = %why.join("; "), "the TSA certificate's path is not proven");
         }
     }
