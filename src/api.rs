@@ -6,10 +6,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::certificate::{Kind, Validity};
 use crate::digest::DigestAlgorithm;
-use crate::token::PinState;
 
 /// The API version this agent speaks.
 pub const API_VERSION: u32 = 1;
+
+/// The user PIN's state on the wire: `ok`, `countLow` (a wrong PIN since the last good one),
+/// `finalTry` (the next wrong PIN locks the token), `locked`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PinState {
+    /// No failed attempt since the last good login.
+    Ok,
+    /// At least one wrong PIN since the last good login.
+    CountLow,
+    /// The next wrong PIN locks the token.
+    FinalTry,
+    /// Locked: the token refuses every login.
+    Locked,
+}
 
 /// Stable error codes. Never renamed or reused; new ones are only added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

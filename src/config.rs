@@ -14,8 +14,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::signing::RevocationCheck;
-
 /// Errors while reading configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -39,6 +37,31 @@ pub enum Error {
     /// No home folder to keep user data in, and no `--data-dir`.
     #[error("no user data folder; pass --data-dir")]
     NoDataDir,
+}
+
+/// How the agent treats the status check (`revocation_check` in the policy).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationCheck {
+    /// Refuse to sign when the status cannot be established (`REVOCATION_UNAVAILABLE`).
+    Require,
+    /// Sign after showing a warning in the PIN dialog when the status cannot be established.
+    #[default]
+    Warn,
+    /// Do not check (a revoked certificate is then not noticed).
+    Off,
+}
+
+impl RevocationCheck {
+    /// Parses the policy text (`require`, `warn`, `off`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "require" => Some(Self::Require),
+            "warn" => Some(Self::Warn),
+            "off" => Some(Self::Off),
+            _ => None,
+        }
+    }
 }
 
 /// The keys a settings file or the policy may set. Unknown keys are refused so that a typo in a
@@ -346,46 +369,6 @@ impl Config {
             policy_file,
             policy_present,
         }
-    }
-}
-
-/// User approvals of origins, kept in `DATA_DIR/approved-origins.toml` (`origins = [...]`).
-pub struct ApprovalFile {
-    path: PathBuf,
-}
-
-impl ApprovalFile {
-    /// The file in `data_dir`.
-    pub fn new(data_dir: &Path) -> Self {
-        Self {
-            path: data_dir.join("approved-origins.toml"),
-        }
-    }
-}
-
-#[derive(serde::Serialize, Deserialize, Default)]
-struct ApprovalList {
-    origins: Vec<String>,
-}
-
-impl crate::signing::ApprovalStore for ApprovalFile {
-    fn load(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.path)
-            .ok()
-            .and_then(|text| toml::from_str::<ApprovalList>(&text).ok())
-            .map(|list| list.origins)
-            .unwrap_or_default()
-    }
-
-    fn save(&self, origins: &[String]) -> Result<(), String> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        }
-        let text = toml::to_string(&ApprovalList {
-            origins: origins.to_vec(),
-        })
-        .map_err(|e| e.to_string())?;
-        std::fs::write(&self.path, text).map_err(|e| e.to_string())
     }
 }
 

@@ -15,21 +15,30 @@
 //! - [`ui`]: prompts that implement [`signing::Prompt`] (terminal, scripted).
 //! - [`app`]: the composition root used by the binary.
 
+#[cfg(feature = "agent")]
 pub mod api;
+#[cfg(feature = "agent")]
 pub mod app;
-pub mod bench;
+#[cfg(feature = "agent")]
 pub mod bridge;
+#[cfg(feature = "agent")]
 pub mod cades;
 pub mod certificate;
-pub mod client;
+#[cfg(feature = "agent")]
 pub mod config;
-pub mod demo;
 pub mod digest;
 pub mod pades;
 pub mod pki;
+#[cfg(feature = "agent")]
 pub mod platform;
+pub mod scheme;
+#[cfg(feature = "agent")]
 pub mod server;
+#[cfg(feature = "agent")]
 pub mod signing;
+#[cfg(feature = "agent")]
 pub mod tls;
+#[cfg(feature = "agent")]
 pub mod token;
+#[cfg(feature = "agent")]
 pub mod ui;

@@ -9,6 +9,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 use kyso::api::{self, Document, ErrorBody, ErrorResponse, Lang, Purpose};
 use kyso::app::{self, App};
 use kyso::certificate::{self, Kind};
@@ -894,7 +896,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
         #[cfg(feature = "desktop")]
         Command::Run { port, .. } => {
             let port = port.unwrap_or(app.config.port);
-            kyso::ui::desktop::run(app, port, print_urls)?;
+            kyso::app::desktop::run(app, port, print_urls)?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(not(feature = "desktop"))]
@@ -971,7 +973,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                 purpose: Purpose::Approve,
             }];
             let first = certs[0].clone();
-            let figures = kyso::bench::run(&app.tokens, &certs, iterations.max(1), || {
+            let figures = cli::bench::run(&app.tokens, &certs, iterations.max(1), || {
                 app.signing.authenticator(&first, None, documents.clone())
             })
             .map_err(|e| e.to_string())?;
@@ -983,7 +985,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     .ok_or("the agent benchmark needs an allowed_origins entry")?;
                 let exe = std::env::current_exe().map_err(|e| e.to_string())?;
                 let binary = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
-                let measured = kyso::bench::agent(
+                let measured = cli::bench::agent(
                     &exe,
                     &child_args,
                     &app.config.data_dir,
@@ -992,7 +994,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
                     iterations.max(1),
                     100,
                 )?;
-                kyso::bench::print_agent(&measured, &figures[0], binary);
+                cli::bench::print_agent(&measured, &figures[0], binary);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -1063,7 +1065,7 @@ fn demo(
         });
         if headless {
             let ca = kyso::tls::read_ca(&dir.join("data")).map_err(|e| e.to_string())?;
-            let signed = kyso::demo::headless(dir, agent_port, bridge_port, &ca).await.map_err(|e| e.to_string())?;
+            let signed = cli::demo::headless(dir, agent_port, bridge_port, &ca).await.map_err(|e| e.to_string())?;
             println!("{}", signed.display());
             return Ok(ExitCode::SUCCESS);
         }
@@ -1163,7 +1165,7 @@ fn agent_status(config: &Config, port: u16) -> Result<ExitCode, String> {
     let ca = kyso::tls::read_ca(&config.data_dir)
         .map_err(|e| format!("no local CA yet (start kyso serve first): {e}"))?;
     let reply = runtime()?.block_on(async {
-        let mut connection = kyso::client::AgentConnection::connect(port, &ca).await?;
+        let mut connection = cli::client::AgentConnection::connect(port, &ca).await?;
         connection.request("GET", "/v1/status", None, None).await
     });
     match reply {
@@ -1529,7 +1531,7 @@ fn pdf_verify(config: &Config, args: &PdfVerifyArgs<'_>) -> ExitCode {
             &kyso::pades::report::Document {
                 name: &name,
                 sha256: &kyso::pades::verify::fingerprint(&map),
-                checked_at: &kyso::pades::roles::iso8601_vn(kyso::pades::vietnam_now()),
+                checked_at: &kyso::pades::iso8601_vn(kyso::pades::vietnam_now()),
             },
         );
         if let Err(e) = std::fs::write(path, html) {

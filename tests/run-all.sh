@@ -9,8 +9,10 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== the headless build (no tray, no dialogs) still compiles"
-cargo check --locked --no-default-features --lib --bin kyso
+echo "== the boundaries: the PDF library alone (no token, server, TLS agent or GUI), the headless agent"
+cargo check --locked --no-default-features --features pdf --lib
+cargo test --locked --no-default-features --features pdf --lib 2>&1 | tail -n 3
+cargo check --locked --no-default-features --features agent --lib --bin kyso
 echo "== build the fault-injecting PKCS#11 module"
 cargo build --locked -p kyso-fault-token
 echo "== cargo test (the mutation fuzzer runs for a minute within it)"

@@ -5,42 +5,13 @@
 //! as long as the archive keeps doing so.
 
 use super::dss::{self, ValidationData};
-use super::pdf::{Document, Object};
+use super::pdf::Document;
 use super::timestamp::{self, Tsa};
 use super::Error;
 use x509_cert::Certificate;
 
 /// Bytes reserved for a document timestamp token (a token with its TSA chain is 3–8 KB).
 pub const TOKEN_CONTENTS_SIZE: usize = 16 * 1024;
-
-/// The `/Contents` of every signature and document timestamp of `doc`, in file order.
-pub fn signature_contents(doc: &Document<'_>) -> Vec<Vec<u8>> {
-    let mut found: Vec<(i64, Vec<u8>)> = Vec::new();
-    for n in doc.xref.keys().copied().take(1_000_000) {
-        let Ok(object) = doc.object(n) else {
-            continue;
-        };
-        let Some(dict) = object.as_dict() else {
-            continue;
-        };
-        let Some(range) = dict.get(b"ByteRange").and_then(Object::as_array) else {
-            continue;
-        };
-        let end = range
-            .get(2)
-            .and_then(Object::as_int)
-            .zip(range.get(3).and_then(Object::as_int))
-            .map(|(a, b)| a.saturating_add(b))
-            .unwrap_or(0);
-        if let Some(contents) = dict.get(b"Contents").and_then(Object::as_string) {
-            if contents.iter().any(|b| *b != 0) {
-                found.push((end, contents.to_vec()));
-            }
-        }
-    }
-    found.sort_by_key(|(end, _)| *end);
-    found.into_iter().map(|(_, c)| c).collect()
-}
 
 /// The chain and the revocation data of every signature of `pdf` (its signer, the TSA of
 /// its signature timestamp) and of every earlier document timestamp, fetched through `fetch`.
@@ -54,7 +25,7 @@ pub fn validation_data(
 ) -> Result<ValidationData, Error> {
     let doc = Document::load(pdf)?;
     let mut data = ValidationData::default();
-    for contents in signature_contents(&doc) {
+    for contents in dss::signature_contents(&doc) {
         let mut containers = vec![contents.clone()];
         containers.extend(timestamp::embedded_tokens(&contents));
         for cms in containers {

@@ -11,7 +11,7 @@ use md5::{Digest as _, Md5};
 use rc4::{KeyInit, StreamCipher};
 use sha2::{Sha256, Sha384, Sha512};
 
-use super::pdf::{Dict, Object};
+use super::object::{Dict, Object};
 
 /// The padding string of Algorithm 2.
 const PAD: [u8; 32] = [

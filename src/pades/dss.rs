@@ -51,8 +51,8 @@ pub fn classify(bytes: &[u8]) -> Option<Evidence> {
 
 /// The signer certificate and every certificate of a CMS (a signature or a timestamp token).
 fn cms_certificates(cms: &[u8]) -> Result<(Certificate, Vec<Certificate>), Error> {
-    let parts = super::timestamp::signed_data_parts(cms).map_err(Error::Cms)?;
-    let signer = super::verify::find_signer(&parts.signer, &parts.certificates)
+    let parts = super::signed_data::signed_data_parts(cms).map_err(Error::Cms)?;
+    let signer = super::signed_data::find_signer(&parts.signer, &parts.certificates)
         .cloned()
         .ok_or_else(|| Error::Cms("the signer certificate is not in the CMS".into()))?;
     Ok((signer, parts.certificates))
@@ -155,7 +155,7 @@ pub fn append(pdf: &[u8], data: &ValidationData) -> Result<Vec<u8>, Error> {
     }
     // VRI: keyed by the upper-case SHA-1 of the signature's /Contents.
     let mut vri = doc.get(&old, b"VRI").as_dict().cloned().unwrap_or_default();
-    if let Some(contents) = super::archive::signature_contents(&doc).pop() {
+    if let Some(contents) = signature_contents(&doc).pop() {
         let key = hex::encode_upper(sha1(&contents));
         let mut entry = Dict::default();
         entry.set(b"Type", Object::Name(b"VRI".to_vec()));
@@ -189,6 +189,35 @@ pub fn append(pdf: &[u8], data: &ValidationData) -> Result<Vec<u8>, Error> {
 
 fn sha1(data: &[u8]) -> Vec<u8> {
     crate::pki::algorithm::Hash::Sha1.digest_parts(&[data])
+}
+
+/// The `/Contents` of every signature and document timestamp of `doc`, in file order.
+pub fn signature_contents(doc: &Document<'_>) -> Vec<Vec<u8>> {
+    let mut found: Vec<(i64, Vec<u8>)> = Vec::new();
+    for n in doc.xref.keys().copied().take(1_000_000) {
+        let Ok(object) = doc.object(n) else {
+            continue;
+        };
+        let Some(dict) = object.as_dict() else {
+            continue;
+        };
+        let Some(range) = dict.get(b"ByteRange").and_then(Object::as_array) else {
+            continue;
+        };
+        let end = range
+            .get(2)
+            .and_then(Object::as_int)
+            .zip(range.get(3).and_then(Object::as_int))
+            .map(|(a, b)| a.saturating_add(b))
+            .unwrap_or(0);
+        if let Some(contents) = dict.get(b"Contents").and_then(Object::as_string) {
+            if contents.iter().any(|b| *b != 0) {
+                found.push((end, contents.to_vec()));
+            }
+        }
+    }
+    found.sort_by_key(|(end, _)| *end);
+    found.into_iter().map(|(_, c)| c).collect()
 }
 
 /// SHA-256 of the evidence, for logs.

@@ -10,10 +10,12 @@ pub mod dss;
 pub mod embed;
 pub mod image;
 pub mod layout;
+pub mod object;
 pub mod pdf;
 pub mod prepare;
 pub mod report;
 pub mod roles;
+pub mod signed_data;
 pub mod text;
 pub mod timestamp;
 pub mod update;
@@ -72,6 +74,21 @@ use std::path::Path;
 pub fn vietnam_now() -> time::OffsetDateTime {
     let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
     time::OffsetDateTime::now_utc().to_offset(offset)
+}
+
+/// ISO 8601 with the Vietnam offset: `2026-11-30T17:57:27+07:00`.
+pub fn iso8601_vn(t: time::OffsetDateTime) -> String {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let t = t.to_offset(offset);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+07:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Maps a file for reading without copying it into memory.

@@ -11,10 +11,9 @@
 //!   the copying organisation and the signing time.
 
 use super::image::RgbaImage;
+use super::iso8601_vn;
 use super::pdf::{Document, Object};
-use super::prepare::{
-    find_field, seal_placement, FieldFill, FieldSpec, Placement, Stamp, TextLine,
-};
+use super::prepare::{find_field, FieldFill, FieldSpec, Placement, Stamp, TextLine};
 use super::Error;
 
 /// A signing role.
@@ -94,21 +93,6 @@ pub struct RoleRequest {
     pub signer: Option<String>,
     /// Text on the page (the signer's name line) above which the image is centred.
     pub anchor: Option<String>,
-}
-
-/// ISO 8601 with the Vietnam offset: `2026-11-30T17:57:27+07:00`.
-pub fn iso8601_vn(t: time::OffsetDateTime) -> String {
-    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let t = t.to_offset(offset);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+07:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 /// "ngày 05 tháng 12 năm 2026".
@@ -532,4 +516,83 @@ pub fn prepare_request(
         fill_fields: plan.fill_fields,
         document_timestamp: false,
     })
+}
+
+/// Where the clerk's seal goes: at its real size (from the PNG resolution; 40 mm when the PNG
+/// does not say), over the left third of the leader's signature image, centred on it
+/// vertically (Decree 30, Appendix I §II.8.a). The leader's signature is the last valid
+/// personal signature in the document.
+///
+/// # Errors
+/// [`Error::Placement`] when there is no valid personal signature to seal (Đ.32.2 d).
+pub fn seal_placement(
+    doc: &Document<'_>,
+    data: &[u8],
+    seal: &RgbaImage,
+) -> Result<Placement, Error> {
+    let report = super::verify::verify(data, &super::verify::Options::integrity_only())?;
+    let leader = report
+        .signatures
+        .iter()
+        .rev()
+        .find(|s| {
+            s.kind == Some(crate::certificate::Kind::Personal)
+                && s.intact
+                && s.signature_valid
+                && s.verdict != super::verify::Verdict::Invalid
+        })
+        .ok_or_else(|| {
+            Error::Placement(
+                "chưa có chữ ký hợp lệ của người có thẩm quyền / no valid personal signature to issue".into(),
+            )
+        })?;
+    let (page, rect) = widget_rect(doc, &leader.field)?;
+    let (w, h) = seal.size_pt().unwrap_or((
+        40.0 / 25.4 * 72.0,
+        40.0 / 25.4 * 72.0 * f64::from(seal.height) / f64::from(seal.width),
+    ));
+    let [x0, y0, x1, y1] = rect;
+    let right = x0 + (x1 - x0) / 3.0;
+    let centre_y = (y0 + y1) / 2.0;
+    Ok(Placement {
+        page,
+        rect: [right - w, centre_y - h / 2.0, w, h],
+    })
+}
+
+/// The page (from 1) and rectangle of a signature field's widget.
+fn widget_rect(doc: &Document<'_>, field: &str) -> Result<(usize, [f64; 4]), Error> {
+    let pages = doc.pages()?;
+    for (index, (_, page)) in pages.iter().enumerate() {
+        for annot in doc
+            .get(page, b"Annots")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let Some(dict) = doc.resolve(&annot).as_dict().cloned() else {
+                continue;
+            };
+            let name = dict
+                .get(b"T")
+                .and_then(Object::as_string)
+                .map(super::pdf::decode_text);
+            if name.as_deref() != Some(field) {
+                continue;
+            }
+            let rect: Vec<f64> = doc
+                .get(&dict, b"Rect")
+                .as_array()
+                .map(|a| a.iter().filter_map(Object::as_f64).collect())
+                .unwrap_or_default();
+            if let [a, b, c, d] = rect[..] {
+                if (c - a).abs() > 1.0 && (d - b).abs() > 1.0 {
+                    return Ok((index + 1, [a.min(c), b.min(d), a.max(c), b.max(d)]));
+                }
+            }
+        }
+    }
+    Err(Error::Placement(format!(
+        "the signature {field} has no visible stamp to seal over"
+    )))
 }

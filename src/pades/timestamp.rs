@@ -85,7 +85,7 @@ fn generalized_to_vn(text: &str) -> Option<String> {
             .ok()?;
     let t = time::Time::from_hms(n(8, 10)?, n(10, 12)?, n(12, 14)?).ok()?;
     let utc = time::PrimitiveDateTime::new(date, t).assume_utc();
-    Some(super::roles::iso8601_vn(utc))
+    Some(super::iso8601_vn(utc))
 }
 
 /// Checks a TimeStampResp and returns its token.
@@ -261,62 +261,6 @@ pub fn embedded_tokens(cms: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A CMS SignedData taken apart: its encapsulated content, certificates and first signer.
-pub struct SignedDataParts {
-    /// The whole structure, re-encoded as DER.
-    pub der: Vec<u8>,
-    /// The encapsulated content (a timestamp's TSTInfo; empty when detached).
-    pub content: Vec<u8>,
-    /// The certificates it carries (at most 64).
-    pub certificates: Vec<x509_cert::Certificate>,
-    /// The first signer.
-    pub signer: cms::signed_data::SignerInfo,
-}
-
-/// Takes a BER or DER ContentInfo(SignedData) apart. Walked by hand down to the parts, which
-/// are then decoded strictly: TSAs and signing software write certificate sets in any order,
-/// which a DER SET OF decoder refuses.
-///
-/// # Errors
-/// What is missing, in English.
-pub fn signed_data_parts(cms: &[u8]) -> Result<SignedDataParts, String> {
-    let der = ber::to_der(cms).ok_or("the CMS is not BER")?;
-    let bad = || "not a CMS SignedData".to_string();
-    let content_info = ber::elements(&der).ok_or_else(bad)?;
-    let explicit = ber::elements(content_info.get(1).ok_or_else(bad)?.whole).ok_or_else(bad)?;
-    let signed_data = ber::elements(explicit.first().ok_or_else(bad)?.whole).ok_or_else(bad)?;
-    let encap = ber::elements(signed_data.get(2).ok_or_else(bad)?.whole).ok_or_else(bad)?;
-    let content = encap
-        .get(1)
-        .and_then(|wrapped| ber::elements(wrapped.whole))
-        .and_then(|w| w.first().map(|c| c.content.to_vec()))
-        .unwrap_or_default();
-    let certificates: Vec<x509_cert::Certificate> = signed_data
-        .iter()
-        .skip(3)
-        .find(|e| e.whole.first() == Some(&0xa0))
-        .and_then(|e| ber::elements(e.whole))
-        .map(|list| {
-            list.iter()
-                .take(64)
-                .filter_map(|c| x509_cert::Certificate::from_der(c.whole).ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let signer = signed_data
-        .last()
-        .and_then(|set| ber::elements(set.whole))
-        .and_then(|infos| infos.first().map(|i| i.whole))
-        .and_then(|whole| cms::signed_data::SignerInfo::from_der(whole).ok())
-        .ok_or("no readable signer")?;
-    Ok(SignedDataParts {
-        der,
-        content,
-        certificates,
-        signer,
-    })
-}
-
 /// A signature timestamp whose token verified: its time is proven.
 #[derive(Clone, Debug)]
 pub struct Proven {
@@ -343,7 +287,7 @@ pub fn verify_token(
     nonce: Option<u64>,
 ) -> Result<Proven, String> {
     use crate::pki::algorithm::verify_signature;
-    let parts = signed_data_parts(token)?;
+    let parts = super::signed_data::signed_data_parts(token)?;
     let (tst, certificates, signer) = (&parts.content[..], parts.certificates, &parts.signer);
     let der = &parts.der;
     let fields = ber::elements(tst).ok_or("malformed TSTInfo")?;
@@ -384,7 +328,7 @@ pub fn verify_token(
             return Err("the TSA's nonce does not match the request".into());
         }
     }
-    let tsa = super::verify::find_signer(signer, &certificates)
+    let tsa = super::signed_data::find_signer(signer, &certificates)
         .cloned()
         .ok_or("the TSA certificate is not in the token")?;
     let digest = Hash::from_oid(&signer.digest_alg.oid).ok_or("unsupported TSA digest")?;

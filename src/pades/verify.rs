@@ -4,9 +4,8 @@
 //! certificate could not be checked) or **invalid** (bytes changed inside the signed range, a
 //! digest or signature mismatch, or page content changed in a later revision).
 
-use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
-use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use cms::signed_data::{SignedData, SignerInfo};
 use der::{Decode, Encode};
 use serde::Serialize;
 use sha2::Digest as _;
@@ -14,6 +13,7 @@ use x509_cert::Certificate;
 
 use super::changes::{Lock, Permissions};
 use super::pdf::{decode_text, Dict, Document, Object};
+use super::signed_data::{certificates_of, find_signer};
 use crate::certificate::{CertificateInfo, Kind};
 use crate::pki::algorithm::{verify_signature, Hash};
 use crate::pki::check as pki_check;
@@ -188,37 +188,6 @@ impl Report {
             }
         }
     }
-}
-
-/// The X.509 certificates a SignedData carries.
-pub(crate) fn certificates_of(signed: &SignedData) -> Vec<Certificate> {
-    signed
-        .certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-pub(crate) fn find_signer<'a>(
-    signer: &SignerInfo,
-    certs: &'a [Certificate],
-) -> Option<&'a Certificate> {
-    certs.iter().find(|c| match &signer.sid {
-        SignerIdentifier::IssuerAndSerialNumber(ias) => {
-            c.tbs_certificate.issuer == ias.issuer
-                && c.tbs_certificate.serial_number == ias.serial_number
-        }
-        SignerIdentifier::SubjectKeyIdentifier(ski) => {
-            c.tbs_certificate.extensions.iter().flatten().any(|e| {
-                e.extn_id.to_string() == "2.5.29.14"
-                    && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())
-            })
-        }
-    })
 }
 
 /// Signature fields: (field name, signature dictionary, widget dictionary).

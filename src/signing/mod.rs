@@ -21,12 +21,15 @@ pub use origin::{ApprovalStore, Origin, OriginPolicy, Standing};
 pub use prompt::{
     BatchProgress, BatchPrompt, OneAtATime, OriginDecision, PinPrompt, Prompt, SignerSummary,
 };
-pub use status::{Checked, PendingCheck, RevocationCheck, StatusChecker, CHECKING_LINE};
+pub use status::{Checked, PendingCheck, StatusChecker, CHECKING_LINE};
+
+use crate::config::RevocationCheck;
 
 use crate::api::{self, Document, SignFormat};
-use crate::cades::{self, SignatureScheme, SignerCertificates};
+use crate::cades::{self, SignerCertificates};
 use crate::certificate::{self, CertificateInfo, KeyAlgorithm, Kind, Validity};
 use crate::digest::DigestAlgorithm;
+use crate::scheme::SignatureScheme;
 use crate::token::{
     Authenticator, PinEntry, PinRefusal, PinRequest, SignJob, TokenCertificate, TokenProvider,
     TokenStatus,
@@ -390,7 +393,7 @@ impl SigningService {
                 manufacturer: t.manufacturer,
                 serial: t.token.serial,
                 present: t.present,
-                pin_state: t.pin_state,
+                pin_state: wire_pin_state(t.pin_state),
                 retries_left: t.retries_left,
                 protected_auth_path: t.protected_auth_path,
                 module: t.token.module,
@@ -627,6 +630,17 @@ impl SigningService {
                 window.signed(done);
             }
         })
+    }
+}
+
+/// The token's PIN state as the API spells it.
+fn wire_pin_state(state: crate::token::PinState) -> api::PinState {
+    use crate::token::PinState;
+    match state {
+        PinState::Ok => api::PinState::Ok,
+        PinState::CountLow => api::PinState::CountLow,
+        PinState::FinalTry => api::PinState::FinalTry,
+        PinState::Locked => api::PinState::Locked,
     }
 }
 

@@ -10,32 +10,8 @@ use std::time::{Duration, Instant};
 
 use der::Decode as _;
 
+use crate::config::RevocationCheck;
 use crate::pki::revocation::{self, ChainVerdict, Evidence, Fetch};
-
-/// How the agent treats the status check (`revocation_check` in the policy).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RevocationCheck {
-    /// Refuse to sign when the status cannot be established (`REVOCATION_UNAVAILABLE`).
-    Require,
-    /// Sign after showing a warning in the PIN dialog when the status cannot be established.
-    #[default]
-    Warn,
-    /// Do not check (a revoked certificate is then not noticed).
-    Off,
-}
-
-impl RevocationCheck {
-    /// Parses the policy text (`require`, `warn`, `off`).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "require" => Some(Self::Require),
-            "warn" => Some(Self::Warn),
-            "off" => Some(Self::Off),
-            _ => None,
-        }
-    }
-}
 
 /// What the check established.
 #[derive(Clone, Debug)]

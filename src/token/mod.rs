@@ -14,9 +14,9 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::cades::SignatureScheme;
 use crate::certificate::CertificateInfo;
 use crate::digest::DigestAlgorithm;
+use crate::scheme::SignatureScheme;
 
 /// Errors of the token layer. The cause is kept (`CKR_…` code and the failing function) for the
 /// log; [`crate::signing`] turns these into what a user is told.

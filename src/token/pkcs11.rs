@@ -32,8 +32,8 @@ use super::{
     Error, ModuleStatus, PinEntry, PinRefusal, PinRequest, PinState, SignJob, SignResults,
     TokenCertificate, TokenEvent, TokenProvider, TokenRef, TokenStatus,
 };
-use crate::cades::{self, SignatureScheme};
 use crate::certificate::CertificateInfo;
+use crate::scheme::{ecdsa_raw_to_der, SignatureScheme};
 
 /// Timing and policy knobs of the token layer.
 #[derive(Clone, Debug)]
@@ -112,13 +112,20 @@ pub struct BenchRequest {
     pub scheme: SignatureScheme,
     /// Digest algorithm.
     pub digest_algorithm: crate::digest::DigestAlgorithm,
-    /// Chain to embed in the CMS.
-    pub chain: Vec<Vec<u8>>,
+    /// The digest → CMS path measured against raw `C_Sign`: given a digest and the token's
+    /// signing callback (hash to be signed → signature value), it builds the CMS. The token
+    /// knows no CMS; the caller brings it.
+    pub cms_path: CmsPath,
     /// Pairs of measurements.
     pub iterations: usize,
     /// Where the PIN comes from (asked once).
     pub authenticator: Box<dyn super::Authenticator>,
 }
+
+/// See [`BenchRequest::cms_path`].
+pub type CmsPath = Box<
+    dyn FnMut(&[u8], &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, String>) -> Result<(), String> + Send,
+>;
 
 /// Per-iteration durations.
 pub struct BenchSamples {
@@ -780,12 +787,10 @@ impl Worker {
                 session.sign(&mechanism, key, &data).map_err(classify)
             };
             let result = signed.and_then(|sig| match params.scheme {
-                SignatureScheme::Ecdsa => {
-                    cades::ecdsa_raw_to_der(&sig).map_err(|e| Error::Pkcs11 {
-                        rv: format!("bad ECDSA signature: {e}"),
-                        function: "Sign".into(),
-                    })
-                }
+                SignatureScheme::Ecdsa => ecdsa_raw_to_der(&sig).map_err(|e| Error::Pkcs11 {
+                    rv: format!("bad ECDSA signature: {e}"),
+                    function: "Sign".into(),
+                }),
                 _ => Ok(sig),
             });
             if let Err(error) = &result {
@@ -835,25 +840,18 @@ impl Worker {
             certificate_id,
             scheme,
             digest_algorithm: alg,
-            chain,
+            mut cms_path,
             iterations,
             mut authenticator,
         } = request;
-        let (serial, key_id, token, der) = self
+        let (serial, key_id, token) = self
             .tokens
             .iter()
             .find_map(|t| {
                 t.certificates
                     .iter()
                     .find(|c| c.info.id == certificate_id)
-                    .map(|c| {
-                        (
-                            t.token.serial.clone(),
-                            c.key_id.clone(),
-                            t.token.clone(),
-                            c.info.der.clone(),
-                        )
-                    })
+                    .map(|c| (t.token.serial.clone(), c.key_id.clone(), t.token.clone()))
             })
             .ok_or_else(|| Error::CertificateNotFound(certificate_id.clone()))?;
         let (slot, info) = self.locate(&serial)?;
@@ -871,7 +869,7 @@ impl Worker {
         if let Err(e) = login(&session, UserType::User, &entry) {
             return Err(self.login_failed(slot, &serial, pin_state(&info), e));
         }
-        let run = || -> Result<BenchSamples, Error> {
+        let mut run = || -> Result<BenchSamples, Error> {
             let find_key = || private_key(&session, &key_id);
             let mut key = find_key()?;
             let mechanism = mechanism_for(scheme, alg);
@@ -882,18 +880,12 @@ impl Worker {
                 };
                 let sig = session.sign(&mechanism, key, &data).map_err(classify)?;
                 match scheme {
-                    SignatureScheme::Ecdsa => {
-                        cades::ecdsa_raw_to_der(&sig).map_err(|e| Error::Pkcs11 {
-                            rv: e.to_string(),
-                            function: "Sign".into(),
-                        })
-                    }
+                    SignatureScheme::Ecdsa => ecdsa_raw_to_der(&sig).map_err(|e| Error::Pkcs11 {
+                        rv: e.to_string(),
+                        function: "Sign".into(),
+                    }),
                     _ => Ok(sig),
                 }
-            };
-            let signer = cades::SignerCertificates {
-                certificate: &der,
-                chain: &chain,
             };
             let mut samples = BenchSamples {
                 raw_sign: Vec::with_capacity(iterations),
@@ -912,11 +904,13 @@ impl Worker {
                     .map_err(classify)?;
                 samples.raw_sign.push(start.elapsed());
                 let start = std::time::Instant::now();
-                cades::sign_detached(alg, scheme, &digest, &signer, |h| sign_hash(key, h))
-                    .map_err(|e| Error::Pkcs11 {
-                        rv: e.to_string(),
-                        function: "cms".into(),
-                    })?;
+                cms_path(&digest, &mut |h| {
+                    sign_hash(key, h).map_err(|e| e.to_string())
+                })
+                .map_err(|e| Error::Pkcs11 {
+                    rv: e,
+                    function: "cms".into(),
+                })?;
                 samples.cms_path.push(start.elapsed());
                 let start = std::time::Instant::now();
                 session.logout().map_err(classify)?;

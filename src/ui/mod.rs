@@ -3,8 +3,6 @@
 //! terminal prompt (`kyso sign` at a console) and the scripted prompt for tests.
 
 #[cfg(feature = "desktop")]
-pub mod desktop;
-#[cfg(feature = "desktop")]
 pub mod dialog;
 pub mod report;
 pub mod scripted;

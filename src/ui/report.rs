@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
+use crate::api::PinState;
 use crate::api::{CertificateDto, StatusResponse};
 use crate::certificate::{Kind, Validity};
-use crate::token::{ModuleStatus, PinState};
+use crate::token::ModuleStatus;
 
 /// "cá nhân / personal" or "tổ chức / organization".
 pub fn kind_label(kind: Kind) -> &'static str {

@@ -1,10 +1,10 @@
 //! What the tray shows, computed from the agent's status alone: the icon's state, the tooltip,
 //! the menu entries and the notifications worth raising. Pure data, so it is tested without a
-//! desktop; `ui::desktop` turns it into a real tray icon and menu.
+//! desktop; `app::desktop` turns it into a real tray icon and menu.
 
+use crate::api::PinState;
 use crate::api::{CertificateDto, Lang, StatusResponse};
 use crate::certificate::Validity;
-use crate::token::PinState;
 use crate::ui::report::kind_label;
 
 /// Certificates expiring within this many days turn the icon amber.

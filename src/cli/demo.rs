@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::client::AgentConnection;
+use super::client::AgentConnection;
 
 /// Errors of the demo.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ pub async fn headless(
             .ok_or_else(|| Error(format!("no valid {kind} certificate on the demo token")))
     };
     let (leader, clerk) = (pick("personal")?, pick("organization")?);
-    let today = crate::pades::vietnam_now().date();
+    let today = kyso::pades::vietnam_now().date();
     let date = format!(
         "{:04}-{:02}-{:02}",
         today.year(),

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::signing::SignerCertificate;
-use crate::token::pkcs11::{BenchRequest, Pkcs11Tokens};
+use kyso::signing::SignerCertificate;
+use kyso::token::pkcs11::{BenchRequest, Pkcs11Tokens};
 
 /// Summary statistics of one series, in microseconds.
 #[derive(Clone, Copy, Debug)]
@@ -43,14 +43,33 @@ pub fn stats(samples: &[Duration]) -> Stats {
     }
 }
 
+/// Digest → CAdES signed attributes → the token's signature → SignedData, as `/v1/sign` does.
+fn cms_path(
+    certificate: Vec<u8>,
+    chain: Vec<Vec<u8>>,
+    scheme: kyso::scheme::SignatureScheme,
+) -> kyso::token::pkcs11::CmsPath {
+    Box::new(move |digest, sign_hash| {
+        let signer = kyso::cades::SignerCertificates {
+            certificate: &certificate,
+            chain: &chain,
+        };
+        kyso::cades::sign_detached(
+            kyso::digest::DigestAlgorithm::Sha256,
+            scheme,
+            digest,
+            &signer,
+            |hash| sign_hash(hash).map_err(std::io::Error::other),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    })
+}
+
 /// Per-key figures of [`run`], for the agent benchmark to compare against.
 pub struct KeyFigures {
-    /// Certificate id.
-    pub certificate_id: String,
     /// Raw `C_Sign`.
     pub raw: Stats,
-    /// Digest → CMS in process.
-    pub cms: Stats,
     /// `C_Login` + `C_Sign` + `C_Logout`.
     pub login_sign_logout: Stats,
 }
@@ -63,8 +82,8 @@ pub fn run(
     tokens: &Pkcs11Tokens,
     certificates: &[SignerCertificate],
     iterations: usize,
-    authenticator: impl Fn() -> Box<dyn crate::token::Authenticator>,
-) -> Result<Vec<KeyFigures>, crate::token::Error> {
+    authenticator: impl Fn() -> Box<dyn kyso::token::Authenticator>,
+) -> Result<Vec<KeyFigures>, kyso::token::Error> {
     let mut figures = Vec::new();
     println!("kyso bench: {iterations} interleaved pairs per key (raw C_Sign vs digest → CMS)");
     println!(
@@ -72,13 +91,17 @@ pub fn run(
         "key", "raw p50µs", "cms p50µs", "raw min", "cms min", "overhead p50", "ratio"
     );
     for cert in certificates {
-        let scheme = crate::signing::scheme_for(&cert.info.key_algorithm, false)
-            .map_err(|e| crate::token::Error::UnsupportedKey(e.to_string()))?;
+        let scheme = kyso::signing::scheme_for(&cert.info.key_algorithm, false)
+            .map_err(|e| kyso::token::Error::UnsupportedKey(e.to_string()))?;
         let samples = tokens.bench(BenchRequest {
             certificate_id: cert.info.id.clone(),
             scheme,
-            digest_algorithm: crate::digest::DigestAlgorithm::Sha256,
-            chain: cert.chain.iter().map(|c| c.der.clone()).collect(),
+            digest_algorithm: kyso::digest::DigestAlgorithm::Sha256,
+            cms_path: cms_path(
+                cert.info.der.clone(),
+                cert.chain.iter().map(|c| c.der.clone()).collect(),
+                scheme,
+            ),
             iterations,
             authenticator: authenticator(),
         })?;
@@ -105,9 +128,7 @@ pub fn run(
             "", raw.p99, raw.mean, cms.p99, cms.mean, login.p50
         );
         figures.push(KeyFigures {
-            certificate_id: cert.info.id.clone(),
             raw,
-            cms,
             login_sign_logout: login,
         });
     }
@@ -175,9 +196,9 @@ pub fn agent(
     std::thread::spawn(move || for _ in lines {});
     std::thread::sleep(Duration::from_millis(1500));
     let idle_rss_kib = rss_kib(child.id());
-    let ca = crate::tls::read_ca(data_dir).map_err(|e| e.to_string())?;
+    let ca = kyso::tls::read_ca(data_dir).map_err(|e| e.to_string())?;
     let body = |i: usize| {
-        let digest = crate::digest::DigestAlgorithm::Sha256.digest(&i.to_le_bytes());
+        let digest = kyso::digest::DigestAlgorithm::Sha256.digest(&i.to_le_bytes());
         serde_json::json!({
             "certificateId": certificate_id,
             "digest": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest),
@@ -190,7 +211,7 @@ pub fn agent(
         .build()
         .map_err(|e| e.to_string())?;
     let result = runtime.block_on(async {
-        let mut connection = crate::client::AgentConnection::connect(port, &ca)
+        let mut connection = super::client::AgentConnection::connect(port, &ca)
             .await
             .map_err(|e| e.to_string())?;
         let mut round_trips = Vec::with_capacity(iterations);

@@ -1,19 +1,25 @@
 //! The composition root: turns a [`Config`] and a prompter name into running parts. The only
 //! place that names concrete implementations (PKCS#11 tokens, terminal or scripted prompt).
 
+pub mod approvals;
+/// The desktop agent: the tray and the native dialogs around the HTTPS agent (`kyso run`).
+#[cfg(feature = "desktop")]
+pub mod desktop;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use std::time::Duration;
 
 use crate::certificate::{self, CertificateInfo};
-use crate::config::{ApprovalFile, Config, Source};
+use crate::config::{Config, Source};
 use crate::platform::trust;
 use crate::signing::{OneAtATime, OriginPolicy, Prompt, SigningService, StatusChecker};
 use crate::token::pkcs11::{ModuleSpec, Pkcs11Tokens, Settings};
 use crate::token::registry;
 use crate::ui::scripted::ScriptedPrompt;
 use crate::ui::terminal::TerminalPrompt;
+use approvals::ApprovalFile;
 
 /// Errors while wiring the application.
 #[derive(Debug, thiserror::Error)]

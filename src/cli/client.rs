@@ -49,7 +49,7 @@ impl AgentConnection {
     /// # Errors
     /// Connection, TLS or HTTP handshake failures.
     pub async fn connect(port: u16, ca_der: &[u8]) -> Result<Self, Error> {
-        let config = crate::tls::client_config(ca_der).map_err(|e| Error::Tls(e.to_string()))?;
+        let config = kyso::tls::client_config(ca_der).map_err(|e| Error::Tls(e.to_string()))?;
         let tcp = TcpStream::connect(("127.0.0.1", port))
             .await
             .map_err(|source| Error::Connect { port, source })?;

@@ -1,6 +1,6 @@
 //! `kyso run`: the agent on a background thread and the tray on the main thread (the platform
 //! event loop on Windows and macOS, which insist on it; on Linux the StatusNotifierItem
-//! backend talks D-Bus from its own thread, so no GTK is loaded). The tray shows [`super::tray::build`]'s model,
+//! backend talks D-Bus from its own thread, so no GTK is loaded). The tray shows [`crate::ui::tray::build`]'s model,
 //! refreshed every two seconds from the same status `/v1/status` returns; menu clicks come back
 //! as [`Action`]s. Dialogs (PIN, consent, diagnostics) are child processes (`ui::dialog`), so a
 //! tray without a panel, or a dialog that fails, never takes the agent down.
@@ -14,12 +14,12 @@ use tray_icon::menu::{
 };
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
-use super::dialog::show_info;
-use super::report;
-use super::tray::{self, Action, Entry, Sites, TrayModel};
+use super::App;
 use crate::api::Lang;
-use crate::app::App;
 use crate::signing::Origin;
+use crate::ui::dialog::show_info;
+use crate::ui::report;
+use crate::ui::tray::{self, Action, Entry, Sites, TrayModel};
 
 /// What reaches the event loop from other threads.
 enum UserEvent {
@@ -38,7 +38,7 @@ const REFRESH: Duration = Duration::from_secs(2);
 /// # Errors
 /// The agent cannot start (port taken, TLS identity); the tray itself failing is only logged.
 pub fn run(app: App, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), String> {
-    if let Some(reports) = crate::app::trust_on_first_run(&app.config.data_dir) {
+    if let Some(reports) = super::trust_on_first_run(&app.config.data_dir) {
         for report in reports {
             tracing::info!(store = %report.store, trusted = report.trusted, error = ?report.error, "first run: local CA");
         }
