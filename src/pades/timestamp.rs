@@ -323,8 +323,7 @@ pub fn verify_token(
             .skip(5)
             .find(|f| f.whole.first() == Some(&0x02))
             .map(|f| f.content);
-        let sent_bytes = der::asn1::Uint::new(&sent.to_be_bytes()).map_err(|e| e.to_string())?;
-        if echoed != Some(sent_bytes.as_bytes()) {
+        if !nonce_matches(echoed, sent) {
             return Err("the TSA's nonce does not match the request".into());
         }
     }
@@ -363,4 +362,41 @@ pub fn verify_token(
         tsa,
         certificates,
     })
+}
+
+/// Whether the content of the INTEGER a TSA echoed is the nonce sent. Compared as numbers: DER
+/// puts a 0x00 before a magnitude whose top bit is set (1 nonce in 256 here), and a TSA may
+/// write the same number with more leading zeros.
+fn nonce_matches(echoed: Option<&[u8]>, sent: u64) -> bool {
+    let magnitude =
+        |bytes: &[u8]| -> Vec<u8> { bytes.iter().copied().skip_while(|b| *b == 0).collect() };
+    echoed.is_some_and(|e| {
+        !e.is_empty() && e[0] & 0x80 == 0 && magnitude(e) == magnitude(&sent.to_be_bytes())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nonce_is_compared_as_a_number() {
+        let sent = 0x009a_bcde_f012_3456_u64;
+        // As DER writes it: 0x00 before the 0x9A.
+        let der = der::Encode::to_der(&sent).expect("der");
+        assert_eq!(&der[..3], &[0x02, 0x08, 0x00]);
+        assert!(nonce_matches(Some(&der[2..]), sent));
+        assert!(nonce_matches(
+            Some(&[0x00, 0x00, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56]),
+            sent
+        ));
+        assert!(!nonce_matches(Some(&der[3..5]), sent));
+        assert!(!nonce_matches(None, sent));
+        // Without its 0x00 the same bytes are a negative INTEGER: never our nonce.
+        assert!(!nonce_matches(
+            Some(&[0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56]),
+            sent
+        ));
+        assert!(nonce_matches(Some(&[0x01]), 1));
+    }
 }
