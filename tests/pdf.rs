@@ -130,6 +130,36 @@ fn clerk_issues(input: &Path, output: &Path) -> std::process::Output {
     )
 }
 
+/// `kyso pdf sign` tells the PIN prompt what the signature is for, from the role: the clerk's
+/// prompt says "Ký phát hành" (issue), not the leader's "Ký phê duyệt".
+#[test]
+fn the_pin_prompt_shows_the_purpose_of_the_role() {
+    let fx = fixture("pdf");
+    let d = docs();
+    let approved = d.dir.join("purpose-approved.pdf");
+    leader_signs(&d.dir.join("draft.pdf"), &approved);
+    let issued = d.dir.join("purpose-issued.pdf");
+    let out = kyso(fx)
+        .env("KYSO_LOG", "info")
+        .arg("--config")
+        .arg(&d.config)
+        .arg("--prompter")
+        .arg(format!("scripted:{}", d.clerk.display()))
+        .args(["pdf", "sign", &approved.display().to_string(), "--with"])
+        .arg(fx.id("organization"))
+        .args(["--role", "issue", "--number", "15/QĐ-UBND", "--image"])
+        .arg(d.dir.join("seal.png"))
+        .arg("-o")
+        .arg(&issued)
+        .output()
+        .expect("kyso");
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Ký phát hành"), "{err}");
+    assert!(err.contains("15/QĐ-UBND"), "{err}");
+    assert!(!err.contains("Ký phê duyệt"), "{err}");
+}
+
 fn pdfsig(file: &Path) -> String {
     let out = Command::new("pdfsig")
         .arg("-nssdir")

@@ -311,6 +311,62 @@ pub fn print_agent(figures: &AgentFigures, key: &KeyFigures, binary_bytes: u64) 
     println!("targets: round trip <= raw C_Sign + 500 µs at p50; batch >= 90 % of raw throughput; idle RSS <= 20 MiB; ready <= 300 ms");
 }
 
+/// `kyso bench`: raw `C_Sign` against the CMS path on each key, and with `--agent` the agent over
+/// HTTPS (`child_args` are the global options for the child `kyso serve`).
+///
+/// # Errors
+/// No usable certificate, a token error, an agent that does not start.
+pub fn command(
+    app: &kyso::app::App,
+    cert: &[String],
+    iterations: usize,
+    agent: bool,
+    child_args: &[std::ffi::OsString],
+) -> Result<std::process::ExitCode, String> {
+    let mut certs = app.signing.certificates(None);
+    certs.retain(|c| {
+        c.token.present
+            && c.info.validity() == kyso::certificate::Validity::Valid
+            && (cert.is_empty()
+                || cert
+                    .iter()
+                    .any(|p| c.info.id.starts_with(&p.to_ascii_lowercase())))
+    });
+    if certs.is_empty() {
+        return Err("no signing certificate on a present token".into());
+    }
+    let documents = vec![kyso::api::Document {
+        title: "kyso bench".into(),
+        number: None,
+        purpose: kyso::api::Purpose::Approve,
+    }];
+    let first = certs[0].clone();
+    let figures = run(&app.tokens, &certs, iterations.max(1), || {
+        app.signing.authenticator(&first, None, documents.clone())
+    })
+    .map_err(|e| e.to_string())?;
+    if agent {
+        let origin = app
+            .config
+            .allowed_origins
+            .first()
+            .ok_or("the agent benchmark needs an allowed_origins entry")?;
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let binary = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
+        let measured = self::agent(
+            &exe,
+            child_args,
+            &app.config.data_dir,
+            origin,
+            &first.info.id,
+            iterations.max(1),
+            100,
+        )?;
+        print_agent(&measured, &figures[0], binary);
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,13 @@
 //! Vietnamese draft, the clerk issues it with number, date and seal, the receiving clerk
 //! verifies; it prints the signed PDF's path last.
 
+use std::process::ExitCode;
+
+use kyso::app::{self as app, App};
+use kyso::certificate;
+use kyso::config::Config;
+
+use super::{read_crl_files, runtime};
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -161,4 +168,85 @@ pub async fn headless(
     let out = dir.join("signed.pdf");
     std::fs::write(&out, &pdf).map_err(fail)?;
     Ok(out)
+}
+
+/// `kyso demo`: the whole workflow on a SoftHSM2 demo token.
+pub fn command(
+    dir: &std::path::Path,
+    headless: bool,
+    agent_port: u16,
+    bridge_port: u16,
+    web_dir: &std::path::Path,
+) -> Result<ExitCode, String> {
+    // Before any PKCS#11 module is loaded, on the only thread there is.
+    std::env::set_var("SOFTHSM2_CONF", dir.join("token/softhsm2.conf"));
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let bridge_listener = tokio::net::TcpListener::bind(("127.0.0.1", bridge_port))
+            .await
+            .map_err(|e| format!("demo page port {bridge_port}: {e}"))?;
+        let bridge_port = bridge_listener.local_addr().map_err(|e| e.to_string())?.port();
+        let origin = format!("http://127.0.0.1:{bridge_port}");
+        let settings: kyso::config::Settings = toml::from_str(&format!(
+            "pkcs11_modules = [\"/usr/lib/softhsm/libsofthsm2.so\"]\ndiscover_modules = false\nallowed_origins = [\"{origin}\"]\n"
+        ))
+        .map_err(|e| e.to_string())?;
+        let config = Config::merge(settings, Default::default(), dir.join("data"), dir.join("config.toml"), dir.join("no-policy"), false);
+        // A person at a desktop gets the real PIN dialog; the headless run (and a machine
+        // without a display) answers from the demo's pins.toml.
+        let desktop = !headless
+            && cfg!(feature = "desktop")
+            && (!cfg!(target_os = "linux") || std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some());
+        let prompter = if desktop { "gui".to_string() } else { format!("scripted:{}", dir.join("pins.toml").display()) };
+        let prompt = app::prompter(&prompter).map_err(|e| e.to_string())?;
+        let app = std::sync::Arc::new(App::start(config, prompt).map_err(|e| e.to_string())?);
+        let (ready, port) = tokio::sync::oneshot::channel();
+        let agent = app.clone();
+        tokio::spawn(async move {
+            let mut ready = Some(ready);
+            if let Err(e) = agent
+                .serve(agent_port, |urls| {
+                    let port = urls.first().and_then(|u| u.rsplit(':').next()).and_then(|p| p.parse::<u16>().ok());
+                    if let (Some(tx), Some(port)) = (ready.take(), port) {
+                        let _ = tx.send(port);
+                    }
+                })
+                .await
+            {
+                eprintln!("kyso: {e}");
+                std::process::exit(2);
+            }
+        });
+        let agent_port = port.await.map_err(|_| "the agent did not start".to_string())?;
+        let root = std::fs::read(dir.join("token/pki/root.pem")).map_err(|e| e.to_string())?;
+        let bridge = kyso::bridge::BridgeConfig {
+            max_body: 64 * 1024 * 1024,
+            concurrency: 4,
+            trust_anchors: certificate::read_pem_or_der(&root).map_err(|e| e.to_string())?,
+            tsa_url: None,
+            offline: false,
+            crls: read_crl_files(&[dir.join("token/pki/crls.pem")])?,
+            web_dir: Some(web_dir.to_path_buf()),
+            samples_dir: Some(dir.join("docs")),
+            agent_port: Some(agent_port),
+        };
+        tokio::spawn(async move {
+            let _ = kyso::bridge::serve(bridge_listener, bridge).await;
+        });
+        if headless {
+            let ca = kyso::tls::read_ca(&dir.join("data")).map_err(|e| e.to_string())?;
+            let signed = self::headless(dir, agent_port, bridge_port, &ca).await.map_err(|e| e.to_string())?;
+            println!("{}", signed.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("agent listening on https://127.0.0.1:{agent_port}");
+        println!(
+            "PIN: {}",
+            if desktop { "hộp thoại Kyso / Kyso's dialog (demo PINs 123456, 654321)" } else { "pins.toml (no display)" }
+        );
+        println!("Kyso demo: open {origin}/  (Ctrl-C to stop)");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let _ = tokio::signal::ctrl_c().await;
+        Ok(ExitCode::SUCCESS)
+    })
 }

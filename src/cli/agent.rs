@@ -1,0 +1,55 @@
+//! `kyso serve`, `kyso run`, `kyso status`: the agent itself, and asking a running one.
+
+use std::process::ExitCode;
+
+use kyso::app::App;
+use kyso::config::Config;
+
+use super::{print_json, runtime};
+
+pub fn agent_status(config: &Config, port: u16) -> Result<ExitCode, String> {
+    let ca = kyso::tls::read_ca(&config.data_dir)
+        .map_err(|e| format!("no local CA yet (start kyso serve first): {e}"))?;
+    let reply = runtime()?.block_on(async {
+        let mut connection = super::client::AgentConnection::connect(port, &ca).await?;
+        connection.request("GET", "/v1/status", None, None).await
+    });
+    match reply {
+        Ok(reply) if reply.status == 200 => {
+            let value: serde_json::Value =
+                serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?;
+            print_json(&value);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(reply) => Err(format!(
+            "agent answered {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `kyso serve` (and `kyso run` without the desktop feature): the HTTPS agent until the
+/// process ends.
+///
+/// # Errors
+/// The port is taken, or the TLS identity cannot be made.
+pub fn serve(app: &App, port: Option<u16>) -> Result<ExitCode, String> {
+    let port = port.unwrap_or(app.config.port);
+    runtime()?
+        .block_on(app.serve(port, super::print_urls))
+        .map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kyso run`: the agent with its tray and native dialogs.
+///
+/// # Errors
+/// As [`serve`], or the tray cannot start.
+#[cfg(feature = "desktop")]
+pub fn run_desktop(app: App, port: Option<u16>) -> Result<ExitCode, String> {
+    let port = port.unwrap_or(app.config.port);
+    kyso::app::desktop::run(app, port, super::print_urls)?;
+    Ok(ExitCode::SUCCESS)
+}
