@@ -77,6 +77,13 @@ deadline = time.time() + 20
 while "waiting for OCSP client" not in open(os.path.join(WORK, "ocsp.log")).read():
     assert time.time() < deadline, "openssl ocsp did not start"
     time.sleep(0.05)
+while True:  # the CRL server
+    try:
+        socket.create_connection(("127.0.0.1", crl_port), timeout=1).close()
+        break
+    except OSError:
+        assert time.time() < deadline, "the CRL server did not start"
+        time.sleep(0.05)
 
 
 def der_id(name):
