@@ -24,7 +24,7 @@ use serde::Deserialize;
 use crate::api::{ErrorBody, ErrorCode, ErrorResponse, Lang};
 use crate::certificate::{self, CertificateInfo};
 use crate::pades::prepare::Placement;
-use crate::pades::roles::{self, Anchor, Role, RoleRequest};
+use crate::pades::roles::{self, Anchor, Role, RoleRequest, StampFields, StampSpec};
 
 /// The OpenAPI description of the bridge and of the agent's API v1.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -268,29 +268,50 @@ async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             y: a.y,
         })
     };
-    let now = crate::pades::vietnam_now();
-    let role_request = RoleRequest {
-        role,
+    let fields = StampFields {
         image,
         placement: input.rect.map(|r| Placement {
             page: r.page,
             rect: [r.x, r.y, r.width, r.height],
         }),
+        anchor: input.anchor,
         number: input.number,
         date,
         number_at: anchor(input.number_at),
         date_at: anchor(input.date_at),
         copy_form: input.copy_form,
+        forward_to: input.forward_to,
+        file_reference: input.file_reference,
+    };
+    // The JSON spelling of an option, for the error message.
+    let camel = |name: &str| {
+        let mut out = String::new();
+        let mut upper = false;
+        for c in name.chars() {
+            if c == '-' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let stamp = match StampSpec::from_fields(role, fields, camel) {
+        Ok(stamp) => stamp,
+        Err(e) => return bad(&e.to_string()),
+    };
+    let role_request = RoleRequest {
+        stamp,
         organization: input
             .organization
             .or_else(|| signer.as_ref().and_then(|s| s.organization.clone())),
-        time: now,
+        time: crate::pades::vietnam_now(),
         font: None,
-        forward_to: input.forward_to,
-        file_reference: input.file_reference,
         template: input.text,
         signer: signer.as_ref().map(|s| s.holder().to_string()),
-        anchor: input.anchor,
     };
     let extras = roles::Extras {
         field_name: input.field,

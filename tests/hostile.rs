@@ -215,6 +215,15 @@ fn the_bridge_answers_crafted_files_with_stable_codes_and_stays_up() {
     );
     assert_eq!(status, 413, "{text}");
     assert_eq!(json["error"]["code"], "LIMIT_EXCEEDED", "{text}");
+    // An option the role cannot use is refused by name, not ignored.
+    let (status, json, text) = post(
+        b.port,
+        "/v1/prepare",
+        &serde_json::json!({ "pdf": pdf, "role": "approve", "numberAt": {"page": 1, "x": 1.0, "y": 1.0}, "forwardTo": "Phòng Tổng hợp" }),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(json["error"]["code"], "BAD_REQUEST", "{text}");
+    assert!(text.contains("forwardTo"), "{text}");
     // Still up.
     let (status, _, text) = post(b.port, "/v1/verify", &serde_json::json!({ "pdf": "" }));
     assert_eq!(status, 400, "{text}");

@@ -246,7 +246,7 @@ pub fn prepare_request(
     token_cert: Option<certificate::CertificateInfo>,
 ) -> Result<kyso::pades::prepare::PrepareRequest, String> {
     use kyso::pades::prepare::Placement;
-    use kyso::pades::roles::{self, RoleRequest};
+    use kyso::pades::roles::{self, RoleRequest, StampFields, StampSpec};
     let role = stamp.role.into();
     let signer_cert = match &stamp.cert {
         _ if token_cert.is_some() => token_cert,
@@ -276,8 +276,7 @@ pub fn prepare_request(
         None => None,
     };
     let now = kyso::pades::vietnam_now();
-    let request = RoleRequest {
-        role,
+    let fields = StampFields {
         image,
         placement: match &stamp.rect {
             Some(rect) => Some(Placement {
@@ -286,22 +285,26 @@ pub fn prepare_request(
             }),
             None => None,
         },
+        anchor: stamp.anchor.clone(),
         number: stamp.number.clone(),
         date,
         number_at: stamp.number_at.as_deref().map(parse_anchor).transpose()?,
         date_at: stamp.date_at.as_deref().map(parse_anchor).transpose()?,
         copy_form: stamp.copy_form.clone(),
+        forward_to: stamp.forward_to.clone(),
+        file_reference: stamp.file_reference.clone(),
+    };
+    let request = RoleRequest {
+        stamp: StampSpec::from_fields(role, fields, |name| format!("--{name}"))
+            .map_err(|e| e.to_string())?,
         organization: stamp
             .organization
             .clone()
             .or_else(|| signer_cert.as_ref().and_then(|c| c.organization.clone())),
         time: now,
         font: stamp.font.clone(),
-        forward_to: stamp.forward_to.clone(),
-        file_reference: stamp.file_reference.clone(),
         template: stamp.text.clone(),
         signer: signer.clone(),
-        anchor: stamp.anchor.clone(),
     };
     let map = kyso::pades::map_file(input).map_err(|e| e.to_string())?;
     let doc = kyso::pades::pdf::Document::load(&map).map_err(|e| e.to_string())?;

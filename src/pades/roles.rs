@@ -32,7 +32,18 @@ pub enum Role {
 }
 
 impl Role {
-    /// Parses `approve|issue|appendix|copy`.
+    /// The role's name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Issue => "issue",
+            Self::Appendix => "appendix",
+            Self::Copy => "copy",
+            Self::Incoming => "incoming",
+        }
+    }
+
+    /// Parses `approve|issue|appendix|copy|incoming`.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "approve" => Some(Self::Approve),
@@ -56,43 +67,236 @@ pub struct Anchor {
     pub y: f64,
 }
 
-/// What a role needs to draw its stamps.
+/// Where a visible signature goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Place {
+    /// A rectangle on a page.
+    At(Placement),
+    /// Centred above the line holding this text (the signer's name line), searched from the
+    /// last page.
+    Above(String),
+}
+
+/// What a signature stamps: one variant per role (Decree 30, Appendix I), each holding only what
+/// its role uses, so a request that gives a role something it cannot use is refused, not
+/// silently ignored. The command line's options ([`StampFields`]) and the bridge's JSON
+/// (`"role": "issue", …`, the same fields) both become one of these through
+/// [`StampSpec::from_fields`]: one rule for what each role needs.
 #[derive(Clone, Debug)]
-pub struct RoleRequest {
-    /// The role.
-    pub role: Role,
+pub enum StampSpec {
+    /// The leader approves: the handwritten-signature image at a place (none: invisible), and
+    /// the places where the clerk will write the number and the date (found on page 1 when not
+    /// given).
+    Approve {
+        /// The signature image.
+        image: Option<RgbaImage>,
+        /// Where it goes.
+        place: Option<Place>,
+        /// Where the number will go.
+        number_at: Option<Anchor>,
+        /// Where the date will go.
+        date_at: Option<Anchor>,
+    },
+    /// The clerk issues: the seal over the leader's signature (or at a place), the number and
+    /// the date in the places the leader's signature created.
+    Issue {
+        /// The agency's seal.
+        seal: RgbaImage,
+        /// Where it goes instead of over the leader's signature.
+        placement: Option<Placement>,
+        /// The document number.
+        number: Option<String>,
+        /// The issue date.
+        date: Option<time::Date>,
+    },
+    /// A separate attached file: the main document's number and the time, top right.
+    Appendix {
+        /// The main document's number and symbol.
+        number: String,
+    },
+    /// An electronic copy: the form and the copying organisation ([`RoleRequest::organization`]),
+    /// top right.
+    Copy {
+        /// "SAO Y", "SAO LỤC" or "TRÍCH SAO".
+        form: String,
+    },
+    /// An incoming document: the red "ĐẾN" block (35 × 50 mm).
+    Incoming {
+        /// The incoming number.
+        number: Option<String>,
+        /// The date received.
+        date: Option<time::Date>,
+        /// "Chuyển": forwarded to.
+        forward_to: Option<String>,
+        /// "Số và ký hiệu HS": the file reference.
+        file_reference: Option<String>,
+        /// Where the block goes (default: top right of page 1).
+        placement: Option<Placement>,
+    },
+}
+
+/// The loose options a caller gives (flags, JSON fields), before they are checked against the
+/// role.
+#[derive(Clone, Debug, Default)]
+pub struct StampFields {
     /// The signature image (approve) or the seal (issue).
     pub image: Option<RgbaImage>,
-    /// Where the image goes (approve; issue computes it).
+    /// A rectangle for the stamp.
     pub placement: Option<Placement>,
-    /// Document number: the number to write (issue), or number and symbol (appendix).
+    /// Text above which the signature image is centred (approve).
+    pub anchor: Option<String>,
+    /// The number (issue, appendix, incoming).
     pub number: Option<String>,
-    /// Issue date (issue).
+    /// The date (issue, incoming).
     pub date: Option<time::Date>,
-    /// Where the number goes (issue).
+    /// Where the number will go (approve).
     pub number_at: Option<Anchor>,
-    /// Where the date goes (issue).
+    /// Where the date will go (approve).
     pub date_at: Option<Anchor>,
-    /// "SAO Y", "SAO LỤC" or "TRÍCH SAO" (copy).
+    /// The copy form (copy).
     pub copy_form: Option<String>,
-    /// The copying organisation (copy), from the certificate unless given.
+    /// Forwarded to (incoming).
+    pub forward_to: Option<String>,
+    /// File reference (incoming).
+    pub file_reference: Option<String>,
+}
+
+impl StampSpec {
+    /// The stamp of `role` from `fields`: what the role needs must be there, what it cannot use
+    /// must not be (named with the caller's `spell`ing of the option, `--number-at` or
+    /// `numberAt`).
+    ///
+    /// # Errors
+    /// [`Error::Placement`] naming the missing or unusable option.
+    pub fn from_fields(
+        role: Role,
+        fields: StampFields,
+        spell: impl Fn(&str) -> String,
+    ) -> Result<Self, Error> {
+        let StampFields {
+            image,
+            placement,
+            anchor,
+            number,
+            date,
+            number_at,
+            date_at,
+            copy_form,
+            forward_to,
+            file_reference,
+        } = fields;
+        let given = [
+            ("image", image.is_some()),
+            ("rect", placement.is_some()),
+            ("anchor", anchor.is_some()),
+            ("number", number.is_some()),
+            ("date", date.is_some()),
+            ("number-at", number_at.is_some()),
+            ("date-at", date_at.is_some()),
+            ("copy-form", copy_form.is_some()),
+            ("forward-to", forward_to.is_some()),
+            ("file-reference", file_reference.is_some()),
+        ];
+        let takes: &[&str] = match role {
+            Role::Approve => &["image", "rect", "anchor", "number-at", "date-at"],
+            Role::Issue => &["image", "rect", "number", "date"],
+            Role::Appendix => &["number"],
+            Role::Copy => &["copy-form"],
+            Role::Incoming => &["rect", "number", "date", "forward-to", "file-reference"],
+        };
+        if let Some((name, _)) = given
+            .iter()
+            .find(|(name, set)| *set && !takes.contains(name))
+        {
+            return Err(Error::Placement(format!(
+                "vai trò {} không dùng {} / the {} role takes no {}",
+                role.name(),
+                spell(name),
+                role.name(),
+                spell(name)
+            )));
+        }
+        let need = |what: &str| Error::Placement(what.to_string());
+        Ok(match role {
+            Role::Approve => Self::Approve {
+                image,
+                place: match (placement, anchor) {
+                    (Some(_), Some(_)) => {
+                        return Err(need(&format!(
+                            "{} or {}, not both",
+                            spell("rect"),
+                            spell("anchor")
+                        )))
+                    }
+                    (Some(p), None) => Some(Place::At(p)),
+                    (None, Some(text)) => Some(Place::Above(text)),
+                    (None, None) => None,
+                },
+                number_at,
+                date_at,
+            },
+            Role::Issue => Self::Issue {
+                seal: image.ok_or_else(|| {
+                    need(&format!(
+                        "issuing needs the seal image ({})",
+                        spell("image")
+                    ))
+                })?,
+                placement,
+                number,
+                date,
+            },
+            Role::Appendix => Self::Appendix {
+                number: number.ok_or_else(|| {
+                    need(&format!(
+                        "an appendix needs the main document's number ({})",
+                        spell("number")
+                    ))
+                })?,
+            },
+            Role::Copy => Self::Copy {
+                form: copy_form.unwrap_or_else(|| "SAO Y".into()),
+            },
+            Role::Incoming => Self::Incoming {
+                number,
+                date,
+                forward_to,
+                file_reference,
+                placement,
+            },
+        })
+    }
+
+    /// The role this stamp is for.
+    pub fn role(&self) -> Role {
+        match self {
+            Self::Approve { .. } => Role::Approve,
+            Self::Issue { .. } => Role::Issue,
+            Self::Appendix { .. } => Role::Appendix,
+            Self::Copy { .. } => Role::Copy,
+            Self::Incoming { .. } => Role::Incoming,
+        }
+    }
+}
+
+/// A stamp to draw, with what every role shares: the signer and organisation (for the copy
+/// line, the incoming block and an agency's own text), the time and the font.
+#[derive(Clone, Debug)]
+pub struct RoleRequest {
+    /// What the role stamps.
+    pub stamp: StampSpec,
+    /// The organisation (copy, incoming, the template), from the certificate unless given.
     pub organization: Option<String>,
     /// Signing time, Vietnam time.
     pub time: time::OffsetDateTime,
     /// The stamp font (to measure text); `None` for the default.
     pub font: Option<std::path::PathBuf>,
-    /// Incoming: "Chuyển" (forwarded to).
-    pub forward_to: Option<String>,
-    /// Incoming: "Số và ký hiệu HS" (file reference).
-    pub file_reference: Option<String>,
     /// A free text template for an agency's own stamp, lines separated by `|`; `{signer}`,
     /// `{organization}`, `{time}` are replaced (e.g. the Hà Nội form "Ký bởi: {signer}|Cơ
     /// quan: {organization}|Thời gian ký: {time}").
     pub template: Option<String>,
-    /// Signer holder name, for the template.
+    /// Signer holder name, for `/Name` and the template.
     pub signer: Option<String>,
-    /// Text on the page (the signer's name line) above which the image is centred.
-    pub anchor: Option<String>,
 }
 
 /// "ngày 05 tháng 12 năm 2026".
@@ -221,11 +425,16 @@ pub fn plan(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<Pl
 
 fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<Plan, Error> {
     let need = |what: &str| Error::Placement(what.to_string());
-    match request.role {
-        Role::Approve => {
-            let anchored = match (&request.placement, &request.anchor) {
-                (None, Some(text)) => {
-                    let (w, h) = match &request.image {
+    match &request.stamp {
+        StampSpec::Approve {
+            image,
+            place,
+            number_at,
+            date_at,
+        } => {
+            let anchored = match place {
+                Some(Place::Above(text)) => {
+                    let (w, h) = match image {
                         Some(image) => (
                             150.0,
                             150.0 * f64::from(image.height) / f64::from(image.width).max(1.0),
@@ -237,9 +446,10 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                     })?;
                     Some(Placement { page, rect })
                 }
-                (placement, _) => *placement,
+                Some(Place::At(placement)) => Some(*placement),
+                None => None,
             };
-            let stamps = match (&anchored, &request.image) {
+            let stamps = match (&anchored, image) {
                 (Some(placement), image) => vec![Stamp {
                     placement: *placement,
                     image: image.clone(),
@@ -261,14 +471,14 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 rect: [at.x, at.y - 13.0 * 0.25, width, 13.0 * 1.3],
             };
             // Given places win; otherwise the "Số:" and "ngày … tháng … năm" lines of page 1.
-            let number_at = request.number_at.or_else(|| {
+            let number_at = number_at.or_else(|| {
                 super::layout::number_anchor(doc).map(|(x, y)| Anchor { page: 1, x, y })
             });
             if let Some(at) = number_at {
                 create_fields.push(field(NUMBER_FIELD, at, 40.0));
             }
-            match request.date_at {
-                Some(at) => create_fields.push(field(DATE_FIELD, at, 190.0)),
+            match date_at {
+                Some(at) => create_fields.push(field(DATE_FIELD, *at, 190.0)),
                 None => {
                     if let Some(((dx, dy), (mx, my))) = super::layout::date_anchors(doc) {
                         create_fields.push(field(
@@ -298,19 +508,21 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 fill_fields: Vec::new(),
             })
         }
-        Role::Issue => {
-            let seal = request
-                .image
-                .clone()
-                .ok_or_else(|| need("issuing needs the seal image (--image)"))?;
-            let placement = match request.placement {
-                Some(p) => p,
+        StampSpec::Issue {
+            seal,
+            placement,
+            number,
+            date,
+        } => {
+            let seal = seal.clone();
+            let placement = match placement {
+                Some(p) => *p,
                 None => seal_placement(doc, data, &seal)?,
             };
             let mut fill_fields = Vec::new();
             let missing =
                 |name: &str| -> Result<bool, Error> { Ok(find_field(doc, name)?.is_none()) };
-            if let Some(number) = &request.number {
+            if let Some(number) = number {
                 if missing(NUMBER_FIELD)? {
                     return Err(need(
                         "văn bản chưa có chỗ ghi số / the draft has no place for the number: prepare the leader's signature with --number-at PAGE:X,Y (after Số:)",
@@ -323,7 +535,7 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                     italic: false,
                 });
             }
-            if let Some(date) = request.date {
+            if let Some(date) = *date {
                 let italic = |name: &str, text: String| FieldFill {
                     name: name.into(),
                     text,
@@ -355,11 +567,7 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 fill_fields,
             })
         }
-        Role::Appendix => {
-            let number = request
-                .number
-                .as_deref()
-                .ok_or_else(|| need("an appendix needs the main document's number (--number)"))?;
+        StampSpec::Appendix { number } => {
             let font = super::text::Font::stamp(request.font.as_deref(), false)?;
             Ok(Plan {
                 stamps: vec![top_right(
@@ -370,11 +578,17 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 ..Plan::default()
             })
         }
-        Role::Incoming => {
+        StampSpec::Incoming {
+            number,
+            date,
+            forward_to,
+            file_reference,
+            placement,
+        } => {
             let mm = 72.0 / 25.4;
             let (w, h) = (50.0 * mm, 35.0 * mm);
-            let placement = match request.placement {
-                Some(p) => p,
+            let placement = match placement {
+                Some(p) => *p,
                 None => {
                     let (page_w, page_h) = page_size(doc, 1)?;
                     Placement {
@@ -390,25 +604,21 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 .clone()
                 .unwrap_or_default()
                 .to_uppercase();
-            let date = request
-                .date
-                .map(|d| format!("{:02}/{:02}/{:04}", d.day(), u8::from(d.month()), d.year()));
+            let date =
+                date.map(|d| format!("{:02}/{:02}/{:04}", d.day(), u8::from(d.month()), d.year()));
             let rows: Vec<(String, f64)> = vec![
                 (organization, 8.0),
                 ("ĐẾN".to_string(), 14.0),
-                (
-                    format!("Số: {}", request.number.as_deref().unwrap_or("")),
-                    9.0,
-                ),
+                (format!("Số: {}", number.as_deref().unwrap_or("")), 9.0),
                 (format!("Ngày: {}", date.as_deref().unwrap_or("")), 9.0),
                 (
-                    format!("Chuyển: {}", request.forward_to.as_deref().unwrap_or("")),
+                    format!("Chuyển: {}", forward_to.as_deref().unwrap_or("")),
                     9.0,
                 ),
                 (
                     format!(
                         "Số và ký hiệu HS: {}",
-                        request.file_reference.as_deref().unwrap_or("")
+                        file_reference.as_deref().unwrap_or("")
                     ),
                     9.0,
                 ),
@@ -444,8 +654,7 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 ..Plan::default()
             })
         }
-        Role::Copy => {
-            let form = request.copy_form.as_deref().unwrap_or("SAO Y");
+        StampSpec::Copy { form } => {
             let organization = request
                 .organization
                 .as_deref()
@@ -466,6 +675,60 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn flag(name: &str) -> String {
+        format!("--{name}")
+    }
+
+    #[test]
+    fn each_role_takes_what_it_uses_and_nothing_else() {
+        let seal = RgbaImage {
+            width: 1,
+            height: 1,
+            pixels: vec![255, 0, 0, 255],
+            pixels_per_metre: None,
+        };
+        let number = |n: &str| StampFields {
+            number: Some(n.into()),
+            ..StampFields::default()
+        };
+        // The leader's approval takes no number: the clerk writes it.
+        let err = StampSpec::from_fields(Role::Approve, number("12"), flag).unwrap_err();
+        assert!(err.to_string().contains("takes no --number"), "{err}");
+        // Issuing needs the seal.
+        let err = StampSpec::from_fields(Role::Issue, number("12"), flag).unwrap_err();
+        assert!(err.to_string().contains("--image"), "{err}");
+        let issue = StampSpec::from_fields(
+            Role::Issue,
+            StampFields {
+                image: Some(seal),
+                ..number("12")
+            },
+            flag,
+        )
+        .expect("issue");
+        assert_eq!(issue.role(), Role::Issue);
+        // An appendix needs the main document's number; a copy defaults to "SAO Y".
+        assert!(StampSpec::from_fields(Role::Appendix, StampFields::default(), flag).is_err());
+        assert!(matches!(
+            StampSpec::from_fields(Role::Copy, StampFields::default(), flag),
+            Ok(StampSpec::Copy { form }) if form == "SAO Y"
+        ));
+        // A place is a rectangle or a line of text, not both.
+        let both = StampFields {
+            placement: Some(Placement {
+                page: 1,
+                rect: [0.0, 0.0, 10.0, 10.0],
+            }),
+            anchor: Some("Nguyễn Văn An".into()),
+            ..StampFields::default()
+        };
+        assert!(StampSpec::from_fields(Role::Approve, both, flag).is_err());
+        // The caller's spelling is used in the message.
+        let err = StampSpec::from_fields(Role::Copy, number("1"), |n: &str| n.replace('-', "_"))
+            .unwrap_err();
+        assert!(err.to_string().contains("takes no number"), "{err}");
+    }
 
     #[test]
     fn date_line_is_zero_padded_and_iso_time_has_the_vietnam_offset() {
