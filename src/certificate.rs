@@ -395,6 +395,9 @@ pub fn chain_for(leaf: &CertificateInfo, pool: &[CertificateInfo]) -> Vec<Certif
     chain
 }
 
+/// Days before a certificate's end when the tray and the API start warning about its renewal.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+
 /// Reads every `CERTIFICATE` block of a PEM file (or a single DER certificate).
 ///
 /// # Errors

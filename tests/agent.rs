@@ -297,7 +297,10 @@ fn malformed_requests_get_4xx_with_stable_codes() {
     let huge = agent.dir.join("huge.json");
     std::fs::write(&huge, format!("{{\"x\":\"{}\"}}", "A".repeat(200_000))).expect("write");
     let reply = agent.post("/v1/sign", DMS, &format!("@{}", huge.display()));
-    assert_eq!((reply.status, reply.code().as_str()), (413, "BAD_REQUEST"));
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (413, "LIMIT_EXCEEDED")
+    );
     let short = sign_body(fx, "personal", "AAAA");
     assert_eq!(agent.post("/v1/sign", DMS, &short).code(), "BAD_REQUEST");
     let unknown = good.replace(&fx.id("personal"), &"ab".repeat(32));

@@ -209,7 +209,7 @@ fn verify_reply(fx: &Fixture, reply: &Reply, content: &std::path::Path) {
 
 #[test]
 fn the_pin_dialog_signs_on_enter_ignores_early_keys_and_cancels_on_escape() {
-    let fx = fixture("desktop");
+    let fx = fixture("agent");
     let desktop = Desktop::start();
     let agent = gui_agent(&desktop, "pin", Options::default());
     let (content, digest) = document(&agent.dir, "pin.bin", "SHA-256");
@@ -253,7 +253,7 @@ fn the_pin_dialog_signs_on_enter_ignores_early_keys_and_cancels_on_escape() {
 
 #[test]
 fn a_wrong_pin_shows_the_retries_left_in_the_next_dialog() {
-    let fx = fixture("desktop");
+    let fx = fixture("agent");
     let desktop = Desktop::start();
     let control = fx.dir.join("desktop-fault.ctl");
     std::fs::write(&control, "pin_retries=3\ncounter_epoch=desktop\n").expect("control");
@@ -292,7 +292,7 @@ fn a_wrong_pin_shows_the_retries_left_in_the_next_dialog() {
 
 #[test]
 fn consent_and_batch_dialogs_ask_before_anything_is_signed() {
-    let fx = fixture("desktop");
+    let fx = fixture("agent");
     let desktop = Desktop::start();
     let agent = gui_agent(&desktop, "batch", Options::default());
     let (_, digest) = document(&agent.dir, "c.bin", "SHA-256");
@@ -354,7 +354,7 @@ fn consent_and_batch_dialogs_ask_before_anything_is_signed() {
 
 #[test]
 fn kyso_run_starts_the_tray_without_a_panel_and_signs_through_its_dialog() {
-    let fx = fixture("desktop");
+    let fx = fixture("agent");
     let desktop = Desktop::start();
     // A user's first run: a HOME of its own, where the browser's NSS store will be.
     let home = fx.dir.join("run-home");
@@ -412,7 +412,7 @@ fn kyso_run_starts_the_tray_without_a_panel_and_signs_through_its_dialog() {
 
 #[test]
 fn a_batch_shows_its_progress_and_stop_cancels_the_rest() {
-    let fx = fixture("desktop");
+    let fx = fixture("agent");
     let desktop = Desktop::start();
     // A slow token (3 s a signature) so the progress window is there long enough to use.
     let control = fx.dir.join("desktop-slow.ctl");
@@ -684,7 +684,7 @@ fn the_tray_menu_on_the_session_bus_shows_tokens_and_switches_language() {
 
 #[test]
 fn a_pin_pad_token_shows_type_on_the_device_until_the_device_answers() {
-    let fx = fixture("desktop");
+    let fx = fixture("agent");
     let desktop = Desktop::start();
     // A pin-pad reader where the user takes 3 s to type the PIN on the device.
     let control = fx.dir.join("desktop-pinpad.ctl");

@@ -3,6 +3,8 @@
 //! The only module that imports axum, hyper and tokio-rustls.
 
 mod routes;
+#[cfg(test)]
+mod routes_tests;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;

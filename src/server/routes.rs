@@ -246,7 +246,18 @@ async fn json_body<T: DeserializeOwned>(
         ));
     }
     let bytes = bytes.map_err(|_| {
-        let mut response = bad_request(StatusCode::PAYLOAD_TOO_LARGE, "body too large", lang);
+        let code = api::ErrorCode::LimitExceeded;
+        let mut response = (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(api::ErrorResponse {
+                error: api::ErrorBody {
+                    code,
+                    message: format!("{} (body > {limit} bytes)", code.message(lang)),
+                    retries_left: None,
+                },
+            }),
+        )
+            .into_response();
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -391,9 +402,6 @@ fn event_name(event: &TokenEvent) -> &'static str {
     }
 }
 
-/// Days before expiry from which `certificateExpiring` is sent.
-const EXPIRY_WARNING_DAYS: i64 = 30;
-
 async fn events(State(state): State<AppState>, request: Request) -> Response {
     let lang = lang(request.headers());
     let origin = origin_of(&request);
@@ -404,7 +412,9 @@ async fn events(State(state): State<AppState>, request: Request) -> Response {
         .signing
         .certificates(None)
         .into_iter()
-        .filter(|c| c.token.present && c.info.days_left() <= EXPIRY_WARNING_DAYS)
+        .filter(|c| {
+            c.token.present && c.info.days_left() <= crate::certificate::EXPIRY_WARNING_DAYS
+        })
         .map(|c| {
             Ok(Event::default().event("certificateExpiring").data(
                 serde_json::json!({

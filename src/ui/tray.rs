@@ -7,9 +7,6 @@ use crate::api::{CertificateDto, Lang, StatusResponse};
 use crate::certificate::Validity;
 use crate::ui::report::kind_label;
 
-/// Certificates expiring within this many days turn the icon amber.
-pub const EXPIRY_WARNING_DAYS: i64 = 30;
-
 /// The icon's state, most urgent first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrayState {
@@ -123,10 +120,9 @@ pub fn state_of(status: &StatusResponse, agent_error: Option<&str>) -> TrayState
     if certificates.iter().any(|c| c.validity == Validity::Expired) {
         return TrayState::Expired;
     }
-    if certificates
-        .iter()
-        .any(|c| c.validity == Validity::Valid && c.days_left <= EXPIRY_WARNING_DAYS)
-    {
+    if certificates.iter().any(|c| {
+        c.validity == Validity::Valid && c.days_left <= crate::certificate::EXPIRY_WARNING_DAYS
+    }) {
         return TrayState::Expiring;
     }
     TrayState::Ready
@@ -316,8 +312,9 @@ pub fn notices(before: &StatusResponse, after: &StatusResponse, lang: Lang) -> V
             });
         }
     }
-    let warned =
-        |c: &CertificateDto| c.validity == Validity::Valid && c.days_left <= EXPIRY_WARNING_DAYS;
+    let warned = |c: &CertificateDto| {
+        c.validity == Validity::Valid && c.days_left <= crate::certificate::EXPIRY_WARNING_DAYS
+    };
     for cert in after.certificates.iter().filter(|c| warned(c)) {
         let known = before
             .certificates

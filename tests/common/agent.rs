@@ -49,6 +49,8 @@ impl Default for Options<'_> {
     }
 }
 
+/// Starts `kyso serve` (or `run`) on the `agent` fixture's tokens: tests that compare ids use
+/// `fixture("agent")` too.
 pub fn start(name: &str, options: Options<'_>) -> Result<Agent, String> {
     let fx = fixture("agent");
     let dir = fx.dir.join(name);

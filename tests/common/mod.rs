@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 pub const LEADER_PIN: &str = "123456";
@@ -40,28 +39,36 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the fixture under `target/kyso-tests/<name>` (fresh each run).
+/// Builds the fixture under `target/kyso-tests/<name>` (fresh each run), once per name and
+/// test binary: two names are two PKIs and two token sets.
 pub fn fixture(name: &str) -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let dir = target_dir().join("kyso-tests").join(name);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make-token.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&dir)
-            .output()
-            .expect("run make-token.sh");
-        assert!(
-            out.status.success(),
-            "make-token.sh failed (are softhsm2, opensc and openssl installed?):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Fixture {
-            softhsm_conf: dir.join("softhsm2.conf"),
-            pki: dir.join("pki"),
-            dir,
-        }
-    })
+    static FIXTURES: std::sync::Mutex<Vec<(String, &'static Fixture)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = FIXTURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, fixture)) = built.iter().find(|(n, _)| n == name) {
+        return fixture;
+    }
+    let dir = target_dir().join("kyso-tests").join(name);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make-token.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&dir)
+        .output()
+        .expect("run make-token.sh");
+    assert!(
+        out.status.success(),
+        "make-token.sh failed (are softhsm2, opensc and openssl installed?):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fixture: &'static Fixture = Box::leak(Box::new(Fixture {
+        softhsm_conf: dir.join("softhsm2.conf"),
+        pki: dir.join("pki"),
+        dir,
+    }));
+    built.push((name.to_string(), fixture));
+    fixture
 }
 
 /// The test-only fault-injecting PKCS#11 module (built by `cargo build -p kyso-fault-token`).
