@@ -398,9 +398,15 @@ fn cancel_wrong_pin_removal_and_busy_map_to_their_codes() {
         .arg(format!("https://127.0.0.1:{}/v1/events", agent.port))
         .spawn()
         .expect("curl events");
-    std::thread::sleep(Duration::from_millis(800));
+    wait_until("the event stream is live", || {
+        std::fs::read_to_string(&events_out).is_ok_and(|t| t.contains(": subscribed"))
+    });
     std::fs::write(&control, "present=0\npin_retries=3\ncounter_epoch=agent\n").expect("control");
-    std::thread::sleep(Duration::from_millis(600));
+    wait_until("the agent sees the token removed", || {
+        agent.curl("/v1/status", &[]).json()["tokens"]
+            .as_array()
+            .is_some_and(|t| t.iter().all(|t| t["present"] == false))
+    });
     agent.set_script("pin = \"123456\"\n");
     let reply = agent.post("/v1/sign", DMS, &body);
     assert_eq!(reply.code(), "TOKEN_NOT_PRESENT", "{}", reply.body);
@@ -413,6 +419,8 @@ fn cancel_wrong_pin_removal_and_busy_map_to_their_codes() {
     // A second request while the first waits at the PIN prompt: BUSY, no second dialog.
     agent.set_script("pin = \"123456\"\ndelay_ms = 3000\n");
     let first = agent.post_in_background("/v1/sign", DMS, &body);
+    // The one wait on time left: nothing on the API says "a PIN prompt is open", and the
+    // first request's prompt lasts 3 s, six times this margin.
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let second = agent.post("/v1/sign", DMS, &body);
@@ -505,4 +513,13 @@ fn chromium_trusts_the_agent_after_kyso_trust_install() {
         "{:?}",
         text(&status)
     );
+}
+
+/// Polls `condition` every 50 ms for up to 20 s: what a test waits for, instead of a guess.
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

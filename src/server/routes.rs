@@ -443,7 +443,12 @@ async fn events(State(state): State<AppState>, request: Request) -> Response {
     });
     let stream: std::pin::Pin<
         Box<dyn Stream<Item = Result<Event, std::convert::Infallible>> + Send>,
-    > = Box::pin(stream::iter(expiring).chain(live));
+    > = Box::pin(
+        // A first comment tells the client the subscription is live: events from here on
+        // reach it (tests and pages await it instead of guessing).
+        stream::iter(std::iter::once(Ok(Event::default().comment("subscribed"))).chain(expiring))
+            .chain(live),
+    );
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
