@@ -21,6 +21,9 @@ pub mod timestamp;
 pub mod update;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 /// Errors of the PDF side.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
