@@ -69,8 +69,10 @@ async function run(role: "approve" | "issue" | "appendix" | "copy" | "incoming",
           role,
           certificate: certificate?.certificate,
           image: await config.image?.(role),
-          number: request.DocNumber,
-          date: request.IssuedDate,
+          // The bridge refuses an option the role cannot use: the number and the date go to the
+          // roles that write them.
+          ...(["issue", "appendix", "incoming"].includes(role) && request.DocNumber ? { number: request.DocNumber } : {}),
+          ...(["issue", "incoming"].includes(role) && request.IssuedDate ? { date: request.IssuedDate } : {}),
         }),
       })
     ).json();
