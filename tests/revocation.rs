@@ -684,8 +684,7 @@ fn the_bridge_embeds_the_validation_data_too() {
     let text = response.body_mut().read_to_string().expect("body");
     let _ = bridge.kill();
     let _ = bridge.wait();
-    let _ = tsa.kill();
-    let _ = tsa.wait();
+    tsa.stop();
     let answer: serde_json::Value = serde_json::from_str(&text).expect(&text);
     let archived = dir.join("bridge-blta.pdf");
     std::fs::write(
@@ -1072,8 +1071,9 @@ sys.exit(0 if ok else 1)
     text
 }
 
-/// An https TSA on loopback (`openssl ts` behind Python's TLS), its certificate from the PKI.
-fn https_tsa(p: &Pki) -> (Child, String) {
+/// An https TSA on loopback (`openssl ts` behind Python's TLS), its certificate from the PKI;
+/// stopped when the returned guard is dropped (a failing test leaves no server behind).
+fn https_tsa(p: &Pki) -> (Servers, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tsa.py");
     let mut child = Command::new("python3")
         .arg(script)
@@ -1090,7 +1090,12 @@ fn https_tsa(p: &Pki) -> (Child, String) {
         &mut line,
     )
     .expect("port");
-    (child, format!("https://127.0.0.1:{}/", line.trim()))
+    (
+        Servers {
+            children: vec![child],
+        },
+        format!("https://127.0.0.1:{}/", line.trim()),
+    )
 }
 
 /// The whole TT 15 chain on real parts: `kyso pdf sign --level B-LTA` through the token (the
@@ -1198,8 +1203,7 @@ fn b_lta_signs_timestamps_and_proves_itself_offline() {
     assert_eq!(text.matches("trusted").count(), 2, "{text}");
 
     // A second archive timestamp over the first (the servers back up to gather its data).
-    let _ = tsa.kill();
-    let _ = tsa.wait();
+    tsa.stop();
     let servers = restart_servers(&p);
     let (mut tsa, url) = https_tsa(&p);
     let extended = dir.join("extended.pdf");
@@ -1212,8 +1216,7 @@ fn b_lta_signs_timestamps_and_proves_itself_offline() {
         "--tsa",
         &url,
     ]);
-    let _ = tsa.kill();
-    let _ = tsa.wait();
+    tsa.stop();
     assert!(ok, "{err}");
     drop(servers);
     let (code, report) = pdf_verify_all(&p, &extended);
