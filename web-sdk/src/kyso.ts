@@ -144,6 +144,7 @@ export interface Certificate {
   subject: string;
   holder: string;
   organization?: string;
+  email?: string;
   issuer: string;
   serial: string;
   notBefore: string;
@@ -157,10 +158,27 @@ export interface Certificate {
   chain: string[];
 }
 
+/** A token as `GET /v1/status` lists it. */
+export interface TokenInfo {
+  label: string;
+  model: string;
+  manufacturer: string;
+  serial: string;
+  present: boolean;
+  pinState: "ok" | "countLow" | "finalTry" | "locked";
+  retriesLeft?: number;
+  /** Pin-pad reader: the PIN is typed on the device. */
+  protectedAuthPath: boolean;
+  /** The PKCS#11 module that serves it. */
+  module: string;
+  /** Ids of the signing certificates on it. */
+  certificates: string[];
+}
+
 export interface Status {
   agentVersion: string;
   apiVersion: number;
-  tokens: Array<{ label: string; model: string; serial: string; present: boolean; pinState: string; retriesLeft?: number }>;
+  tokens: TokenInfo[];
   certificates: Certificate[];
 }
 
