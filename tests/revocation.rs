@@ -998,6 +998,45 @@ fn kyso_sign_writes_the_evidence_it_checked() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!dir.join("revoked.der").exists());
+    // kyso doctor shows what the check before signing finds for each certificate.
+    let out = kyso()
+        .env("SOFTHSM2_CONF", p.dir.join("token/softhsm2.conf"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["doctor", "--json"])
+        .output()
+        .expect("kyso doctor");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["revocationCheck"], "require", "{report:#}");
+    let status_of = |name: &str| {
+        report["revocation"]
+            .as_array()
+            .and_then(|list| list.iter().find(|r| r["certificateId"] == id(&p, name)))
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(
+        status_of("good"),
+        Some(serde_json::json!("good")),
+        "{report:#}"
+    );
+    assert_eq!(
+        status_of("revoked"),
+        Some(serde_json::json!("revoked")),
+        "{report:#}"
+    );
+    assert_eq!(
+        status_of("under-revoked-ca"),
+        Some(serde_json::json!("revoked")),
+        "{report:#}"
+    );
+    assert_eq!(
+        status_of("no-urls"),
+        Some(serde_json::json!("unknown")),
+        "{report:#}"
+    );
 }
 
 /// The responder and the CRL server down: under `warn` the signer is warned in the prompt and

@@ -3,14 +3,30 @@
 use std::process::ExitCode;
 
 use kyso::app::App;
+use kyso::signing::Checked;
 use kyso::token::TokenProvider;
 use kyso::ui::report;
 
 use super::print_json;
 
+/// Runs `kyso doctor`: what the agent sees, and the revocation status of every valid signing
+/// certificate on a present token as the check before signing finds it now.
 pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
     let modules = app.tokens.modules();
     let status = app.signing.status();
+    let policy = app.signing.revocation_policy();
+    let checks: Vec<(&kyso::api::CertificateDto, Option<Checked>)> = status
+        .certificates
+        .iter()
+        .filter(|c| c.token.present && c.validity == kyso::certificate::Validity::Valid)
+        .map(|c| (c, app.signing.revocation_status(&c.id)))
+        .collect();
+    let state = |checked: &Option<Checked>| match checked {
+        None => ("notChecked", String::new()),
+        Some(Checked::Good(_)) => ("good", String::new()),
+        Some(Checked::Unknown(detail, _)) => ("unknown", detail.clone()),
+        Some(Checked::Revoked(detail)) => ("revoked", detail.clone()),
+    };
     if json {
         let modules: Vec<serde_json::Value> = modules
             .iter()
@@ -24,6 +40,11 @@ pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
             "modules": modules,
             "tokens": status.tokens,
             "certificates": status.certificates,
+            "revocationCheck": format!("{policy:?}").to_lowercase(),
+            "revocation": checks.iter().map(|(c, checked)| {
+                let (state, detail) = state(checked);
+                serde_json::json!({"certificateId": c.id, "holder": c.holder, "status": state, "detail": detail})
+            }).collect::<Vec<_>>(),
         }));
         return Ok(ExitCode::SUCCESS);
     }
@@ -39,5 +60,22 @@ pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
             },
         )
     );
+    println!(
+        "Kiểm tra thu hồi trước khi ký / Revocation check before signing: {}",
+        format!("{policy:?}").to_lowercase()
+    );
+    for (certificate, checked) in &checks {
+        let line = match checked {
+            None => "không kiểm tra / not checked".to_string(),
+            Some(Checked::Revoked(detail)) => {
+                format!("ĐÃ BỊ THU HỒI / REVOKED — {detail}")
+            }
+            Some(unknown @ Checked::Unknown(detail, _)) => {
+                format!("{} — {detail}", unknown.prompt_line())
+            }
+            Some(good) => good.prompt_line(),
+        };
+        println!("  {}: {line}", certificate.holder);
+    }
     Ok(ExitCode::SUCCESS)
 }

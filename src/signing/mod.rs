@@ -308,6 +308,25 @@ impl SigningService {
         self
     }
 
+    /// The status of a signing certificate and the CAs above it, as the check before signing
+    /// would find it now (`kyso doctor`). `None` when the policy turns the check off or no such
+    /// certificate is on a token.
+    pub fn revocation_status(&self, certificate_id: &str) -> Option<Checked> {
+        let signer = self
+            .certificates(None)
+            .into_iter()
+            .find(|c| c.info.id == certificate_id)?;
+        self.start_status_check(&signer)
+            .map(|check| check.outcome())
+    }
+
+    /// The policy of the check before signing (`off` when none is wired).
+    pub fn revocation_policy(&self) -> RevocationCheck {
+        self.status
+            .as_ref()
+            .map_or(RevocationCheck::Off, |c| c.policy())
+    }
+
     /// Starts the status check of `signer`, if the policy asks for one.
     fn start_status_check(&self, signer: &SignerCertificate) -> Option<PendingCheck> {
         let checker = self.status.as_ref()?;
