@@ -68,11 +68,7 @@ impl Default for HttpFetch {
             .proxy(ureq::Proxy::try_from_env())
             .http_status_as_error(true);
         if let Some(roots) = bundle_roots() {
-            builder = builder.tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
-                    .build(),
-            );
+            builder = builder.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
         }
         let config = builder.build();
         Self {
@@ -83,17 +79,24 @@ impl Default for HttpFetch {
 }
 
 /// The certificates of the `SSL_CERT_FILE` bundle, when it names a readable one.
-fn bundle_roots() -> Option<Vec<ureq::tls::Certificate<'static>>> {
-    let path = std::env::var_os("SSL_CERT_FILE")?;
-    let data = std::fs::read(&path)
-        .map_err(|e| tracing::warn!(error = %e, "SSL_CERT_FILE is not readable"))
-        .ok()?;
-    let certs: Vec<_> = crate::certificate::read_pem_or_der(&data)
-        .ok()?
-        .into_iter()
-        .map(|der| ureq::tls::Certificate::from_der(&der).to_owned())
-        .collect();
-    (!certs.is_empty()).then_some(certs)
+/// Read once per process: the bridge makes a client per request, and a system bundle holds
+/// a hundred and more certificates.
+fn bundle_roots() -> Option<ureq::tls::RootCerts> {
+    static ROOTS: std::sync::OnceLock<Option<ureq::tls::RootCerts>> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let path = std::env::var_os("SSL_CERT_FILE")?;
+            let data = std::fs::read(&path)
+                .map_err(|e| tracing::warn!(error = %e, "SSL_CERT_FILE is not readable"))
+                .ok()?;
+            let certs: Vec<_> = crate::certificate::read_pem_or_der(&data)
+                .ok()?
+                .into_iter()
+                .map(|der| ureq::tls::Certificate::from_der(&der).to_owned())
+                .collect();
+            (!certs.is_empty()).then(|| ureq::tls::RootCerts::new_with_certs(&certs))
+        })
+        .clone()
 }
 
 impl HttpFetch {
