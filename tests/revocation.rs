@@ -930,26 +930,39 @@ fn kyso_sign_writes_the_evidence_it_checked() {
     )
     .expect("config");
     std::fs::write(dir.join("prompt.toml"), "pin = \"123456\"\n").expect("script");
+    // `kyso` on the PKI's token with this configuration and the scripted PIN.
+    let on_token = |args: &[std::ffi::OsString]| {
+        kyso()
+            .env("SOFTHSM2_CONF", p.dir.join("token/softhsm2.conf"))
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--prompter")
+            .arg(format!("scripted:{}", dir.join("prompt.toml").display()))
+            .args(args)
+            .output()
+            .expect("kyso")
+    };
+    let sign = |signer: &str, out: &Path, more: &[std::ffi::OsString]| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "sign".into(),
+            "--cert".into(),
+            id(&p, signer).into(),
+            "--digest".into(),
+            "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=".into(),
+            "--out".into(),
+            out.into(),
+        ];
+        args.extend_from_slice(more);
+        on_token(&args)
+    };
     let evidence = dir.join("evidence");
-    let out = kyso()
-        .env("SOFTHSM2_CONF", p.dir.join("token/softhsm2.conf"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--prompter")
-        .arg(format!("scripted:{}", dir.join("prompt.toml").display()))
-        .args(["sign", "--cert", &id(&p, "good")])
-        .args([
-            "--digest",
-            "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",
-            "--out",
-        ])
-        .arg(dir.join("sig.der"))
-        .arg("--revocation-out")
-        .arg(&evidence)
-        .output()
-        .expect("kyso sign");
+    let out = sign(
+        "good",
+        &dir.join("sig.der"),
+        &["--revocation-out".into(), evidence.clone().into()],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -974,23 +987,7 @@ fn kyso_sign_writes_the_evidence_it_checked() {
         .expect("openssl crl");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Kyso Revocation Root"));
     // The revoked signer: refused, nothing written.
-    let out = kyso()
-        .env("SOFTHSM2_CONF", p.dir.join("token/softhsm2.conf"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--prompter")
-        .arg(format!("scripted:{}", dir.join("prompt.toml").display()))
-        .args(["sign", "--cert", &id(&p, "revoked")])
-        .args([
-            "--digest",
-            "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=",
-            "--out",
-        ])
-        .arg(dir.join("revoked.der"))
-        .output()
-        .expect("kyso sign");
+    let out = sign("revoked", &dir.join("revoked.der"), &[]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("thu hồi"),
@@ -999,15 +996,7 @@ fn kyso_sign_writes_the_evidence_it_checked() {
     );
     assert!(!dir.join("revoked.der").exists());
     // kyso doctor shows what the check before signing finds for each certificate.
-    let out = kyso()
-        .env("SOFTHSM2_CONF", p.dir.join("token/softhsm2.conf"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["doctor", "--json"])
-        .output()
-        .expect("kyso doctor");
+    let out = on_token(&["doctor".into(), "--json".into()]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(report["revocationCheck"], "require", "{report:#}");
