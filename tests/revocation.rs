@@ -1006,26 +1006,18 @@ fn kyso_sign_writes_the_evidence_it_checked() {
             .and_then(|list| list.iter().find(|r| r["certificateId"] == id(&p, name)))
             .map(|r| r["status"].clone())
     };
-    assert_eq!(
-        status_of("good"),
-        Some(serde_json::json!("good")),
-        "{report:#}"
-    );
-    assert_eq!(
-        status_of("revoked"),
-        Some(serde_json::json!("revoked")),
-        "{report:#}"
-    );
-    assert_eq!(
-        status_of("under-revoked-ca"),
-        Some(serde_json::json!("revoked")),
-        "{report:#}"
-    );
-    assert_eq!(
-        status_of("no-urls"),
-        Some(serde_json::json!("unknown")),
-        "{report:#}"
-    );
+    for (name, expected) in [
+        ("good", "good"),
+        ("revoked", "revoked"),
+        ("under-revoked-ca", "revoked"),
+        ("no-urls", "unknown"),
+    ] {
+        assert_eq!(
+            status_of(name),
+            Some(serde_json::json!(expected)),
+            "{name}: {report:#}"
+        );
+    }
 }
 
 /// The responder and the CRL server down: under `warn` the signer is warned in the prompt and
