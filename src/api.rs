@@ -3,6 +3,9 @@
 //! the web SDK and the docs follow. Field names are camelCase on the wire.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub mod bridge;
 
 use crate::certificate::{Kind, Validity};
 use crate::digest::DigestAlgorithm;
@@ -12,7 +15,7 @@ pub const API_VERSION: u32 = 1;
 
 /// The user PIN's state on the wire: `ok`, `countLow` (a wrong PIN since the last good one),
 /// `finalTry` (the next wrong PIN locks the token), `locked`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PinState {
     /// No failed attempt since the last good login.
@@ -26,7 +29,7 @@ pub enum PinState {
 }
 
 /// Stable error codes. Never renamed or reused; new ones are only added.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     /// The requesting origin is not in the allow-list and was not approved.
@@ -194,14 +197,14 @@ impl ErrorCode {
 }
 
 /// `{"error": {...}}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorResponse {
     /// The error.
     pub error: ErrorBody,
 }
 
 /// The error body.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable code.
@@ -214,7 +217,7 @@ pub struct ErrorBody {
 }
 
 /// What the signature is for; shown in the PIN prompt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Purpose {
     /// The leader approves a draft ("Ký phê duyệt").
@@ -247,7 +250,7 @@ impl Purpose {
 }
 
 /// The document being signed, as the DMS describes it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Document {
     /// Title ("Quyết định về việc …").
@@ -260,7 +263,7 @@ pub struct Document {
 }
 
 /// `cms` (the agent builds CAdES) or `raw` (the server built the signed attributes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SignFormat {
     /// Detached CMS SignedData around the digest.
@@ -271,7 +274,7 @@ pub enum SignFormat {
 }
 
 /// Certificate as listed by `GET /v1/certificates` and `kyso certs --json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateDto {
     /// Hex SHA-256 of the DER.
@@ -311,7 +314,7 @@ pub struct CertificateDto {
 }
 
 /// Which token.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRefDto {
     /// Label.
@@ -323,7 +326,7 @@ pub struct TokenRefDto {
 }
 
 /// A token in `GET /v1/status` and `kyso certs --json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenDto {
     /// Label.
@@ -350,7 +353,7 @@ pub struct TokenDto {
 }
 
 /// `GET /v1/status` and `kyso certs --json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResponse {
     /// Agent version.
@@ -364,7 +367,7 @@ pub struct StatusResponse {
 }
 
 /// `POST /v1/sign` answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignResponse {
     /// Base64 DER CMS (format `cms`), absent for `raw`.
@@ -389,8 +392,8 @@ pub struct SignResponse {
 }
 
 /// Revocation data, base64 DER.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RevocationEvidence {
     /// DER OCSPResponse, base64.
     pub ocsp: Vec<String>,
@@ -399,7 +402,7 @@ pub struct RevocationEvidence {
 }
 
 /// The outcome of the status check before signing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RevocationStatus {
     /// The signer and every CA above it are not revoked.
@@ -411,7 +414,7 @@ pub enum RevocationStatus {
 }
 
 /// Request of `POST /v1/sign`: wire form, validated by [`crate::signing`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignRequest {
     /// Certificate id.
@@ -432,7 +435,7 @@ pub struct SignRequest {
 }
 
 /// `GET /v1/certificates` answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificatesResponse {
     /// Signing certificates (all tokens seen; `token.present` tells which can sign now).
@@ -440,7 +443,7 @@ pub struct CertificatesResponse {
 }
 
 /// One document of a batch.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchItem {
     /// Base64 digest (format `cms`).
@@ -454,7 +457,7 @@ pub struct BatchItem {
 }
 
 /// `POST /v1/sign/batch`: one certificate, one algorithm, one format for every item.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchSignRequest {
     /// Certificate id.
@@ -472,7 +475,7 @@ pub struct BatchSignRequest {
 pub const MAX_BATCH: usize = 500;
 
 /// One result of a batch: a signature or an error.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum BatchResult {
     /// Signed.
@@ -482,7 +485,7 @@ pub enum BatchResult {
 }
 
 /// `POST /v1/sign/batch` answer, one result per item, in order.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchSignResponse {
     /// Results.

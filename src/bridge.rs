@@ -21,13 +21,15 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::Deserialize;
 
+use crate::api::bridge::{
+    EmbedRequest, EmbedResponse, PagePoint, PrepareRequest, PrepareResponse, RevocationCheck,
+    VerifyRequest,
+};
 use crate::api::{ErrorBody, ErrorCode, ErrorResponse, Lang};
 use crate::certificate::{self, CertificateInfo};
 use crate::pades::prepare::Placement;
 use crate::pades::roles::{self, Anchor, Role, RoleRequest, StampFields, StampSpec};
 
-/// The OpenAPI description of the bridge and of the agent's API v1.
-pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// How the bridge runs.
 #[derive(Clone, Debug)]
@@ -52,7 +54,7 @@ pub struct BridgeConfig {
     pub agent_port: Option<u16>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     config: BridgeConfig,
     slots: Arc<tokio::sync::Semaphore>,
 }
@@ -176,54 +178,20 @@ fn pades_error(e: &crate::pades::Error) -> Response {
     error(status, code, &e.to_string())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RectDto {
-    page: usize,
-    x: f64,
-    y: f64,
-    width: f64,
-    height: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AnchorDto {
-    page: usize,
-    x: f64,
-    y: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PrepareBody {
-    pdf: String,
-    #[serde(default)]
-    role: Option<String>,
-    certificate: Option<String>,
-    image: Option<String>,
-    rect: Option<RectDto>,
-    anchor: Option<String>,
-    number: Option<String>,
-    date: Option<String>,
-    number_at: Option<AnchorDto>,
-    date_at: Option<AnchorDto>,
-    copy_form: Option<String>,
-    organization: Option<String>,
-    forward_to: Option<String>,
-    file_reference: Option<String>,
-    text: Option<String>,
-    field: Option<String>,
-    reason: Option<String>,
-    contents_size: Option<usize>,
-}
-
-async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+/// Adds the signature field, the role's stamp and the placeholder; returns the prepared PDF
+/// and the digest to sign. Keeps nothing: the DMS stores the prepared file.
+#[utoipa::path(
+    post, path = "/v1/prepare", tag = "bridge", operation_id = "preparePdf",
+    security(()),
+    request_body = PrepareRequest,
+    responses((status = 200, description = "The prepared PDF and the digest to sign", body = PrepareResponse)),
+)]
+pub(crate) async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let admission = match admit(&shared, &request) {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let input: PrepareBody = match body(request, shared.config.max_body).await {
+    let input: PrepareRequest = match body(request, shared.config.max_body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -231,10 +199,7 @@ async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         Ok(p) => p,
         Err(r) => return r,
     };
-    let role = match Role::parse(input.role.as_deref().unwrap_or("approve")) {
-        Some(role) => role,
-        None => return bad("role is approve, issue, appendix, copy or incoming"),
-    };
+    let role = input.role.unwrap_or(Role::Approve);
     let signer = match input.certificate.as_deref().map(|c| b64("certificate", c)) {
         Some(Ok(der)) => match CertificateInfo::from_der(&der) {
             Ok(info) => Some(info),
@@ -261,7 +226,7 @@ async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         },
         None => None,
     };
-    let anchor = |a: Option<AnchorDto>| {
+    let anchor = |a: Option<PagePoint>| {
         a.map(|a| Anchor {
             page: a.page,
             x: a.x,
@@ -326,52 +291,32 @@ async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     })
     .await;
     match result {
-        Ok((bytes, prepared)) => Json(serde_json::json!({
-            "prepared": B64.encode(&bytes),
-            "digest": B64.encode(&prepared.digest),
-            "digestAlgorithm": "SHA-256",
-            "byteRange": prepared.byte_range,
-            "field": prepared.field,
-        }))
+        Ok((bytes, prepared)) => Json(PrepareResponse {
+            prepared: B64.encode(&bytes),
+            digest: B64.encode(&prepared.digest),
+            digest_algorithm: crate::digest::DigestAlgorithm::Sha256,
+            byte_range: prepared.byte_range,
+            field: prepared.field,
+        })
         .into_response(),
         Err(r) => r,
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct EmbedBody {
-    prepared: String,
-    cms: String,
-    #[serde(default)]
-    timestamp: bool,
-    /// PAdES B-LT: the evidence /v1/sign returned (base64 DER), stored in the DSS.
-    revocation: Option<RevocationDto>,
-    /// PAdES B-LT: certificates of the chain (base64 DER or PEM), stored in the DSS.
-    chain: Option<Vec<String>>,
-    /// PAdES B-LT: fetch the chain's OCSP responses (else CRLs) now (not on an offline bridge).
-    #[serde(default)]
-    fetch_revocation: bool,
-    /// `B-B`, `B-T`, `B-LT` or `B-LTA` (default: `B-T` with `timestamp`, else `B-B`).
-    #[serde(default)]
-    level: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RevocationDto {
-    #[serde(default)]
-    ocsp: Vec<String>,
-    #[serde(default)]
-    crl: Vec<String>,
-}
-
-async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+/// Writes the CMS into the prepared PDF after checking they belong together; optionally a
+/// timestamp (B-T), the validation data (B-LT) and a document timestamp (B-LTA).
+#[utoipa::path(
+    post, path = "/v1/embed", tag = "bridge", operation_id = "embedSignature",
+    security(()),
+    request_body = EmbedRequest,
+    responses((status = 200, description = "The signed PDF", body = EmbedResponse)),
+)]
+pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let admission = match admit(&shared, &request) {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let input: EmbedBody = match body(request, shared.config.max_body).await {
+    let input: EmbedRequest = match body(request, shared.config.max_body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -379,13 +324,8 @@ async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         (Ok(p), Ok(c)) => (p, c),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    let level = match input
-        .level
-        .as_deref()
-        .map(crate::pades::archive::Level::parse)
-    {
-        Some(Some(level)) => level,
-        Some(None) => return bad("level is B-B, B-T, B-LT or B-LTA"),
+    let level = match input.level {
+        Some(level) => level,
         None if input.timestamp => crate::pades::archive::Level::T,
         None => crate::pades::archive::Level::B,
     };
@@ -451,31 +391,28 @@ async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     })
     .await
     {
-        Ok(signed) => Json(serde_json::json!({ "signed": B64.encode(signed) })).into_response(),
+        Ok(signed) => Json(EmbedResponse {
+            signed: B64.encode(signed),
+        })
+        .into_response(),
         Err(r) => r,
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct VerifyBody {
-    pdf: String,
-    policy: Option<String>,
-    /// Extra trusted roots, PEM.
-    trust: Option<Vec<String>>,
-    /// CRLs to apply (PEM, or base64 DER), in addition to the document's evidence.
-    crls: Option<Vec<String>>,
-    /// `check` (default: OCSP/CRL, fetched unless the bridge is offline), `offline` (the
-    /// document's evidence and `crls` only), `off` (the path only).
-    revocation: Option<String>,
-}
-
-async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+/// Each signature valid, unknown or invalid (integrity, path, revocation, later revisions),
+/// with stable reason codes; and a receipt policy when asked.
+#[utoipa::path(
+    post, path = "/v1/verify", tag = "bridge", operation_id = "verifyPdf",
+    security(()),
+    request_body = VerifyRequest,
+    responses((status = 200, description = "The verification report", body = crate::pades::verify::Report)),
+)]
+pub(crate) async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let admission = match admit(&shared, &request) {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let input: VerifyBody = match body(request, shared.config.max_body).await {
+    let input: VerifyRequest = match body(request, shared.config.max_body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -483,15 +420,7 @@ async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Ok(p) => p,
         Err(r) => return r,
     };
-    let issued = match input
-        .policy
-        .as_deref()
-        .map(crate::pades::verify::Policy::parse)
-    {
-        None => None,
-        Some(Some(p)) => Some(p),
-        Some(None) => return bad("policy is issued or scanned"),
-    };
+    let issued = input.policy;
     let mut anchors = shared.config.trust_anchors.clone();
     for pem in input.trust.unwrap_or_default() {
         match certificate::read_pem_or_der(pem.as_bytes()) {
@@ -516,13 +445,10 @@ async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
     }
     use crate::pki::check::RevocationMode;
-    let revocation = match (input.revocation.as_deref(), shared.config.offline) {
-        (None | Some("check"), false) => RevocationMode::Online,
-        (None | Some("check") | Some("offline"), true) | (Some("offline"), false) => {
-            RevocationMode::Offline
-        }
-        (Some("off"), _) => RevocationMode::Off,
-        (Some(_), _) => return bad("revocation is check, offline or off"),
+    let revocation = match (input.revocation.unwrap_or_default(), shared.config.offline) {
+        (RevocationCheck::Check, false) => RevocationMode::Online,
+        (RevocationCheck::Check | RevocationCheck::Offline, _) => RevocationMode::Offline,
+        (RevocationCheck::Off, _) => RevocationMode::Off,
     };
     let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(cancelled.clone());
@@ -553,7 +479,11 @@ async fn demo_config(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::contract::document(),
+    )
+        .into_response()
 }
 
 /// Serves the demo page, the SDK and the samples, by name only (no paths from the request).

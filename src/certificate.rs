@@ -25,7 +25,7 @@ pub enum Error {
 }
 
 /// Whether a certificate belongs to a person (a leader) or to an organisation (its seal).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A person's certificate: the competent person's signature ("chữ ký cá nhân").
@@ -46,7 +46,7 @@ impl Kind {
 }
 
 /// Where `now` stands in the certificate's validity period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Validity {
     /// Inside notBefore..notAfter.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 /// A SHA-2 digest algorithm accepted for signing. SHA-1 is refused on purpose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum DigestAlgorithm {
     /// SHA-256 (32-byte digest), the default for PAdES in Vietnam.
     #[serde(rename = "SHA-256")]

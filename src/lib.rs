@@ -26,6 +26,8 @@ pub mod cades;
 pub mod certificate;
 #[cfg(feature = "agent")]
 pub mod config;
+#[cfg(feature = "agent")]
+pub mod contract;
 pub mod digest;
 pub mod pades;
 pub mod pki;

@@ -100,16 +100,29 @@ pub fn timestamp_document(
 }
 
 /// A PAdES baseline level (ETSI EN 319 142-1 §6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Written `B-B`, `B-T`, `B-LT`, `B-LTA`; read case-insensitively, with or without the `B-`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
 pub enum Level {
     /// B-B: the signature alone.
+    #[serde(rename = "B-B")]
     B,
     /// B-T: with a signature timestamp from a TSA.
+    #[serde(rename = "B-T")]
     T,
     /// B-LT: B-T and the validation data of the signature in the document security store.
+    #[serde(rename = "B-LT")]
     Lt,
     /// B-LTA: B-LT and a document timestamp over the whole file.
+    #[serde(rename = "B-LTA")]
     Lta,
+}
+
+impl<'de> serde::Deserialize<'de> for Level {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom("level is B-B, B-T, B-LT or B-LTA"))
+    }
 }
 
 impl Level {

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::pdf::{decode_text, find, Dict, Document, Object};
 
 /// A change made after a signature, in a later revision.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     /// Object number (0: the document's structure).

@@ -7,7 +7,7 @@
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerInfo};
 use der::{Decode, Encode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use x509_cert::Certificate;
 
@@ -24,7 +24,7 @@ pub use crate::pki::Verdict;
 pub use super::changes::Change;
 
 /// The report on one signature.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignatureReport {
     /// Field name.
@@ -81,7 +81,7 @@ pub struct SignatureReport {
 }
 
 /// What a report says of the signer certificate.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateSummary {
     /// Subject distinguished name.
@@ -147,7 +147,7 @@ impl Options<'_> {
 }
 
 /// The report on a document.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Every signature, in file order.
@@ -158,7 +158,7 @@ pub struct Report {
 }
 
 /// What the `issued` policy found (Decree 30 Đ.5.1, letter 004).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyResult {
     /// Met.
@@ -557,7 +557,7 @@ fn certification(doc: &Document<'_>) -> Option<(usize, i64)> {
 }
 
 /// What a received document must carry to count as issued (letters 002 and 004).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Policy {
     /// Way 2 (fully electronic, Decree 30 Đ.5.1): a valid personal signature of the competent

@@ -50,7 +50,7 @@ pub struct Request<'a> {
 }
 
 /// One certificate of the path, as the report shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PathEntry {
     /// Subject distinguished name.

@@ -17,7 +17,7 @@ pub mod revocation;
 use serde::Serialize;
 
 /// The three states a reader sees (letter 000).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Verdict {
     /// Hợp lệ: proven valid.

@@ -2,7 +2,7 @@
 //! bounded connections, TLS handshake timeout) in front of the axum routes in [`routes`].
 //! The only module that imports axum, hyper and tokio-rustls.
 
-mod routes;
+pub(crate) mod routes;
 #[cfg(test)]
 mod routes_tests;
 

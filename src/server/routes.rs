@@ -271,7 +271,13 @@ async fn json_body<T: DeserializeOwned>(
     })
 }
 
-async fn status(State(state): State<AppState>, request: Request) -> Response {
+/// The agent, its tokens and their signing certificates.
+#[utoipa::path(
+    get, path = "/v1/status", tag = "agent", operation_id = "getStatus",
+    security(("origin" = []), ()),
+    responses((status = 200, description = "The agent, its tokens and their certificates", body = api::StatusResponse)),
+)]
+pub(crate) async fn status(State(state): State<AppState>, request: Request) -> Response {
     let lang = lang(request.headers());
     let origin = origin_of(&request);
     if let Err(e) = authorize(&state, &origin).await {
@@ -280,13 +286,24 @@ async fn status(State(state): State<AppState>, request: Request) -> Response {
     Json(state.signing.status()).into_response()
 }
 
-#[derive(serde::Deserialize)]
+/// `?kind=personal|organization`.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct CertificatesQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct CertificatesQuery {
+    /// Only personal certificates (the leader's) or only organisation ones (the seal).
+    #[param(value_type = Option<Kind>)]
     kind: Option<String>,
 }
 
-async fn certificates(
+/// The signing certificates of every token seen (`token.present` tells which can sign now).
+#[utoipa::path(
+    get, path = "/v1/certificates", tag = "agent", operation_id = "listCertificates",
+    security(("origin" = []), ()),
+    params(CertificatesQuery),
+    responses((status = 200, description = "Signing certificates", body = api::CertificatesResponse)),
+)]
+pub(crate) async fn certificates(
     State(state): State<AppState>,
     query: Result<Query<CertificatesQuery>, axum::extract::rejection::QueryRejection>,
     request: Request,
@@ -328,7 +345,15 @@ fn origin_of(request: &Request) -> RequestOrigin {
         .unwrap_or(RequestOrigin(None))
 }
 
-async fn sign(State(state): State<AppState>, request: Request) -> Response {
+/// Signs one digest (format `cms`) or server-built signed attributes (`raw`). The PIN is asked
+/// in the agent's own dialog, never over the API.
+#[utoipa::path(
+    post, path = "/v1/sign", tag = "agent", operation_id = "sign",
+    security(("origin" = [])),
+    request_body = api::SignRequest,
+    responses((status = 200, description = "The signature, its certificate, chain and revocation evidence", body = api::SignResponse)),
+)]
+pub(crate) async fn sign(State(state): State<AppState>, request: Request) -> Response {
     let lang = lang(request.headers());
     let origin = origin_of(&request);
     let body: api::SignRequest = match json_body(request, SIGN_BODY_LIMIT, lang).await {
@@ -359,7 +384,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn sign_batch(State(state): State<AppState>, request: Request) -> Response {
+/// One confirmation and one PIN for many documents (one certificate, one algorithm). Items
+/// fail on their own: a result per item, in order.
+#[utoipa::path(
+    post, path = "/v1/sign/batch", tag = "agent", operation_id = "signBatch",
+    security(("origin" = [])),
+    request_body = api::BatchSignRequest,
+    responses((status = 200, description = "One result per item, in order", body = api::BatchSignResponse)),
+)]
+pub(crate) async fn sign_batch(State(state): State<AppState>, request: Request) -> Response {
     let lang = lang(request.headers());
     let origin = origin_of(&request);
     let body: api::BatchSignRequest = match json_body(request, BATCH_BODY_LIMIT, lang).await {
@@ -402,7 +435,15 @@ fn event_name(event: &TokenEvent) -> &'static str {
     }
 }
 
-async fn events(State(state): State<AppState>, request: Request) -> Response {
+/// Server-sent events: `tokenInserted`, `tokenRemoved`, `pinLocked`, `certificateExpiring`
+/// (data: JSON). The stream starts with a `: subscribed` comment.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "agent", operation_id = "events",
+    security(("origin" = [])),
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String,
+        example = "event: tokenInserted\ndata: {\"label\":\"VGCA\",\"serial\":\"0A1B2C\"}\n\n")),
+)]
+pub(crate) async fn events(State(state): State<AppState>, request: Request) -> Response {
     let lang = lang(request.headers());
     let origin = origin_of(&request);
     if let Err(e) = authorize(&state, &origin).await {

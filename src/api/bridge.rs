@@ -1,0 +1,210 @@
+//! The wire contract of `kyso bridge`, the stateless PDF service on the DMS server: prepare a
+//! PDF, embed a CMS, verify a PDF. Files travel as base64 inside JSON. The closed sets (role,
+//! level, policy, revocation) are enums, so a wrong value is refused by name when the body is
+//! read and the OpenAPI document lists the values.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::digest::DigestAlgorithm;
+use crate::pades::archive::Level;
+use crate::pades::roles::Role;
+use crate::pades::verify::Policy;
+
+/// A rectangle on a page, in points from the bottom-left corner.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PageRect {
+    /// Page, from 1.
+    pub page: usize,
+    /// Left edge.
+    pub x: f64,
+    /// Bottom edge.
+    pub y: f64,
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
+}
+
+/// A point on a page (the start of a text baseline), in points.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PagePoint {
+    /// Page, from 1.
+    pub page: usize,
+    /// From the left edge.
+    pub x: f64,
+    /// From the bottom edge.
+    pub y: f64,
+}
+
+/// `POST /v1/prepare`: the stamp of one role and where it goes. Options a role does not
+/// write are refused by name (`number` on an `appendix`, say).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "pdf": "JVBERi0xLjcK…",
+    "role": "issue",
+    "certificate": "MIIDxTCCAq2gAwIBAgIU…",
+    "image": "iVBORw0KGgo…",
+    "number": "12/QĐ-UBND",
+    "date": "2026-12-07"
+}))]
+pub struct PrepareRequest {
+    /// The draft, base64.
+    pub pdf: String,
+    /// Whose stamp: `approve` (the leader), `issue` (the clerk, with the seal), `appendix`,
+    /// `copy`, `incoming`. Default `approve`.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// The signer certificate (base64 DER), for the stamp's name and organisation.
+    #[serde(default)]
+    pub certificate: Option<String>,
+    /// The handwritten signature or the seal, base64 PNG.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Where the stamp goes; else `anchor`, else the role's default place.
+    #[serde(default)]
+    pub rect: Option<PageRect>,
+    /// A text in the document the stamp is placed under (the signer's title, say).
+    #[serde(default)]
+    pub anchor: Option<String>,
+    /// The number and symbol written at issuing (`issue`).
+    #[serde(default)]
+    pub number: Option<String>,
+    /// The issuing date, `YYYY-MM-DD` (`issue`).
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub date: Option<String>,
+    /// Where the number goes.
+    #[serde(default)]
+    pub number_at: Option<PagePoint>,
+    /// Where the date goes.
+    #[serde(default)]
+    pub date_at: Option<PagePoint>,
+    /// The copy form (`copy`): `sao y`, `sao lục`, `trích sao`.
+    #[serde(default)]
+    pub copy_form: Option<String>,
+    /// The organisation named in the stamp; default the certificate's.
+    #[serde(default)]
+    pub organization: Option<String>,
+    /// Who the incoming document goes to (`incoming`).
+    #[serde(default)]
+    pub forward_to: Option<String>,
+    /// The file reference (`incoming`).
+    #[serde(default)]
+    pub file_reference: Option<String>,
+    /// A stamp template replacing the role's text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The signature field's name; default one the document does not use.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// `/Reason` of the signature.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Bytes reserved for the CMS (≤ 1 MiB); default large enough for a B-LT signature.
+    #[serde(default)]
+    pub contents_size: Option<usize>,
+}
+
+/// `POST /v1/prepare` answer: the prepared file, to keep until the signature comes back, and
+/// the digest for the agent.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "prepared": "JVBERi0xLjcK…",
+    "digest": "q1xv8vE1HnQ7pQn0d0tq0Yp7lM5b6Qx8x2y9s0Zq3eA=",
+    "digestAlgorithm": "SHA-256",
+    "byteRange": [0, 1200, 34002, 5310],
+    "field": "Signature1"
+}))]
+pub struct PrepareResponse {
+    /// The prepared PDF (signature field and placeholder), base64.
+    pub prepared: String,
+    /// The digest of its byte range, base64: what `/v1/sign` signs.
+    pub digest: String,
+    /// Always `SHA-256`.
+    pub digest_algorithm: DigestAlgorithm,
+    /// The `/ByteRange` the digest covers.
+    pub byte_range: [u64; 4],
+    /// The signature field's name.
+    pub field: String,
+}
+
+/// `POST /v1/embed`: the prepared file and the agent's CMS.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "prepared": "JVBERi0xLjcK…",
+    "cms": "MIIG…",
+    "level": "B-LT",
+    "revocation": {"ocsp": ["MIIB…"], "crl": []},
+    "chain": ["MIID…"]
+}))]
+pub struct EmbedRequest {
+    /// The prepared PDF from `/v1/prepare`, base64.
+    pub prepared: String,
+    /// The CMS from `/v1/sign`, base64.
+    pub cms: String,
+    /// Add a signature timestamp (B-T) from the bridge's TSA.
+    #[serde(default)]
+    pub timestamp: bool,
+    /// PAdES B-LT: the evidence `/v1/sign` returned, stored in the DSS.
+    #[serde(default)]
+    pub revocation: Option<super::RevocationEvidence>,
+    /// PAdES B-LT: certificates of the chain (base64 DER or PEM), stored in the DSS.
+    #[serde(default)]
+    pub chain: Option<Vec<String>>,
+    /// PAdES B-LT: fetch the chain's OCSP responses (else CRLs) now (not on an offline bridge).
+    #[serde(default)]
+    pub fetch_revocation: bool,
+    /// The level; default `B-T` with `timestamp`, else `B-B`.
+    #[serde(default)]
+    pub level: Option<Level>,
+}
+
+/// `POST /v1/embed` answer.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"signed": "JVBERi0xLjcK…"}))]
+pub struct EmbedResponse {
+    /// The signed PDF, base64.
+    pub signed: String,
+}
+
+/// How `/v1/verify` establishes revocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationCheck {
+    /// OCSP, else CRL: the document's evidence first, then fetched (unless the bridge is
+    /// offline).
+    #[default]
+    Check,
+    /// The document's evidence and `crls` only.
+    Offline,
+    /// The certificate path only.
+    Off,
+}
+
+/// `POST /v1/verify`: a PDF and what to check it against.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"pdf": "JVBERi0xLjcK…", "policy": "issued", "revocation": "check"}))]
+pub struct VerifyRequest {
+    /// The PDF, base64.
+    pub pdf: String,
+    /// A receipt policy to check: `issued` (fully electronic) or `scanned`.
+    #[serde(default)]
+    pub policy: Option<Policy>,
+    /// Extra trusted roots, PEM.
+    #[serde(default)]
+    pub trust: Option<Vec<String>>,
+    /// CRLs to apply (PEM, or base64 DER), in addition to the document's evidence.
+    #[serde(default)]
+    pub crls: Option<Vec<String>>,
+    /// How revocation is established; default `check`.
+    #[serde(default)]
+    pub revocation: Option<RevocationCheck>,
+}
