@@ -65,94 +65,31 @@ pub enum ErrorCode {
     Internal,
 }
 
-/// A language for user-facing messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Tiếng Việt (default).
-    #[default]
-    Vi,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// Picks the language from an `Accept-Language`-like string; Vietnamese unless English
-    /// comes first.
-    pub fn from_accept_language(header: &str) -> Self {
-        let first = header
-            .split(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if first.starts_with("en") {
-            Self::En
-        } else {
-            Self::Vi
-        }
-    }
-}
+pub use crate::i18n::Lang;
 
 impl ErrorCode {
-    /// The message a user reads for this code.
-    pub fn message(self, lang: Lang) -> &'static str {
-        let (vi, en) = match self {
-            Self::OriginNotAllowed => (
-                "Trang web này chưa được phép dùng chữ ký số. Hãy liên hệ bộ phận CNTT.",
-                "This website is not allowed to use digital signing. Contact your IT staff.",
-            ),
-            Self::UserCancelled => ("Người dùng đã hủy thao tác ký.", "Signing was cancelled."),
-            Self::Timeout => (
-                "Hết thời gian chờ. Vui lòng thử lại.",
-                "The operation timed out. Please try again.",
-            ),
-            Self::TokenNotPresent => (
-                "Chưa cắm thiết bị ký số (USB token). Hãy cắm token rồi thử lại.",
-                "The USB token is not plugged in. Insert it and try again.",
-            ),
-            Self::PinIncorrect => ("Mã PIN không đúng.", "The PIN is incorrect."),
-            Self::PinLocked => (
-                "Mã PIN đã bị khóa. Hãy liên hệ đơn vị cấp chứng thư số để mở khóa.",
-                "The PIN is locked. Ask the certificate issuer to unlock the token.",
-            ),
-            Self::CertificateNotFound => (
-                "Không tìm thấy chứng thư số trên thiết bị.",
-                "The certificate was not found on any token.",
-            ),
-            Self::CertificateNotValid => (
-                "Chứng thư số đã hết hạn hoặc chưa có hiệu lực.",
-                "The certificate is expired or not yet valid.",
-            ),
-            Self::CertificateRevoked => (
-                "Chứng thư số đã bị thu hồi (hoặc chứng thư của CA cấp nó đã bị thu hồi). Không thể ký; hãy liên hệ đơn vị cấp chứng thư số.",
-                "The certificate (or its CA's certificate) is revoked. Signing is refused; contact the certificate issuer.",
-            ),
-            Self::RevocationUnavailable => (
-                "Không kiểm tra được trạng thái thu hồi của chứng thư số (OCSP/CRL không trả lời) và chính sách bắt buộc kiểm tra. Hãy kiểm tra kết nối mạng rồi thử lại.",
-                "The certificate's revocation status could not be checked (no OCSP/CRL answer) and the policy requires it. Check the network and try again.",
-            ),
-            Self::BadRequest => ("Yêu cầu không hợp lệ.", "The request is invalid."),
-            Self::Busy => (
-                "Thiết bị ký số đang bận với một thao tác khác.",
-                "The token is busy with another operation.",
-            ),
-            Self::PdfMalformed => (
-                "Tệp PDF bị hỏng hoặc không phải PDF.",
-                "The PDF is damaged or not a PDF.",
-            ),
-            Self::LimitExceeded => (
-                "Dữ liệu vượt quá giới hạn an toàn.",
-                "The input exceeds a safety limit.",
-            ),
-            Self::Internal => (
-                "Lỗi hệ thống. Xem nhật ký của Kyso.",
-                "Internal error. See the Kyso log.",
-            ),
-        };
-        match lang {
-            Lang::Vi => vi,
-            Lang::En => en,
-        }
+    /// Every code, in the order of the contract.
+    pub const ALL: [Self; 15] = [
+        Self::OriginNotAllowed,
+        Self::UserCancelled,
+        Self::Timeout,
+        Self::TokenNotPresent,
+        Self::PinIncorrect,
+        Self::PinLocked,
+        Self::CertificateNotFound,
+        Self::CertificateNotValid,
+        Self::CertificateRevoked,
+        Self::RevocationUnavailable,
+        Self::BadRequest,
+        Self::Busy,
+        Self::PdfMalformed,
+        Self::LimitExceeded,
+        Self::Internal,
+    ];
+
+    /// The message a user reads for this code (the catalogue's `error-…`).
+    pub fn message(self, lang: Lang) -> String {
+        crate::i18n::text(lang, &crate::i18n::code_id("error", self.as_str()))
     }
 
     /// The HTTP status that goes with the code.
@@ -233,19 +170,16 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    /// The Vietnamese label a user reads, then the English one.
-    pub fn label(self, lang: Lang) -> &'static str {
-        let (vi, en) = match self {
-            Self::Approve => ("Ký phê duyệt", "Approval signature"),
-            Self::Issue => ("Ký phát hành", "Issuing signature"),
-            Self::Appendix => ("Ký văn bản kèm theo", "Attachment signature"),
-            Self::Copy => ("Ký sao văn bản", "Copy signature"),
-            Self::Incoming => ("Ký văn bản đến", "Incoming document signature"),
+    /// The label the PIN dialog shows (the catalogue's `purpose-…`).
+    pub fn label(self, lang: Lang) -> String {
+        let name = match self {
+            Self::Approve => "approve",
+            Self::Issue => "issue",
+            Self::Appendix => "appendix",
+            Self::Copy => "copy",
+            Self::Incoming => "incoming",
         };
-        match lang {
-            Lang::Vi => vi,
-            Lang::En => en,
-        }
+        crate::i18n::text(lang, &format!("purpose-{name}"))
     }
 }
 
@@ -497,17 +431,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_codes_serialize_to_their_stable_names() {
-        for code in [
-            ErrorCode::OriginNotAllowed,
-            ErrorCode::PinIncorrect,
-            ErrorCode::TokenNotPresent,
-            ErrorCode::CertificateNotValid,
-            ErrorCode::Internal,
-        ] {
+    fn every_error_code_has_its_stable_name_and_a_message_in_both_languages() {
+        for code in ErrorCode::ALL {
             let json = serde_json::to_string(&code).expect("json");
             assert_eq!(json, format!("\"{}\"", code.as_str()));
-            assert!(!code.message(Lang::Vi).is_empty());
+            let id = crate::i18n::code_id("error", code.as_str());
+            let (vi, en) = (code.message(Lang::Vi), code.message(Lang::En));
+            assert!(vi != id && en != id && vi != en, "{id}: {vi} / {en}");
+        }
+        // No wildcard: a code added to the enum stops this compiling until it joins ALL.
+        let position = |code: ErrorCode| match code {
+            ErrorCode::OriginNotAllowed => 0,
+            ErrorCode::UserCancelled => 1,
+            ErrorCode::Timeout => 2,
+            ErrorCode::TokenNotPresent => 3,
+            ErrorCode::PinIncorrect => 4,
+            ErrorCode::PinLocked => 5,
+            ErrorCode::CertificateNotFound => 6,
+            ErrorCode::CertificateNotValid => 7,
+            ErrorCode::CertificateRevoked => 8,
+            ErrorCode::RevocationUnavailable => 9,
+            ErrorCode::BadRequest => 10,
+            ErrorCode::Busy => 11,
+            ErrorCode::PdfMalformed => 12,
+            ErrorCode::LimitExceeded => 13,
+            ErrorCode::Internal => 14,
+        };
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(position(code), i);
         }
     }
 
@@ -517,12 +468,5 @@ mod tests {
             "document":{"title":"t","purpose":"approve"},"pin":"123456"}"#;
         let err = serde_json::from_str::<SignRequest>(body).unwrap_err();
         assert!(err.to_string().contains("pin"), "{err}");
-    }
-
-    #[test]
-    fn accept_language_prefers_vietnamese_unless_english_first() {
-        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Lang::En);
-        assert_eq!(Lang::from_accept_language("vi-VN,en;q=0.5"), Lang::Vi);
-        assert_eq!(Lang::from_accept_language(""), Lang::Vi);
     }
 }

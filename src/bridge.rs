@@ -30,7 +30,6 @@ use crate::certificate::{self, CertificateInfo};
 use crate::pades::prepare::Placement;
 use crate::pades::roles::{self, Anchor, Role, RoleRequest, StampFields, StampSpec};
 
-
 /// How the bridge runs.
 #[derive(Clone, Debug)]
 pub struct BridgeConfig {

@@ -269,7 +269,13 @@ mod tests {
         assert_eq!(example["error"]["code"], "PIN_INCORRECT");
         assert_eq!(example["error"]["retriesLeft"], 2);
         let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-        for name in ["SignRequest", "PrepareRequest", "Report", "ErrorCode", "Level"] {
+        for name in [
+            "SignRequest",
+            "PrepareRequest",
+            "Report",
+            "ErrorCode",
+            "Level",
+        ] {
             assert!(schemas.contains_key(name), "{name} missing");
         }
     }

@@ -29,6 +29,7 @@ pub mod config;
 #[cfg(feature = "agent")]
 pub mod contract;
 pub mod digest;
+pub mod i18n;
 pub mod pades;
 pub mod pki;
 #[cfg(feature = "agent")]

@@ -35,7 +35,7 @@ impl SignatureScheme {
 /// # Errors
 /// A DER error when the input is empty or of odd length.
 pub fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, der::Error> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(der::ErrorKind::Length {
             tag: der::Tag::Sequence,
         }

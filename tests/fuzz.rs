@@ -274,7 +274,7 @@ fn mutated_inputs_never_crash_the_reader_verify_or_the_decoders() {
             let pick = rng.below(pdfs.len());
             mutate(&mut rng, &pdfs[pick], &pdfs)
         };
-        if executions % 64 == 0 {
+        if executions.is_multiple_of(64) {
             // Cheap insurance for aborts: the input of the current batch is on disk.
             let _ = std::fs::write(&last, &input);
         }

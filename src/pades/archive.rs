@@ -101,7 +101,9 @@ pub fn timestamp_document(
 
 /// A PAdES baseline level (ETSI EN 319 142-1 §6).
 /// Written `B-B`, `B-T`, `B-LT`, `B-LTA`; read case-insensitively, with or without the `B-`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+)]
 pub enum Level {
     /// B-B: the signature alone.
     #[serde(rename = "B-B")]

@@ -321,7 +321,7 @@ fn rc4_apply(key: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 fn aes_decrypt(key: &[u8], data: &[u8]) -> Vec<u8> {
-    if data.len() < 32 || data.len() % 16 != 0 {
+    if data.len() < 32 || !data.len().is_multiple_of(16) {
         // Shorter than IV + one block (an empty string is 16 bytes of IV only): nothing.
         return Vec::new();
     }

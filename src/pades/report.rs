@@ -9,87 +9,42 @@ use std::fmt::Write as _;
 use super::verify::{Policy, Report, SignatureReport, Verdict};
 use crate::certificate::Kind;
 
-/// Vietnamese or English.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    /// Tiếng Việt, with the English after a slash where a clerk may need it.
-    Vi,
-    /// English only.
-    En,
+pub use crate::i18n::Lang;
+
+fn t(lang: Lang, id: &str) -> String {
+    crate::i18n::text(lang, id)
 }
 
-fn pick(lang: Lang, vi: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::Vi => vi,
-        Lang::En => en,
-    }
-}
-
-fn kind_label(kind: Option<Kind>, lang: Lang) -> &'static str {
+fn kind_label(kind: Option<Kind>, lang: Lang) -> String {
     match kind {
-        Some(Kind::Personal) => pick(lang, "cá nhân", "personal"),
-        Some(Kind::Organization) => pick(lang, "tổ chức", "organisation"),
-        None => "?",
+        Some(Kind::Personal) => t(lang, "kind-personal"),
+        Some(Kind::Organization) => t(lang, "kind-organization"),
+        None => "?".to_string(),
     }
 }
 
 fn verdict_label(verdict: Verdict, lang: Lang) -> String {
-    let (vi, en) = verdict.label();
-    match lang {
-        Lang::Vi => vi.to_uppercase(),
-        Lang::En => en.to_uppercase(),
-    }
+    verdict.label(lang).to_uppercase()
 }
 
-fn yes_no(value: bool, lang: Lang) -> &'static str {
-    match (value, lang) {
-        (true, Lang::Vi) => "có",
-        (false, Lang::Vi) => "không",
-        (true, Lang::En) => "yes",
-        (false, Lang::En) => "no",
-    }
+fn yes_no(value: bool, lang: Lang) -> String {
+    t(lang, if value { "report-yes" } else { "report-no" })
 }
 
 fn time_line(s: &SignatureReport, lang: Lang) -> String {
     match (&s.timestamp, &s.signing_time) {
-        (Some(ts), _) => format!(
-            "{ts} ({})",
-            pick(lang, "dấu thời gian đã kiểm chứng", "verified timestamp")
-        ),
-        (None, Some(t)) => format!(
-            "{t} ({})",
-            pick(
-                lang,
-                "do người ký khai, chưa chứng thực",
-                "claimed, not proven"
-            )
-        ),
-        (None, None) => pick(lang, "không có", "none").to_string(),
+        (Some(ts), _) => format!("{ts} ({})", t(lang, "report-time-verified")),
+        (None, Some(claimed)) => format!("{claimed} ({})", t(lang, "report-time-claimed")),
+        (None, None) => t(lang, "report-none").to_string(),
     }
 }
 
-fn policy_title(policy: Option<Policy>, met: bool, lang: Lang) -> &'static str {
+fn policy_title(policy: Option<Policy>, met: bool, lang: Lang) -> String {
     match (policy, met) {
-        (Some(Policy::Scanned), true) => pick(
-            lang,
-            "Đủ điều kiện văn bản số hóa từ văn bản giấy.",
-            "Scanned-document policy: met.",
-        ),
-        (Some(Policy::Scanned), false) => pick(
-            lang,
-            "KHÔNG đủ điều kiện văn bản số hóa, từ chối tiếp nhận:",
-            "Scanned-document policy NOT met; refuse the document:",
-        ),
-        (_, true) => pick(
-            lang,
-            "Đủ điều kiện văn bản phát hành.",
-            "Issued-document policy: met.",
-        ),
-        (_, false) => pick(
-            lang,
-            "KHÔNG đủ điều kiện văn bản phát hành, từ chối tiếp nhận:",
-            "Issued-document policy NOT met; refuse the document:",
-        ),
+        (Some(Policy::Scanned), true) => t(lang, "report-policy-scanned-met"),
+        (Some(Policy::Scanned), false) => t(lang, "report-policy-scanned-not-met"),
+        (_, true) => t(lang, "report-policy-issued-met"),
+        (_, false) => t(lang, "report-policy-issued-not-met"),
     }
 }
 
@@ -97,17 +52,13 @@ fn policy_title(policy: Option<Policy>, met: bool, lang: Lang) -> &'static str {
 pub fn text(report: &Report, policy: Option<Policy>, lang: Lang) -> String {
     let mut out = String::new();
     if report.signatures.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}",
-            pick(lang, "Văn bản không có chữ ký số.", "No signature.")
-        );
+        let _ = writeln!(out, "{}", t(lang, "report-no-signature"));
     }
     for (i, s) in report.signatures.iter().enumerate() {
         let _ = writeln!(
             out,
             "{} {}: {} — {} ({}){}",
-            pick(lang, "Chữ ký", "Signature"),
+            t(lang, "report-signature"),
             i + 1,
             s.field,
             s.signer.as_deref().unwrap_or("?"),
@@ -121,13 +72,13 @@ pub fn text(report: &Report, policy: Option<Policy>, lang: Lang) -> String {
             let _ = writeln!(
                 out,
                 "  {}: {}",
-                pick(lang, "Tổ chức cấp chứng thư", "Issuing CA"),
+                t(lang, "report-issuing-ca"),
                 c.issuer_name.as_deref().unwrap_or(&c.issuer)
             );
             let _ = writeln!(
                 out,
                 "  {}: {} → {}",
-                pick(lang, "Hiệu lực chứng thư", "Certificate valid"),
+                t(lang, "report-certificate-valid"),
                 c.not_before,
                 c.not_after
             );
@@ -135,26 +86,32 @@ pub fn text(report: &Report, policy: Option<Policy>, lang: Lang) -> String {
         let _ = writeln!(
             out,
             "  {}: {}",
-            pick(lang, "Thời gian ký", "Signed at"),
+            t(lang, "report-signed-at"),
             time_line(s, lang)
         );
         let _ = writeln!(
             out,
             "  {}: {} · {}: {} · {}: {}",
-            pick(lang, "Toàn vẹn", "Intact"),
+            t(lang, "report-intact"),
             yes_no(s.intact && s.signature_valid, lang),
-            pick(lang, "Hợp lệ tại thời điểm ký", "Valid at signing time"),
+            t(lang, "report-valid-at-signing-time"),
             yes_no(s.valid_at_signing_time, lang),
-            pick(lang, "Còn hiệu lực hiện nay", "Valid now"),
+            t(lang, "report-valid-now"),
             yes_no(s.valid_now, lang)
         );
         let _ = writeln!(
             out,
             "  {}: {}",
-            pick(lang, "Kết quả", "Verdict"),
+            t(lang, "label-verdict"),
             verdict_label(s.verdict, lang)
         );
-        for (code, reason) in s.reason_codes.iter().zip(&s.reasons) {
+        // Reasons stay bilingual in Vietnamese (a clerk may forward them), English alone in
+        // English.
+        let reasons = s.reasons_in(match lang {
+            Lang::Vi => None,
+            Lang::En => Some(Lang::En),
+        });
+        for (code, reason) in &reasons {
             let _ = writeln!(out, "  - {reason} [{code}]");
         }
         if !s.covers_whole_file {

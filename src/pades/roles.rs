@@ -17,7 +17,9 @@ use super::prepare::{find_field, FieldFill, FieldSpec, Placement, Stamp, TextLin
 use super::Error;
 
 /// A signing role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Leader approves.

@@ -128,3 +128,33 @@ fn a_document_without_signatures_has_no_verdict() {
         "nothing proven: not a valid signed document"
     );
 }
+
+/// Every reason code a verification report can carry has its message in both languages: the
+/// codes verify writes (read from its source, where they are literals) and the path
+/// validation's.
+#[test]
+fn every_reason_code_has_a_catalogue_message() {
+    use crate::i18n::{code_id, text, Lang};
+    let source = include_str!("verify.rs");
+    let mut codes: Vec<String> = source
+        .split("report.reason(")
+        .skip(1)
+        .filter_map(|rest| rest.trim_start().strip_prefix('"'))
+        .filter_map(|rest| rest.split('"').next())
+        .map(String::from)
+        .collect();
+    assert!(codes.len() >= 12, "{codes:?}");
+    codes.extend(crate::pki::Reason::ALL.iter().map(|r| r.code()));
+    for code in &codes {
+        let id = code_id("reason", code);
+        for lang in [Lang::Vi, Lang::En] {
+            assert_ne!(text(lang, &id), id, "{code} has no {lang:?} message");
+        }
+    }
+    // A timestamp authority's reason reads as the timestamp's.
+    let tsa = super::verify::reason_text("TSA_REVOKED", "", false, Some(Lang::En));
+    assert_eq!(
+        tsa,
+        "the timestamp is not proven: a certificate was revoked"
+    );
+}

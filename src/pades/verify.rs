@@ -15,6 +15,7 @@ use super::changes::{Lock, Permissions};
 use super::pdf::{decode_text, Dict, Document, Object};
 use super::signed_data::{certificates_of, find_signer};
 use crate::certificate::{CertificateInfo, Kind};
+use crate::i18n::Lang;
 use crate::pki::algorithm::{verify_signature, Hash};
 use crate::pki::check as pki_check;
 use crate::pki::path::Purpose;
@@ -74,9 +75,12 @@ pub struct SignatureReport {
     /// A document timestamp (PAdES B-LTA), not a signer: `signer` is the TSA.
     pub document_timestamp: bool,
     pub verdict: Verdict,
-    /// Stable reason codes, one per entry of `reasons` (see DESIGN.md).
+    /// Stable reason codes (`docs/verification.md`): why, when not valid, and notes.
     pub reason_codes: Vec<String>,
-    /// Why, when not valid (and notes): Vietnamese / English.
+    /// For each code, what locates it (a subject, an algorithm, a date), in English; may be
+    /// empty.
+    pub reason_details: Vec<String>,
+    /// For each code, its catalogue message, "Vietnamese / English (detail)".
     pub reasons: Vec<String>,
 }
 
@@ -99,17 +103,62 @@ pub struct CertificateSummary {
 }
 
 impl SignatureReport {
-    fn reason(&mut self, code: &str, text: impl Into<String>) {
+    fn reason(&mut self, code: &str, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.reasons
+            .push(reason_text(code, &detail, self.document_timestamp, None));
         self.reason_codes.push(code.to_string());
-        self.reasons.push(text.into());
+        self.reason_details.push(detail);
     }
 
     fn finding(&mut self, finding: &crate::pki::Finding) {
-        let code = serde_json::to_value(finding.code)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        self.reason(&code, finding.to_string());
+        self.reason(&finding.code.code(), finding.detail.clone());
+    }
+
+    /// The reasons in `lang` alone (`None`: "Vietnamese / English"), with their codes.
+    pub fn reasons_in(&self, lang: Option<Lang>) -> Vec<(String, String)> {
+        self.reason_codes
+            .iter()
+            .zip(&self.reason_details)
+            .map(|(code, detail)| {
+                let text = reason_text(code, detail, self.document_timestamp, lang);
+                (code.clone(), text)
+            })
+            .collect()
+    }
+}
+
+/// What a reason code means (the catalogue's `reason-…`): in `lang`, or "Vietnamese /
+/// English" for `None`, with the detail in brackets. `TSA_…` codes are the timestamp
+/// authority's certificate's reasons.
+pub fn reason_text(
+    code: &str,
+    detail: &str,
+    document_timestamp: bool,
+    lang: Option<Lang>,
+) -> String {
+    let one = |lang: Lang| match code.strip_prefix("TSA_") {
+        Some(inner) => {
+            let why = crate::i18n::text(lang, &crate::i18n::code_id("reason", inner));
+            crate::i18n::message(lang, "reason-tsa-not-proven", &[("why", why.into())])
+        }
+        None => crate::i18n::message(
+            lang,
+            &crate::i18n::code_id("reason", code),
+            &[(
+                "timestamp",
+                if document_timestamp { "yes" } else { "no" }.into(),
+            )],
+        ),
+    };
+    let text = match lang {
+        Some(lang) => one(lang),
+        None => format!("{} / {}", one(Lang::Vi), one(Lang::En)),
+    };
+    if detail.is_empty() {
+        text
+    } else {
+        format!("{text} ({detail})")
     }
 }
 
@@ -666,6 +715,7 @@ fn check_one(
         document_timestamp: false,
         verdict: Verdict::Invalid,
         reason_codes: Vec::new(),
+        reason_details: Vec::new(),
         reasons: Vec::new(),
     };
     let range: Vec<i64> = sig
@@ -674,18 +724,12 @@ fn check_one(
         .map(|a| a.iter().filter_map(Object::as_int).collect())
         .unwrap_or_default();
     let [r0, r1, r2, r3] = range[..] else {
-        report.reason(
-            "BYTE_RANGE_INVALID",
-            "không có /ByteRange hợp lệ / no usable /ByteRange",
-        );
+        report.reason("BYTE_RANGE_INVALID", "");
         return report;
     };
     let end = r2.checked_add(r3).unwrap_or(-1);
     if r0 != 0 || r1 < 2 || r2 <= r1 || r3 < 0 || end < 0 || end as u64 > data.len() as u64 {
-        report.reason(
-            "BYTE_RANGE_INVALID",
-            "/ByteRange không khớp với tệp / the /ByteRange does not fit the file",
-        );
+        report.reason("BYTE_RANGE_INVALID", "it does not fit the file");
         return report;
     }
     let (a, b, end) = (r1 as usize, r2 as usize, end as usize);
@@ -701,10 +745,7 @@ fn check_one(
         && (b - a - 2) / 2 >= contents.len()
         && hex_decode_prefix(&data[a + 1..b - 1], contents.len()).as_deref() == Some(contents);
     if !gap_is_contents {
-        report.reason(
-            "BYTE_RANGE_GAP_NOT_CONTENTS",
-            "vùng loại trừ của /ByteRange không phải /Contents / the /ByteRange gap is not this signature's /Contents string",
-        );
+        report.reason("BYTE_RANGE_GAP_NOT_CONTENTS", "");
         return report;
     }
     report.covers_whole_file = end == data.len();
@@ -727,19 +768,13 @@ fn check_one(
         .ok()
         .and_then(|ci| ci.content.decode_as::<SignedData>().ok());
     let Some(signed) = parsed else {
-        report.reason(
-            "CMS_DAMAGED",
-            format!("chữ ký hỏng hoặc không hỗ trợ / unsupported or damaged signature container ({sub_filter})"),
-        );
+        report.reason("CMS_DAMAGED", sub_filter.clone());
         report.verdict = Verdict::Unknown;
         return report;
     };
     let certs = certificates_of(&signed);
     let Some(signer) = signed.signer_infos.0.iter().next() else {
-        report.reason(
-            "NO_SIGNER",
-            "không có người ký trong chữ ký / no signer in the CMS",
-        );
+        report.reason("NO_SIGNER", "");
         return report;
     };
     let signer_cert = find_signer(signer, &certs);
@@ -765,10 +800,7 @@ fn check_one(
     let Some(hash) = Hash::from_oid(&signer.digest_alg.oid) else {
         report.reason(
             "UNSUPPORTED_ALGORITHM",
-            format!(
-                "thuật toán băm không hỗ trợ / digest algorithm {} not supported",
-                signer.digest_alg.oid
-            ),
+            format!("digest algorithm {}", signer.digest_alg.oid),
         );
         report.verdict = Verdict::Unknown;
         return report;
@@ -829,17 +861,11 @@ fn check_one(
     };
     report.intact = intact;
     if !intact {
-        report.reason(
-            "DIGEST_MISMATCH",
-            "nội dung đã ký bị thay đổi / the signed bytes were changed (digest mismatch)",
-        );
+        report.reason("DIGEST_MISMATCH", "");
         return report;
     }
     let Some(cert) = signer_cert else {
-        report.reason(
-            "NO_SIGNER_CERTIFICATE",
-            "chữ ký không kèm chứng thư số của người ký / the signer certificate is not in the signature",
-        );
+        report.reason("NO_SIGNER_CERTIFICATE", "");
         report.verdict = Verdict::Unknown;
         return report;
     };
@@ -852,23 +878,17 @@ fn check_one(
     ) {
         Ok(true) => report.signature_valid = true,
         Ok(false) => {
-            report.reason(
-                "SIGNATURE_INVALID",
-                "giá trị chữ ký không đúng / the signature value does not verify",
-            );
+            report.reason("SIGNATURE_INVALID", "");
             return report;
         }
         Err(unsupported) => {
-            report.reason("UNSUPPORTED_ALGORITHM", unsupported.to_string());
+            report.reason("UNSUPPORTED_ALGORITHM", unsupported.0);
             report.verdict = Verdict::Unknown;
             return report;
         }
     }
     if report.later_changes.iter().any(|c| !c.allowed) {
-        report.reason(
-            "MODIFIED_AFTER_SIGNING",
-            "nội dung văn bản bị thay đổi sau khi ký / the document content was changed after this signature",
-        );
+        report.reason("MODIFIED_AFTER_SIGNING", "");
         report.verdict = Verdict::Invalid;
         return report;
     }
@@ -932,21 +952,14 @@ fn check_one(
                     at = proven.time;
                 } else {
                     for finding in &tsa.reasons {
-                        report.reason_codes.push(format!(
-                            "TSA_{}",
-                            serde_json::to_value(finding.code)
-                                .ok()
-                                .and_then(|v| v.as_str().map(String::from))
-                                .unwrap_or_default()
-                        ));
-                        report.reasons.push(format!("dấu thời gian chưa kiểm chứng được / the timestamp is not proven: {finding}"));
+                        report.reason(
+                            &format!("TSA_{}", finding.code.code()),
+                            finding.detail.clone(),
+                        );
                     }
                 }
             }
-            Err(why) => report.reason(
-                "TIMESTAMP_INVALID",
-                format!("dấu thời gian không hợp lệ / the signature timestamp is not valid: {why}"),
-            ),
+            Err(why) => report.reason("TIMESTAMP_INVALID", why.to_string()),
         }
     }
     report.validation_time = Some(crate::certificate::iso8601(at));
@@ -979,10 +992,7 @@ fn check_one(
     }
     report.verdict = at_signing.verdict;
     if report.verdict == Verdict::Valid && report.time_source == "claimed" && !report.valid_now {
-        report.reason(
-            "SIGNING_TIME_NOT_PROVEN",
-            "chứng thư số không còn hiệu lực và thời điểm ký chưa được chứng thực bằng dấu thời gian / the certificate is no longer valid and the signing time is only claimed (no timestamp)",
-        );
+        report.reason("SIGNING_TIME_NOT_PROVEN", "");
     }
     report
 }
@@ -999,10 +1009,7 @@ fn check_document_timestamp(
     let proven = match super::timestamp::verify_token(token, &|h| h.digest_parts(covered), None) {
         Ok(proven) => proven,
         Err(why) => {
-            report.reason(
-                    "TIMESTAMP_INVALID",
-                    format!("dấu thời gian văn bản không hợp lệ / the document timestamp is not valid: {why}"),
-                );
+            report.reason("TIMESTAMP_INVALID", why.to_string());
             return report;
         }
     };
@@ -1017,10 +1024,7 @@ fn check_document_timestamp(
     report.time_source = "timestamp";
     report.validation_time = Some(crate::certificate::iso8601(proven.time));
     if report.later_changes.iter().any(|c| !c.allowed) {
-        report.reason(
-            "MODIFIED_AFTER_SIGNING",
-            "nội dung văn bản bị thay đổi sau dấu thời gian / the document content was changed after this document timestamp",
-        );
+        report.reason("MODIFIED_AFTER_SIGNING", "");
         return report;
     }
     let mut intermediates = context.evidence.certs.clone();

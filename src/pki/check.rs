@@ -271,42 +271,47 @@ impl Report {
     pub fn render(&self, subject: &str, en: bool) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
-        let (vi, en_label) = self.verdict.label();
-        let pick = |v: &str, e: &str| {
+        use crate::i18n::{both, text, Lang};
+        let pick = |id: &str| {
             if en {
-                e.to_string()
+                text(Lang::En, id)
             } else {
-                format!("{v} / {e}")
+                both(id, &[])
             }
         };
-        let _ = writeln!(out, "{}: {subject}", pick("Chứng thư số", "Certificate"));
+        let en_label = self.verdict.label(Lang::En);
+        let _ = writeln!(out, "{}: {subject}", pick("label-certificate"));
         let _ = writeln!(
             out,
             "{}: {}",
-            pick("Kết quả", "Verdict"),
+            pick("label-verdict"),
             if en {
                 en_label.to_uppercase()
             } else {
-                format!("{} ({en_label})", vi.to_uppercase())
+                format!(
+                    "{} ({en_label})",
+                    self.verdict.label(Lang::Vi).to_uppercase()
+                )
             }
         );
         let _ = writeln!(
             out,
             "{}: {}",
-            pick("Thời điểm kiểm tra", "Validation time"),
+            pick("label-validation-time"),
             self.validation_time
         );
         for reason in &self.reasons {
-            let (v, e) = reason.code.text();
-            let text = if en {
-                e.to_string()
-            } else {
-                format!("{v} / {e}")
-            };
-            let _ = writeln!(out, "  - {text} [{:?}] {}", reason.code, reason.detail);
+            let id = crate::i18n::code_id("reason", &reason.code.code());
+            let _ = writeln!(
+                out,
+                "  - {} [{:?}] {}",
+                pick(&id),
+                reason.code,
+                reason.detail
+            );
         }
         if !self.path.is_empty() {
-            let _ = writeln!(out, "{}:", pick("Chuỗi chứng thư", "Path"));
+            let _ = writeln!(out, "{}:", pick("label-path"));
             for (i, p) in self.path.iter().enumerate() {
                 let _ = writeln!(
                     out,

@@ -29,13 +29,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Vietnamese, then English.
-    pub fn label(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Valid => ("hợp lệ", "valid"),
-            Self::Unknown => ("chưa xác định", "validity unknown"),
-            Self::Invalid => ("không hợp lệ", "invalid"),
-        }
+    /// What a reader sees (the catalogue's `verdict-…`).
+    pub fn label(self, lang: crate::i18n::Lang) -> String {
+        let name = match self {
+            Self::Valid => "valid",
+            Self::Unknown => "unknown",
+            Self::Invalid => "invalid",
+        };
+        crate::i18n::text(lang, &format!("verdict-{name}"))
     }
 }
 
@@ -81,71 +82,38 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// Vietnamese, then English: what a clerk reads.
-    pub fn text(self) -> (&'static str, &'static str) {
-        match self {
-            Self::NoTrustedPath => (
-                "chứng thư số không dẫn tới chứng thư gốc tin cậy",
-                "the certificate does not chain to a trusted root",
-            ),
-            Self::Expired => ("chứng thư số đã hết hạn", "a certificate had expired"),
-            Self::NotYetValid => (
-                "chứng thư số chưa có hiệu lực",
-                "a certificate was not yet valid",
-            ),
-            Self::IssuerNotCa => (
-                "bên cấp chứng thư không phải tổ chức cung cấp dịch vụ chứng thực (giả mạo)",
-                "an issuer is not a certification authority (forged issuer)",
-            ),
-            Self::IssuerKeyUsage => (
-                "bên cấp chứng thư không được phép ký chứng thư số",
-                "an issuer's key may not sign certificates",
-            ),
-            Self::PathLength => (
-                "chuỗi chứng thư dài hơn mức bên cấp cho phép",
-                "the path is longer than an issuer allows",
-            ),
-            Self::UnknownCriticalExtension => (
-                "chứng thư số có phần mở rộng bắt buộc không xử lý được",
-                "a certificate has a critical extension that is not understood",
-            ),
-            Self::NameConstraints => (
-                "tên trong chứng thư số nằm ngoài phạm vi bên cấp được phép",
-                "a name is outside an issuer's name constraints",
-            ),
-            Self::MalformedCertificate => {
-                ("chứng thư số sai cấu trúc", "a certificate is malformed")
-            }
-            Self::KeyUsage => (
-                "chứng thư số không dùng được cho mục đích này",
-                "the certificate may not be used for this purpose",
-            ),
-            Self::Revoked => ("chứng thư số đã bị thu hồi", "a certificate was revoked"),
-            Self::RevokedLater => (
-                "chứng thư số bị thu hồi sau thời điểm ký đã được chứng thực (chữ ký vẫn hợp lệ)",
-                "the certificate was revoked after the proven signing time (the signature stays valid)",
-            ),
-            Self::RevokedAfterClaimedTime => (
-                "chứng thư số đã bị thu hồi; thời điểm ký không có dấu thời gian chứng thực",
-                "the certificate was revoked and the signing time is not proven by a timestamp",
-            ),
-            Self::CrlInvalid => (
-                "danh sách thu hồi (CRL) không hợp lệ",
-                "a certificate revocation list is not valid",
-            ),
-            Self::RevocationUnavailable => (
-                "không kiểm tra được trạng thái thu hồi của chứng thư số",
-                "the revocation status could not be checked",
-            ),
-            Self::PathBuildingLimit => (
-                "chuỗi chứng thư quá phức tạp để kiểm tra",
-                "the certificate path is too complex to check",
-            ),
-            Self::UnsupportedAlgorithm => (
-                "thuật toán chữ ký không được hỗ trợ",
-                "a signature algorithm is not supported",
-            ),
-        }
+    /// Every reason.
+    pub const ALL: [Self; 17] = [
+        Self::NoTrustedPath,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::IssuerNotCa,
+        Self::IssuerKeyUsage,
+        Self::PathLength,
+        Self::UnknownCriticalExtension,
+        Self::NameConstraints,
+        Self::MalformedCertificate,
+        Self::KeyUsage,
+        Self::Revoked,
+        Self::RevokedLater,
+        Self::RevokedAfterClaimedTime,
+        Self::CrlInvalid,
+        Self::RevocationUnavailable,
+        Self::PathBuildingLimit,
+        Self::UnsupportedAlgorithm,
+    ];
+
+    /// The stable code (`NO_TRUSTED_PATH`), as the reports carry it.
+    pub fn code(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+
+    /// What a clerk reads (the catalogue's `reason-…`).
+    pub fn message(self, lang: crate::i18n::Lang) -> String {
+        crate::i18n::text(lang, &crate::i18n::code_id("reason", &self.code()))
     }
 
     /// Whether this reason proves the certificate wrong (invalid) or only leaves its validity
@@ -185,11 +153,11 @@ impl Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (vi, en) = self.code.text();
+        let text = crate::i18n::both(&crate::i18n::code_id("reason", &self.code.code()), &[]);
         if self.detail.is_empty() {
-            write!(f, "{vi} / {en}")
+            write!(f, "{text}")
         } else {
-            write!(f, "{vi} / {en} ({})", self.detail)
+            write!(f, "{text} ({})", self.detail)
         }
     }
 }

@@ -21,7 +21,7 @@ pub use origin::{ApprovalStore, Origin, OriginPolicy, Standing};
 pub use prompt::{
     BatchProgress, BatchPrompt, OneAtATime, OriginDecision, PinPrompt, Prompt, SignerSummary,
 };
-pub use status::{Checked, PendingCheck, StatusChecker, CHECKING_LINE};
+pub use status::{checking_line, Checked, PendingCheck, StatusChecker};
 
 use crate::config::RevocationCheck;
 

@@ -28,9 +28,9 @@ impl Checked {
     /// The line the PIN prompt shows for this result.
     pub fn prompt_line(&self) -> String {
         match self {
-            Self::Good(_) => "Trạng thái chứng thư số: còn hiệu lực, chưa bị thu hồi (đã kiểm tra OCSP/CRL) / Certificate status: not revoked (checked by OCSP/CRL)".to_string(),
-            Self::Revoked(_) => "Chứng thư số đã bị thu hồi / The certificate is revoked".to_string(),
-            Self::Unknown(..) => UNKNOWN_WARNING.to_string(),
+            Self::Good(_) => crate::i18n::both("status-good", &[]),
+            Self::Revoked(_) => crate::i18n::both("status-revoked", &[]),
+            Self::Unknown(..) => unknown_warning(),
         }
     }
 
@@ -44,11 +44,14 @@ impl Checked {
 }
 
 /// The warning line of the PIN dialog when the status is not determinable.
-pub const UNKNOWN_WARNING: &str = "CẢNH BÁO: không kiểm tra được trạng thái thu hồi của chứng thư số (máy chủ OCSP/CRL không trả lời) / WARNING: the certificate's revocation status could not be checked (no OCSP/CRL answer)";
+pub fn unknown_warning() -> String {
+    crate::i18n::both("status-unknown", &[])
+}
 
 /// The line shown while the check is still running.
-pub const CHECKING_LINE: &str =
-    "Đang kiểm tra trạng thái chứng thư số… / Checking the certificate status…";
+pub fn checking_line() -> String {
+    crate::i18n::both("status-checking", &[])
+}
 
 /// The longest a signature waits for a check after the PIN was given (the fetches have their
 /// own 5 s time-outs; this bounds a chain of several certificates and URLs).

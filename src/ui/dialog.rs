@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::api::Lang;
+use crate::i18n::{both, message, text, Lang};
 use crate::signing::{BatchPrompt, OriginDecision, PinPrompt, Prompt};
 use crate::token::{PinEntry, PinRefusal, PinState};
 
@@ -349,7 +349,10 @@ impl Prompt for GuiPrompt {
                     d.title,
                     d.number
                         .as_deref()
-                        .map(|n| format!(" (Số {n})"))
+                        .map(|n| format!(
+                            " ({})",
+                            message(Lang::Vi, "dialog-document-number", &[("number", n.into())])
+                        ))
                         .unwrap_or_default()
                 )
             })
@@ -507,12 +510,25 @@ impl DialogApp {
         let first_frame = !self.focus_requested;
         self.focus_requested = true;
         egui::CentralPanel::default().show(root, |ui| match &request {
-            DialogRequest::Pin { lines, retries_left, final_try, pinpad, status, checking, .. } => {
-                ui.heading("Ký số văn bản / Sign a document");
+            DialogRequest::Pin {
+                lines,
+                retries_left,
+                final_try,
+                pinpad,
+                status,
+                checking,
+                ..
+            } => {
+                ui.heading(both("dialog-sign-heading", &[]));
                 for line in lines {
                     ui.label(line);
                 }
-                let update = self.status.lock().ok().and_then(|s| s.clone()).or_else(|| status.clone());
+                let update = self
+                    .status
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.clone())
+                    .or_else(|| status.clone());
                 if update.as_ref().is_some_and(|u| u.close) {
                     self.finish(ctx, DialogAnswer::default());
                     return;
@@ -520,43 +536,65 @@ impl DialogApp {
                 let still_checking = *checking && update.is_none();
                 match &update {
                     Some(u) if u.warning => {
-                        ui.label(RichText::new(&u.line).color(Color32::from_rgb(0xb4, 0x3c, 0x00)).strong());
+                        ui.label(
+                            RichText::new(&u.line)
+                                .color(Color32::from_rgb(0xb4, 0x3c, 0x00))
+                                .strong(),
+                        );
                     }
                     Some(u) => {
                         ui.label(RichText::new(&u.line).color(Color32::from_rgb(0x1b, 0x6e, 0x20)));
                     }
                     None if still_checking => {
-                        ui.label(RichText::new(crate::signing::CHECKING_LINE).italics());
+                        ui.label(RichText::new(crate::signing::checking_line()).italics());
                     }
                     None => {}
                 }
                 let armed = armed && !still_checking;
                 ui.separator();
                 if *final_try {
-                    ui.label(RichText::new("Lần thử cuối: nhập sai sẽ khóa thiết bị / Final try: a wrong PIN locks the token").color(Color32::RED).strong());
+                    ui.label(
+                        RichText::new(both("dialog-final-try", &[]))
+                            .color(Color32::RED)
+                            .strong(),
+                    );
                 } else if let Some(n) = retries_left {
-                    ui.label(RichText::new(format!("Còn {n} lần thử / {n} tries left")).strong());
+                    ui.label(
+                        RichText::new(both("dialog-tries-left", &[("n", (*n).into())])).strong(),
+                    );
                 }
                 if *pinpad {
                     // The token waits for its keypad; the agent closes this window when it answers.
-                    ui.label(RichText::new("Nhập mã PIN trên thiết bị / Enter the PIN on the device").strong().size(18.0));
-                    ui.label(format!("Thiết bị chờ trong {left} giây / The device waits {left} s"));
+                    ui.label(
+                        RichText::new(both("dialog-pinpad", &[]))
+                            .strong()
+                            .size(18.0),
+                    );
+                    ui.label(both("dialog-pinpad-waits", &[("seconds", left.into())]));
                     return;
                 } else {
-                    ui.label("Mã PIN / PIN:");
-                    let field = ui.add(egui::TextEdit::singleline(&mut self.typed).password(true).desired_width(220.0));
+                    ui.label(both("dialog-pin", &[]));
+                    let field = ui.add(
+                        egui::TextEdit::singleline(&mut self.typed)
+                            .password(true)
+                            .desired_width(220.0),
+                    );
                     if first_frame {
                         field.request_focus();
                     }
                 }
-                ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
+                ui.label(both("dialog-closes-in", &[("seconds", left.into())]));
                 ui.horizontal(|ui| {
-                    let sign = ui.add_enabled(armed, primary("Ký / Sign"));
-                    let cancel = ui.button("Hủy / Cancel");
+                    let sign = ui.add_enabled(armed, primary(&both("dialog-sign", &[])));
+                    let cancel = ui.button(both("dialog-cancel", &[]));
                     if (sign.clicked() || (armed && enter)) && (*pinpad || !self.typed.is_empty()) {
                         let pin = std::mem::take(&mut self.typed);
                         self.pin = SecretString::from(pin);
-                        let answer = DialogAnswer { pin: Some(self.pin.expose_secret().to_string()), pinpad: *pinpad, ..DialogAnswer::default() };
+                        let answer = DialogAnswer {
+                            pin: Some(self.pin.expose_secret().to_string()),
+                            pinpad: *pinpad,
+                            ..DialogAnswer::default()
+                        };
                         self.finish(ctx, answer);
                     } else if cancel.clicked() || escape {
                         self.finish(ctx, DialogAnswer::default());
@@ -564,14 +602,19 @@ impl DialogApp {
                 });
             }
             DialogRequest::Consent { origin, .. } => {
-                ui.heading("Cho phép trang web dùng chữ ký số của bạn?");
+                ui.heading(text(Lang::Vi, "dialog-origin-heading"));
                 ui.label(RichText::new(origin).strong().size(17.0));
-                ui.label(format!("Allow {origin} to use your digital signature?"));
-                ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
+                ui.label(message(
+                    Lang::En,
+                    "dialog-origin-question",
+                    &[("origin", origin.as_str().into())],
+                ));
+                ui.label(both("dialog-closes-in", &[("seconds", left.into())]));
                 ui.horizontal(|ui| {
-                    let once = ui.add_enabled(armed, primary("Cho phép lần này / Allow once"));
-                    let always = ui.add_enabled(armed, egui::Button::new("Luôn cho phép / Always allow"));
-                    let deny = ui.button("Từ chối / Deny");
+                    let once = ui.add_enabled(armed, primary(&both("dialog-allow-once", &[])));
+                    let always =
+                        ui.add_enabled(armed, egui::Button::new(both("dialog-allow-always", &[])));
+                    let deny = ui.button(both("dialog-deny", &[]));
                     let decision = if once.clicked() {
                         Some("once")
                     } else if always.clicked() {
@@ -582,17 +625,34 @@ impl DialogApp {
                         None
                     };
                     if let Some(d) = decision {
-                        self.finish(ctx, DialogAnswer { decision: Some(d.into()), ..DialogAnswer::default() });
+                        self.finish(
+                            ctx,
+                            DialogAnswer {
+                                decision: Some(d.into()),
+                                ..DialogAnswer::default()
+                            },
+                        );
                     }
                 });
             }
             DialogRequest::Progress { total } => {
                 let done = self.done.load(std::sync::atomic::Ordering::SeqCst);
-                ui.heading(format!("Đang ký {done}/{total} văn bản / Signing {done} of {total}"));
-                ui.add(egui::ProgressBar::new(done as f32 / (*total).max(1) as f32).show_percentage());
-                ui.label("Không rút thiết bị ký số khi đang ký / Do not unplug the token while signing");
-                if ui.button("Dừng / Stop").clicked() || escape {
-                    self.finish(ctx, DialogAnswer { stopped: true, ..DialogAnswer::default() });
+                ui.heading(both(
+                    "dialog-signing-progress",
+                    &[("done", done.into()), ("total", (*total).into())],
+                ));
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / (*total).max(1) as f32).show_percentage(),
+                );
+                ui.label(both("dialog-keep-token", &[]));
+                if ui.button(both("dialog-stop", &[])).clicked() || escape {
+                    self.finish(
+                        ctx,
+                        DialogAnswer {
+                            stopped: true,
+                            ..DialogAnswer::default()
+                        },
+                    );
                 }
                 if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
                     self.finish(ctx, DialogAnswer::default());
@@ -600,33 +660,52 @@ impl DialogApp {
             }
             DialogRequest::Info { heading, text } => {
                 ui.heading(heading);
-                egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
-                    let mut shown = text.as_str();
-                    ui.add(egui::TextEdit::multiline(&mut shown).font(egui::TextStyle::Monospace).desired_width(f32::INFINITY));
-                });
+                egui::ScrollArea::vertical()
+                    .max_height(360.0)
+                    .show(ui, |ui| {
+                        let mut shown = text.as_str();
+                        ui.add(
+                            egui::TextEdit::multiline(&mut shown)
+                                .font(egui::TextStyle::Monospace)
+                                .desired_width(f32::INFINITY),
+                        );
+                    });
                 ui.horizontal(|ui| {
-                    if ui.button("Sao chép / Copy").clicked() {
+                    if ui.button(both("dialog-copy", &[])).clicked() {
                         ctx.copy_text(text.clone());
                     }
-                    if ui.button("Đóng / Close").clicked() || escape {
+                    if ui.button(both("dialog-close", &[])).clicked() || escape {
                         self.finish(ctx, DialogAnswer::default());
                     }
                 });
             }
-            DialogRequest::Batch { documents, signer, .. } => {
-                ui.heading(format!("Ký {} văn bản / Sign {} documents", documents.len(), documents.len()));
+            DialogRequest::Batch {
+                documents, signer, ..
+            } => {
+                ui.heading(both(
+                    "dialog-batch-heading",
+                    &[("count", documents.len().into())],
+                ));
                 ui.label(signer);
-                egui::ScrollArea::vertical().max_height(240.0).show(ui, |ui| {
-                    for (i, doc) in documents.iter().enumerate() {
-                        ui.label(format!("{}. {doc}", i + 1));
-                    }
-                });
-                ui.label(format!("Tự đóng sau {left} giây / Closes in {left} s"));
+                egui::ScrollArea::vertical()
+                    .max_height(240.0)
+                    .show(ui, |ui| {
+                        for (i, doc) in documents.iter().enumerate() {
+                            ui.label(format!("{}. {doc}", i + 1));
+                        }
+                    });
+                ui.label(both("dialog-closes-in", &[("seconds", left.into())]));
                 ui.horizontal(|ui| {
-                    let go = ui.add_enabled(armed, primary("Tiếp tục / Continue"));
-                    let cancel = ui.button("Hủy / Cancel");
+                    let go = ui.add_enabled(armed, primary(&both("dialog-continue", &[])));
+                    let cancel = ui.button(both("dialog-cancel", &[]));
                     if go.clicked() || (armed && enter) {
-                        self.finish(ctx, DialogAnswer { confirmed: true, ..DialogAnswer::default() });
+                        self.finish(
+                            ctx,
+                            DialogAnswer {
+                                confirmed: true,
+                                ..DialogAnswer::default()
+                            },
+                        );
                     } else if cancel.clicked() || escape {
                         self.finish(ctx, DialogAnswer::default());
                     }
@@ -645,17 +724,25 @@ fn title(request: &DialogRequest) -> String {
             ..
         } => {
             if *final_try {
-                "Kyso — Nhập mã PIN (lần thử cuối)".to_string()
+                text(Lang::Vi, "dialog-title-pin-final")
             } else {
-                format!("Kyso — Nhập mã PIN (còn {n} lần thử)")
+                message(Lang::Vi, "dialog-title-pin-tries", &[("n", (*n).into())])
             }
         }
-        DialogRequest::Pin { pinpad: true, .. } => "Kyso — Nhập mã PIN trên thiết bị".to_string(),
-        DialogRequest::Pin { .. } => "Kyso — Nhập mã PIN".to_string(),
-        DialogRequest::Consent { .. } => "Kyso — Cho phép trang web".to_string(),
-        DialogRequest::Batch { documents, .. } => format!("Kyso — Ký {} văn bản", documents.len()),
+        DialogRequest::Pin { pinpad: true, .. } => text(Lang::Vi, "dialog-title-pinpad"),
+        DialogRequest::Pin { .. } => text(Lang::Vi, "dialog-title-pin"),
+        DialogRequest::Consent { .. } => text(Lang::Vi, "dialog-title-consent"),
+        DialogRequest::Batch { documents, .. } => message(
+            Lang::Vi,
+            "dialog-title-batch",
+            &[("count", documents.len().into())],
+        ),
         DialogRequest::Info { heading, .. } => format!("Kyso — {heading}"),
-        DialogRequest::Progress { total } => format!("Kyso — Đang ký {total} văn bản"),
+        DialogRequest::Progress { total } => message(
+            Lang::Vi,
+            "dialog-title-progress",
+            &[("total", (*total).into())],
+        ),
     }
 }
 

@@ -8,12 +8,17 @@ use crate::api::{CertificateDto, StatusResponse};
 use crate::certificate::{Kind, Validity};
 use crate::token::ModuleStatus;
 
-/// "cá nhân / personal" or "tổ chức / organization".
-pub fn kind_label(kind: Kind) -> &'static str {
+/// The catalogue id of a certificate kind.
+pub fn kind_id(kind: Kind) -> &'static str {
     match kind {
-        Kind::Personal => "cá nhân / personal",
-        Kind::Organization => "tổ chức / organization",
+        Kind::Personal => "kind-personal",
+        Kind::Organization => "kind-organization",
     }
+}
+
+/// "cá nhân / personal" or "tổ chức / organization".
+pub fn kind_label(kind: Kind) -> String {
+    crate::i18n::both(kind_id(kind), &[])
 }
 
 /// Days left, expired or not yet valid, in both languages.

@@ -5,7 +5,8 @@
 use crate::api::PinState;
 use crate::api::{CertificateDto, Lang, StatusResponse};
 use crate::certificate::Validity;
-use crate::ui::report::kind_label;
+use crate::i18n::message;
+use crate::ui::report::kind_id;
 
 /// The icon's state, most urgent first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,11 +87,8 @@ pub struct Sites {
     pub approved: Vec<String>,
 }
 
-fn t(lang: Lang, vi: &str, en: &str) -> String {
-    match lang {
-        Lang::Vi => vi.to_string(),
-        Lang::En => en.to_string(),
-    }
+fn t(lang: Lang, id: &str) -> String {
+    crate::i18n::text(lang, id)
 }
 
 fn on_present_token<'a>(
@@ -131,37 +129,26 @@ pub fn state_of(status: &StatusResponse, agent_error: Option<&str>) -> TrayState
 /// The state in words, for the tooltip and the menu's first line.
 pub fn state_label(state: TrayState, lang: Lang) -> String {
     match state {
-        TrayState::AgentError => t(
-            lang,
-            "Lỗi: Kyso không chạy được",
-            "Error: Kyso is not running",
-        ),
-        TrayState::PinLocked => t(
-            lang,
-            "PIN bị khóa: liên hệ đơn vị cấp chứng thư để mở khóa",
-            "PIN locked: ask the CA to unlock it",
-        ),
-        TrayState::Expired => t(lang, "Chứng thư số đã hết hạn", "Certificate expired"),
-        TrayState::Expiring => t(lang, "Chứng thư số sắp hết hạn", "Certificate expires soon"),
-        TrayState::Ready => t(lang, "Sẵn sàng ký số", "Ready to sign"),
-        TrayState::NoToken => t(lang, "Chưa cắm thiết bị ký số", "No token plugged in"),
+        TrayState::AgentError => t(lang, "tray-agent-error"),
+        TrayState::PinLocked => t(lang, "tray-pin-locked-state"),
+        TrayState::Expired => t(lang, "tray-expired"),
+        TrayState::Expiring => t(lang, "tray-expiring"),
+        TrayState::Ready => t(lang, "tray-ready"),
+        TrayState::NoToken => t(lang, "tray-no-token"),
     }
 }
 
 fn certificate_line(cert: &CertificateDto, lang: Lang) -> String {
-    let kind = kind_label(cert.kind);
-    let kind = match lang {
-        Lang::Vi => kind.split(" / ").next().unwrap_or(kind),
-        Lang::En => kind.split(" / ").nth(1).unwrap_or(kind),
-    };
+    let kind = t(lang, kind_id(cert.kind));
     let until = cert.not_after.get(..10).unwrap_or(&cert.not_after);
     let when = match cert.validity {
-        Validity::Expired => t(lang, "đã hết hạn", "expired"),
-        Validity::NotYetValid => t(lang, "chưa có hiệu lực", "not yet valid"),
-        Validity::Valid => match lang {
-            Lang::Vi => format!("đến {until}, còn {} ngày", cert.days_left),
-            Lang::En => format!("until {until}, {} days left", cert.days_left),
-        },
+        Validity::Expired => t(lang, "tray-cert-expired"),
+        Validity::NotYetValid => t(lang, "tray-cert-not-yet-valid"),
+        Validity::Valid => message(
+            lang,
+            "tray-cert-until",
+            &[("until", until.into()), ("days", cert.days_left.into())],
+        ),
     };
     format!("{} ({kind}) — {when}", cert.holder)
 }
@@ -184,12 +171,10 @@ pub fn build(
     }
     let mut renewals = Vec::new();
     for token in &status.tokens {
-        let presence = match (token.present, token.pin_state, lang) {
-            (false, _, Lang::Vi) => "đã rút".to_string(),
-            (false, _, Lang::En) => "removed".to_string(),
-            (true, PinState::Locked, _) => t(lang, "PIN bị khóa", "PIN locked"),
-            (true, _, Lang::Vi) => "đã cắm".to_string(),
-            (true, _, Lang::En) => "present".to_string(),
+        let presence = match (token.present, token.pin_state) {
+            (false, _) => t(lang, "tray-token-removed"),
+            (true, PinState::Locked) => t(lang, "tray-pin-locked"),
+            (true, _) => t(lang, "tray-token-present"),
         };
         entries.push(Entry::Info(format!("🔑 {} — {presence}", token.label)));
         for cert in status
@@ -207,11 +192,7 @@ pub fn build(
     }
     if !renewals.is_empty() {
         entries.push(Entry::Submenu {
-            label: t(
-                lang,
-                "Xuất thông tin gia hạn chứng thư số",
-                "Export certificate renewal details",
-            ),
+            label: t(lang, "tray-export-renewal"),
             entries: renewals,
         });
     }
@@ -220,25 +201,23 @@ pub fn build(
         .admin
         .iter()
         .map(|s| {
-            Entry::Info(match lang {
-                Lang::Vi => format!("{s} (quản trị cho phép)"),
-                Lang::En => format!("{s} (allowed by policy)"),
-            })
+            Entry::Info(message(
+                lang,
+                "tray-site-by-policy",
+                &[("site", s.as_str().into())],
+            ))
         })
         .collect();
     site_entries.extend(sites.approved.iter().map(|s| Entry::Item {
-        label: match lang {
-            Lang::Vi => format!("Thu hồi quyền của {s}"),
-            Lang::En => format!("Revoke {s}"),
-        },
+        label: message(lang, "tray-revoke-site", &[("site", s.as_str().into())]),
         action: Action::RevokeSite(s.clone()),
         checked: None,
     }));
     if site_entries.is_empty() {
-        site_entries.push(Entry::Info(t(lang, "(chưa có)", "(none)")));
+        site_entries.push(Entry::Info(t(lang, "tray-no-sites")));
     }
     entries.push(Entry::Submenu {
-        label: t(lang, "Trang web được phép", "Allowed sites"),
+        label: t(lang, "tray-allowed-sites"),
         entries: site_entries,
     });
     entries.push(Entry::Submenu {
@@ -257,18 +236,18 @@ pub fn build(
         ],
     });
     entries.push(Entry::Item {
-        label: t(lang, "Mở thư mục nhật ký", "Open the log folder"),
+        label: t(lang, "tray-open-logs"),
         action: Action::OpenLogs,
         checked: None,
     });
     entries.push(Entry::Item {
-        label: t(lang, "Chẩn đoán", "Diagnostics"),
+        label: t(lang, "tray-diagnostics"),
         action: Action::Diagnostics,
         checked: None,
     });
     entries.push(Entry::Separator);
     entries.push(Entry::Item {
-        label: t(lang, "Thoát Kyso", "Quit Kyso"),
+        label: t(lang, "tray-quit"),
         action: Action::Quit,
         checked: None,
     });
@@ -287,29 +266,26 @@ pub fn notices(before: &StatusResponse, after: &StatusResponse, lang: Lang) -> V
         let previous = before.tokens.iter().find(|t| t.serial == token.serial);
         let was_present = previous.is_some_and(|t| t.present);
         if token.present && !was_present {
-            out.push(match lang {
-                Lang::Vi => format!("Đã cắm thiết bị ký số \"{}\"", token.label),
-                Lang::En => format!("Token \"{}\" plugged in", token.label),
-            });
+            out.push(message(
+                lang,
+                "tray-notice-inserted",
+                &[("label", token.label.as_str().into())],
+            ));
         }
         if !token.present && was_present {
-            out.push(match lang {
-                Lang::Vi => format!("Đã rút thiết bị ký số \"{}\"", token.label),
-                Lang::En => format!("Token \"{}\" removed", token.label),
-            });
+            out.push(message(
+                lang,
+                "tray-notice-removed",
+                &[("label", token.label.as_str().into())],
+            ));
         }
         let was_locked = previous.is_some_and(|t| t.pin_state == PinState::Locked);
         if token.pin_state == PinState::Locked && !was_locked {
-            out.push(match lang {
-                Lang::Vi => format!(
-                    "PIN của \"{}\" đã bị khóa. Liên hệ đơn vị cấp chứng thư số (hoặc bộ phận CNTT) để mở khóa bằng mã PUK/SO PIN.",
-                    token.label
-                ),
-                Lang::En => format!(
-                    "The PIN of \"{}\" is locked. Ask the certificate authority (or IT) to unlock it with the PUK/SO PIN.",
-                    token.label
-                ),
-            });
+            out.push(message(
+                lang,
+                "tray-notice-locked",
+                &[("label", token.label.as_str().into())],
+            ));
         }
     }
     let warned = |c: &CertificateDto| {
@@ -321,16 +297,14 @@ pub fn notices(before: &StatusResponse, after: &StatusResponse, lang: Lang) -> V
             .iter()
             .any(|c| c.id == cert.id && warned(c));
         if !known {
-            out.push(match lang {
-                Lang::Vi => format!(
-                    "Chứng thư số của {} còn {} ngày: hãy đề nghị gia hạn",
-                    cert.holder, cert.days_left
-                ),
-                Lang::En => format!(
-                    "{}'s certificate expires in {} days: request a renewal",
-                    cert.holder, cert.days_left
-                ),
-            });
+            out.push(message(
+                lang,
+                "tray-notice-expiring",
+                &[
+                    ("holder", cert.holder.as_str().into()),
+                    ("days", cert.days_left.into()),
+                ],
+            ));
         }
     }
     out

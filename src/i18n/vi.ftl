@@ -1,0 +1,178 @@
+# Kyso: what a user reads, in Vietnamese (the default). Every message has its English twin in
+# en.ftl under the same id (a test checks both files carry the same ids and variables).
+# Ids: error-* (API error codes, also the web SDK's), purpose-*, verdict-*, reason-* (verify
+# reason codes), status-* (the check before signing), dialog-*, tray-*.
+
+## API error codes (stable; the SDK's MESSAGES are generated from these)
+
+error-origin-not-allowed = Trang web này chưa được phép dùng chữ ký số. Hãy liên hệ bộ phận CNTT.
+error-user-cancelled = Người dùng đã hủy thao tác ký.
+error-timeout = Hết thời gian chờ. Vui lòng thử lại.
+error-token-not-present = Chưa cắm thiết bị ký số (USB token). Hãy cắm token rồi thử lại.
+error-pin-incorrect = Mã PIN không đúng.
+error-pin-locked = Mã PIN đã bị khóa. Hãy liên hệ đơn vị cấp chứng thư số để mở khóa.
+error-certificate-not-found = Không tìm thấy chứng thư số trên thiết bị.
+error-certificate-not-valid = Chứng thư số đã hết hạn hoặc chưa có hiệu lực.
+error-certificate-revoked = Chứng thư số đã bị thu hồi (hoặc chứng thư của CA cấp nó đã bị thu hồi). Không thể ký; hãy liên hệ đơn vị cấp chứng thư số.
+error-revocation-unavailable = Không kiểm tra được trạng thái thu hồi của chứng thư số (OCSP/CRL không trả lời) và chính sách bắt buộc kiểm tra. Hãy kiểm tra kết nối mạng rồi thử lại.
+error-bad-request = Yêu cầu không hợp lệ.
+error-busy = Thiết bị ký số đang bận với một thao tác khác.
+error-pdf-malformed = Tệp PDF bị hỏng hoặc không phải PDF.
+error-limit-exceeded = Dữ liệu vượt quá giới hạn an toàn.
+error-internal = Lỗi hệ thống. Xem nhật ký của Kyso.
+
+## Error codes only the web page sees (the SDK's own)
+
+error-agent-not-running = Chưa chạy phần mềm ký số Kyso trên máy này. Hãy cài đặt hoặc khởi động Kyso.
+error-certificate-not-trusted = Trình duyệt chưa tin cậy Kyso. Chạy "kyso trust install" hoặc liên hệ bộ phận CNTT.
+error-local-network-blocked = Trình duyệt đang chặn trang này kết nối tới Kyso. Hãy cho phép truy cập mạng cục bộ (Local network) cho trang.
+error-api-version-unsupported = Phiên bản Kyso trên máy không tương thích. Hãy cập nhật Kyso.
+
+## What a signature is for (the PIN dialog)
+
+purpose-approve = Ký phê duyệt
+purpose-issue = Ký phát hành
+purpose-appendix = Ký văn bản kèm theo
+purpose-copy = Ký sao văn bản
+purpose-incoming = Ký văn bản đến
+
+## Certificates
+
+kind-personal = cá nhân
+kind-organization = tổ chức
+
+## Verdicts (letter 000)
+
+verdict-valid = hợp lệ
+verdict-unknown = chưa xác định
+verdict-invalid = không hợp lệ
+
+## Labels of a verification report
+
+label-certificate = Chứng thư số
+label-verdict = Kết quả
+label-validation-time = Thời điểm kiểm tra
+label-path = Chuỗi chứng thư
+
+## The verification report (kyso pdf verify)
+
+report-yes = có
+report-no = không
+report-time-verified = dấu thời gian đã kiểm chứng
+report-time-claimed = do người ký khai, chưa chứng thực
+report-none = không có
+report-policy-scanned-met = Đủ điều kiện văn bản số hóa từ văn bản giấy.
+report-policy-scanned-not-met = KHÔNG đủ điều kiện văn bản số hóa, từ chối tiếp nhận:
+report-policy-issued-met = Đủ điều kiện văn bản phát hành.
+report-policy-issued-not-met = KHÔNG đủ điều kiện văn bản phát hành, từ chối tiếp nhận:
+report-no-signature = Văn bản không có chữ ký số.
+report-signature = Chữ ký
+report-issuing-ca = Tổ chức cấp chứng thư
+report-certificate-valid = Hiệu lực chứng thư
+report-signed-at = Thời gian ký
+report-intact = Toàn vẹn
+report-valid-at-signing-time = Hợp lệ tại thời điểm ký
+report-valid-now = Còn hiệu lực hiện nay
+
+## Verification reasons, by stable code
+
+reason-byte-range-invalid = không có /ByteRange hợp lệ
+reason-byte-range-gap-not-contents = vùng loại trừ của /ByteRange không phải /Contents
+reason-cms-damaged = chữ ký hỏng hoặc không hỗ trợ
+reason-no-signer = không có người ký trong chữ ký
+reason-digest-mismatch = nội dung đã ký bị thay đổi
+reason-no-signer-certificate = chữ ký không kèm chứng thư số của người ký
+reason-signature-invalid = giá trị chữ ký không đúng
+reason-modified-after-signing = nội dung văn bản bị thay đổi sau { $timestamp ->
+        [yes] dấu thời gian
+       *[no] khi ký
+    }
+reason-timestamp-invalid = { $timestamp ->
+        [yes] dấu thời gian văn bản không hợp lệ
+       *[no] dấu thời gian không hợp lệ
+    }
+reason-signing-time-not-proven = chứng thư số không còn hiệu lực và thời điểm ký chưa được chứng thực bằng dấu thời gian
+reason-tsa-not-proven = dấu thời gian chưa kiểm chứng được: { $why }
+reason-no-trusted-path = chứng thư số không dẫn tới chứng thư gốc tin cậy
+reason-expired = chứng thư số đã hết hạn
+reason-not-yet-valid = chứng thư số chưa có hiệu lực
+reason-issuer-not-ca = bên cấp chứng thư không phải tổ chức cung cấp dịch vụ chứng thực (giả mạo)
+reason-issuer-key-usage = bên cấp chứng thư không được phép ký chứng thư số
+reason-path-length = chuỗi chứng thư dài hơn mức bên cấp cho phép
+reason-unknown-critical-extension = chứng thư số có phần mở rộng bắt buộc không xử lý được
+reason-name-constraints = tên trong chứng thư số nằm ngoài phạm vi bên cấp được phép
+reason-malformed-certificate = chứng thư số sai cấu trúc
+reason-key-usage = chứng thư số không dùng được cho mục đích này
+reason-revoked = chứng thư số đã bị thu hồi
+reason-revoked-later = chứng thư số bị thu hồi sau thời điểm ký đã được chứng thực (chữ ký vẫn hợp lệ)
+reason-revoked-after-claimed-time = chứng thư số đã bị thu hồi; thời điểm ký không có dấu thời gian chứng thực
+reason-crl-invalid = danh sách thu hồi (CRL) không hợp lệ
+reason-revocation-unavailable = không kiểm tra được trạng thái thu hồi của chứng thư số
+reason-path-building-limit = chuỗi chứng thư quá phức tạp để kiểm tra
+reason-unsupported-algorithm = thuật toán chữ ký không được hỗ trợ
+
+## The certificate status check before signing
+
+status-checking = Đang kiểm tra trạng thái chứng thư số…
+status-good = Trạng thái chứng thư số: còn hiệu lực, chưa bị thu hồi (đã kiểm tra OCSP/CRL)
+status-revoked = Chứng thư số đã bị thu hồi
+status-unknown = CẢNH BÁO: không kiểm tra được trạng thái thu hồi của chứng thư số (máy chủ OCSP/CRL không trả lời)
+
+## The agent's dialogs
+
+dialog-sign-heading = Ký số văn bản
+dialog-final-try = Lần thử cuối: nhập sai sẽ khóa thiết bị
+dialog-tries-left = Còn { $n } lần thử
+dialog-pinpad = Nhập mã PIN trên thiết bị
+dialog-pinpad-waits = Thiết bị chờ trong { $seconds } giây
+dialog-pin = Mã PIN:
+dialog-closes-in = Tự đóng sau { $seconds } giây
+dialog-origin-heading = Cho phép trang web dùng chữ ký số của bạn?
+dialog-allow-once = Cho phép lần này
+dialog-allow-always = Luôn cho phép
+dialog-deny = Từ chối
+dialog-signing-progress = Đang ký { $done }/{ $total } văn bản
+dialog-keep-token = Không rút thiết bị ký số khi đang ký
+dialog-stop = Dừng
+dialog-close = Đóng
+dialog-batch-heading = Ký { $count } văn bản
+dialog-continue = Tiếp tục
+dialog-document-number = Số { $number }
+dialog-title-pin = Kyso — Nhập mã PIN
+dialog-title-pin-final = Kyso — Nhập mã PIN (lần thử cuối)
+dialog-title-pin-tries = Kyso — Nhập mã PIN (còn { $n } lần thử)
+dialog-title-pinpad = Kyso — Nhập mã PIN trên thiết bị
+dialog-title-batch = Kyso — Ký { $count } văn bản
+dialog-title-progress = Kyso — Đang ký { $total } văn bản
+dialog-sign = Ký
+dialog-cancel = Hủy
+dialog-copy = Sao chép
+dialog-origin-question = Cho phép { $origin } dùng chữ ký số của bạn?
+dialog-title-consent = Kyso — Cho phép trang web
+
+## The tray
+
+tray-agent-error = Lỗi: Kyso không chạy được
+tray-pin-locked-state = PIN bị khóa: liên hệ đơn vị cấp chứng thư để mở khóa
+tray-expired = Chứng thư số đã hết hạn
+tray-expiring = Chứng thư số sắp hết hạn
+tray-ready = Sẵn sàng ký số
+tray-no-token = Chưa cắm thiết bị ký số
+tray-cert-expired = đã hết hạn
+tray-cert-not-yet-valid = chưa có hiệu lực
+tray-cert-until = đến { $until }, còn { $days } ngày
+tray-token-removed = đã rút
+tray-token-present = đã cắm
+tray-pin-locked = PIN bị khóa
+tray-export-renewal = Xuất thông tin gia hạn chứng thư số
+tray-site-by-policy = { $site } (quản trị cho phép)
+tray-revoke-site = Thu hồi quyền của { $site }
+tray-no-sites = (chưa có)
+tray-allowed-sites = Trang web được phép
+tray-open-logs = Mở thư mục nhật ký
+tray-diagnostics = Chẩn đoán
+tray-quit = Thoát Kyso
+tray-notice-inserted = Đã cắm thiết bị ký số "{ $label }"
+tray-notice-removed = Đã rút thiết bị ký số "{ $label }"
+tray-notice-locked = PIN của "{ $label }" đã bị khóa. Liên hệ đơn vị cấp chứng thư số (hoặc bộ phận CNTT) để mở khóa bằng mã PUK/SO PIN.
+tray-notice-expiring = Chứng thư số của { $holder } còn { $days } ngày: hãy đề nghị gia hạn
