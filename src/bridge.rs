@@ -503,6 +503,12 @@ async fn asset(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> R
             name.as_str(),
             "text/javascript",
         ),
+        // The SDK's messages, generated from the catalogue; kyso.js imports them.
+        "generated/messages.js" => (
+            shared.config.web_dir.as_ref().map(|d| d.join("dist")),
+            name.as_str(),
+            "text/javascript",
+        ),
         "sample.pdf" => (
             shared.config.samples_dir.clone(),
             "sample.pdf",
@@ -535,6 +541,10 @@ async fn index(state: State<Arc<Shared>>) -> Response {
     asset(state, Path(String::new())).await
 }
 
+async fn generated_asset(state: State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    asset(state, Path(format!("generated/{name}"))).await
+}
+
 /// The bridge's routes.
 pub fn router(config: BridgeConfig) -> Router {
     let shared = Arc::new(Shared {
@@ -549,6 +559,7 @@ pub fn router(config: BridgeConfig) -> Router {
         .route("/config.json", get(demo_config))
         .route("/", get(index))
         .route("/{name}", get(asset))
+        .route("/generated/{name}", get(generated_asset))
         .with_state(shared)
 }
 

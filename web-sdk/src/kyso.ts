@@ -5,83 +5,13 @@
  * dependencies.
  */
 
-/** Stable error codes: the agent's, plus those only the page can see. */
-export type ErrorCode =
-  | "AGENT_NOT_RUNNING"
-  | "CERTIFICATE_NOT_TRUSTED"
-  | "LOCAL_NETWORK_BLOCKED"
-  | "API_VERSION_UNSUPPORTED"
-  | "ORIGIN_NOT_ALLOWED"
-  | "USER_CANCELLED"
-  | "TIMEOUT"
-  | "TOKEN_NOT_PRESENT"
-  | "PIN_INCORRECT"
-  | "PIN_LOCKED"
-  | "CERTIFICATE_NOT_FOUND"
-  | "CERTIFICATE_NOT_VALID"
-  | "CERTIFICATE_REVOKED"
-  | "REVOCATION_UNAVAILABLE"
-  | "BAD_REQUEST"
-  | "BUSY"
-  | "PDF_MALFORMED"
-  | "LIMIT_EXCEEDED"
-  | "INTERNAL";
+import type { components } from "./generated/api.js";
+import { MESSAGES, type ErrorCode } from "./generated/messages.js";
 
-/** Vietnamese and English message for every code, for the page to show. */
-export const MESSAGES: Record<ErrorCode, { vi: string; en: string }> = {
-  AGENT_NOT_RUNNING: {
-    vi: "Chưa chạy phần mềm ký số Kyso trên máy này. Hãy cài đặt hoặc khởi động Kyso.",
-    en: "The Kyso signing agent is not running on this computer. Install or start Kyso.",
-  },
-  CERTIFICATE_NOT_TRUSTED: {
-    vi: "Trình duyệt chưa tin cậy Kyso. Chạy \"kyso trust install\" hoặc liên hệ bộ phận CNTT.",
-    en: "The browser does not trust Kyso yet. Run \"kyso trust install\" or contact IT.",
-  },
-  LOCAL_NETWORK_BLOCKED: {
-    vi: "Trình duyệt đang chặn trang này kết nối tới Kyso. Hãy cho phép truy cập mạng cục bộ (Local network) cho trang.",
-    en: "The browser blocks this page from reaching Kyso. Allow local network access for this site.",
-  },
-  API_VERSION_UNSUPPORTED: {
-    vi: "Phiên bản Kyso trên máy không tương thích. Hãy cập nhật Kyso.",
-    en: "The installed Kyso version is not compatible. Update Kyso.",
-  },
-  ORIGIN_NOT_ALLOWED: {
-    vi: "Trang web này chưa được phép dùng chữ ký số. Hãy liên hệ bộ phận CNTT.",
-    en: "This website is not allowed to use digital signing. Contact your IT staff.",
-  },
-  USER_CANCELLED: { vi: "Người dùng đã hủy thao tác ký.", en: "Signing was cancelled." },
-  TIMEOUT: { vi: "Hết thời gian chờ. Vui lòng thử lại.", en: "The operation timed out. Please try again." },
-  TOKEN_NOT_PRESENT: {
-    vi: "Chưa cắm thiết bị ký số (USB token). Hãy cắm token rồi thử lại.",
-    en: "The USB token is not plugged in. Insert it and try again.",
-  },
-  PIN_INCORRECT: { vi: "Mã PIN không đúng.", en: "The PIN is incorrect." },
-  PIN_LOCKED: {
-    vi: "Mã PIN đã bị khóa. Hãy liên hệ đơn vị cấp chứng thư số để mở khóa.",
-    en: "The PIN is locked. Ask the certificate issuer to unlock the token.",
-  },
-  CERTIFICATE_NOT_FOUND: {
-    vi: "Không tìm thấy chứng thư số trên thiết bị.",
-    en: "The certificate was not found on any token.",
-  },
-  CERTIFICATE_NOT_VALID: {
-    vi: "Chứng thư số đã hết hạn hoặc chưa có hiệu lực.",
-    en: "The certificate is expired or not yet valid.",
-  },
-  CERTIFICATE_REVOKED: {
-    vi: "Chứng thư số đã bị thu hồi (hoặc chứng thư của CA cấp nó đã bị thu hồi). Không thể ký; hãy liên hệ đơn vị cấp chứng thư số.",
-    en: "The certificate (or its CA's certificate) is revoked. Signing is refused; contact the certificate issuer.",
-  },
-  REVOCATION_UNAVAILABLE: {
-    vi: "Không kiểm tra được trạng thái thu hồi của chứng thư số (OCSP/CRL không trả lời) và chính sách bắt buộc kiểm tra. Hãy kiểm tra kết nối mạng rồi thử lại.",
-    en: "The certificate's revocation status could not be checked (no OCSP/CRL answer) and the policy requires it. Check the network and try again.",
-  },
-  BAD_REQUEST: { vi: "Yêu cầu không hợp lệ.", en: "The request is invalid." },
-  BUSY: { vi: "Thiết bị ký số đang bận với một thao tác khác.", en: "The token is busy with another operation." },
-  PDF_MALFORMED: { vi: "Tệp PDF bị hỏng hoặc không phải PDF.", en: "The PDF is damaged or not a PDF." },
-  LIMIT_EXCEEDED: { vi: "Dữ liệu vượt quá giới hạn an toàn.", en: "The input exceeds a safety limit." },
-  INTERNAL: { vi: "Lỗi hệ thống. Xem nhật ký của Kyso.", en: "Internal error. See the Kyso log." },
-};
+export { MESSAGES, type ErrorCode };
+
+/** The wire types of API v1, generated from the agent's OpenAPI document. */
+type Schemas = components["schemas"];
 
 const AGENT_CODES = new Set<string>(Object.keys(MESSAGES));
 
@@ -105,84 +35,33 @@ export class KysoError extends Error {
 }
 
 /** What the document is, shown in the agent's PIN dialog. */
-export interface DocumentInfo {
-  title: string;
-  number?: string;
-  purpose: "approve" | "issue" | "appendix" | "copy" | "incoming";
-}
+export type DocumentInfo = Schemas["Document"];
 
-export interface SignRequest {
-  certificateId: string;
+/** What `sign` takes: the wire request, with SHA-256 and the `cms` format by default. */
+export type SignRequest = Omit<Schemas["SignRequest"], "digest" | "digestAlgorithm" | "format" | "signedAttributes"> & {
   /** Base64 digest of the PDF's ByteRange, from the DMS server. */
   digest: string;
-  digestAlgorithm?: "SHA-256" | "SHA-384" | "SHA-512";
-  document: DocumentInfo;
-}
+  digestAlgorithm?: Schemas["DigestAlgorithm"];
+};
 
 /** Revocation data (base64 DER) the agent checked before signing: store it in the PDF's
  * document security store (PAdES B-LT) with the bridge's `/v1/embed` `revocation`. */
-export interface RevocationEvidence {
-  ocsp: string[];
-  crl: string[];
-}
+export type RevocationEvidence = Schemas["RevocationEvidence"];
 
-export interface SignResult {
-  cms?: string;
-  signature: string;
-  signatureAlgorithm: string;
-  certificate: string;
-  /** The certificates above the signer, issuer first (base64 DER). */
-  chain: string[];
-  /** What the agent checked before signing (absent when the policy turns the check off). */
-  revocation?: RevocationEvidence;
-  /** `good`; `unknown` (not determinable: the signer was warned); `notChecked` (policy off). */
-  revocationStatus?: "good" | "unknown" | "notChecked";
-}
+/** A signature, its certificate and chain, and what the agent checked before signing. */
+export type SignResult = Schemas["SignResponse"];
 
-export interface Certificate {
-  id: string;
-  subject: string;
-  holder: string;
-  organization?: string;
-  email?: string;
-  issuer: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  validity: "valid" | "expired" | "notYetValid";
-  daysLeft: number;
-  keyAlgorithm: string;
-  kind: "personal" | "organization";
-  token: { label: string; serial: string; present: boolean };
-  certificate: string;
-  chain: string[];
-}
+/** A signing certificate as the agent lists it. */
+export type Certificate = Schemas["CertificateDto"];
 
 /** A token as `GET /v1/status` lists it. */
-export interface TokenInfo {
-  label: string;
-  model: string;
-  manufacturer: string;
-  serial: string;
-  present: boolean;
-  pinState: "ok" | "countLow" | "finalTry" | "locked";
-  retriesLeft?: number;
-  /** Pin-pad reader: the PIN is typed on the device. */
-  protectedAuthPath: boolean;
-  /** The PKCS#11 module that serves it. */
-  module: string;
-  /** Ids of the signing certificates on it. */
-  certificates: string[];
-}
+export type TokenInfo = Schemas["TokenDto"];
 
-export interface Status {
-  agentVersion: string;
-  apiVersion: number;
-  tokens: TokenInfo[];
-  certificates: Certificate[];
-}
+/** The agent, its tokens and certificates. */
+export type Status = Schemas["StatusResponse"];
 
-export type BatchResult = SignResult | { error: { code: ErrorCode; message: string; retriesLeft?: number } };
+/** One item of a batch: a signature or an error. */
+export type BatchResult = Schemas["BatchResult"];
 
 export type KysoEvent = "tokenInserted" | "tokenRemoved" | "pinLocked" | "certificateExpiring";
 
