@@ -51,6 +51,9 @@ pub struct BridgeConfig {
     pub samples_dir: Option<PathBuf>,
     /// The agent port the demo page should use (served as `/config.json`).
     pub agent_port: Option<u16>,
+    /// The OpenAPI document served as `/openapi.json` ([`crate::contract::document`], given
+    /// by the caller: the contract documents these handlers, so the bridge does not name it).
+    pub openapi: Option<&'static str>,
 }
 
 pub(crate) struct Shared {
@@ -477,12 +480,11 @@ async fn demo_config(State(shared): State<Arc<Shared>>) -> Response {
     Json(serde_json::json!({ "agentPort": shared.config.agent_port.unwrap_or(crate::config::DEFAULT_PORT) })).into_response()
 }
 
-async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        crate::contract::document(),
-    )
-        .into_response()
+async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.config.openapi {
+        Some(document) => ([(header::CONTENT_TYPE, "application/json")], document).into_response(),
+        None => error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "no such file"),
+    }
 }
 
 /// Serves the demo page, the SDK and the samples, by name only (no paths from the request).

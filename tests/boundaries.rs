@@ -10,13 +10,16 @@ use std::path::{Path, PathBuf};
 /// Each top-level module and the modules it may use. Lower layers first.
 const ALLOWED: &[(&str, &[&str])] = &[
     // The PDF library (feature `pdf`): no token, server, TLS agent or GUI.
+    // `i18n`, the message catalogue, is below everything that speaks to a user.
+    ("i18n", &[]),
     ("certificate", &[]),
     ("digest", &[]),
     ("scheme", &["digest"]),
-    ("pki", &["certificate"]),
-    ("pades", &["certificate", "digest", "pki"]),
-    // The agent (feature `agent`).
-    ("api", &["certificate", "digest"]),
+    ("pki", &["certificate", "i18n"]),
+    ("pades", &["certificate", "digest", "i18n", "pki"]),
+    // The agent (feature `agent`). The wire contract names the PDF library's closed sets
+    // (role, level, receipt policy) and its verification report.
+    ("api", &["certificate", "digest", "i18n", "pades"]),
     ("cades", &["digest", "scheme"]),
     ("token", &["certificate", "digest", "scheme"]),
     ("platform", &["certificate"]),
@@ -29,15 +32,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "certificate",
             "config",
             "digest",
+            "i18n",
             "pki",
             "scheme",
             "token",
         ],
     ),
-    ("ui", &["api", "certificate", "signing", "token"]),
+    ("ui", &["api", "certificate", "i18n", "signing", "token"]),
     ("tls", &["certificate"]),
     ("server", &["api", "certificate", "signing", "token"]),
-    ("bridge", &["api", "certificate", "config", "pades", "pki"]),
+    (
+        "bridge",
+        &["api", "certificate", "config", "digest", "pades", "pki"],
+    ),
+    // The OpenAPI document: the wire types and the handlers that answer with them.
+    ("contract", &["api", "bridge", "server"]),
     (
         "app",
         &[

@@ -143,6 +143,7 @@ fn bridge(max_body: usize, concurrency: usize) -> Bridge {
         web_dir: None,
         samples_dir: None,
         agent_port: None,
+        openapi: Some(kyso::contract::document()),
     };
     runtime.spawn(async move {
         let _ = kyso::bridge::serve(listener, config).await;

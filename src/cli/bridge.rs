@@ -44,6 +44,7 @@ pub fn run(config: &Config, args: &BridgeArgs) -> Result<ExitCode, String> {
         web_dir: args.web_dir.clone(),
         samples_dir: None,
         agent_port: Some(config.port),
+        openapi: Some(kyso::contract::document()),
     };
     let listen = args.listen;
     runtime()?.block_on(async move {

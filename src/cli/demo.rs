@@ -229,6 +229,7 @@ pub fn command(
             web_dir: Some(web_dir.to_path_buf()),
             samples_dir: Some(dir.join("docs")),
             agent_port: Some(agent_port),
+            openapi: Some(kyso::contract::document()),
         };
         tokio::spawn(async move {
             let _ = kyso::bridge::serve(bridge_listener, bridge).await;
