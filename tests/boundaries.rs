@@ -53,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "api",
             "certificate",
             "config",
+            "i18n",
             "pki",
             "platform",
             "server",

@@ -341,13 +341,7 @@ fn perform(app: &App, lang: &Mutex<Lang>, action: Action) {
                     trust_anchors: &app.config.trust_anchors,
                 },
             );
-            show_info(
-                match current {
-                    Lang::Vi => "Chẩn đoán",
-                    Lang::En => "Diagnostics",
-                },
-                &text,
-            );
+            show_info(&crate::i18n::text(current, "tray-diagnostics"), &text);
         }
         Action::ExportRenewal(id) => {
             let status = app.signing.status();
@@ -361,14 +355,14 @@ fn perform(app: &App, lang: &Mutex<Lang>, action: Action) {
                 .join(format!("gia-han-{}.tsv", cert.serial));
             let saved = std::fs::write(&file, &row).is_ok();
             let text = if saved {
-                format!(
-                    "{row}\nĐã lưu / saved: {}\nDán vào danh sách đề nghị gia hạn gửi đơn vị cấp chứng thư.\nPaste into the renewal list for the CA.",
-                    file.display()
-                )
+                let saved = crate::i18n::both("renewal-saved", &[]);
+                let paste = crate::i18n::text(Lang::Vi, "renewal-paste");
+                let paste_en = crate::i18n::text(Lang::En, "renewal-paste");
+                format!("{row}\n{saved}: {}\n{paste}\n{paste_en}", file.display())
             } else {
                 row
             };
-            show_info("Thông tin gia hạn chứng thư số", &text);
+            show_info(&crate::i18n::text(current, "renewal-heading"), &text);
         }
         Action::Quit => {}
     }

@@ -19,7 +19,7 @@ pub fn certs(app: &App, json: bool, kind: Option<Kind>) -> Result<ExitCode, Stri
         return Ok(ExitCode::SUCCESS);
     }
     if status.tokens.is_empty() {
-        println!("Không tìm thấy thiết bị ký số / No token found (kyso doctor tells why)");
+        println!("{}", kyso::i18n::both("cli-no-token", &[]));
     }
     for token in &status.tokens {
         println!(
@@ -28,15 +28,21 @@ pub fn certs(app: &App, json: bool, kind: Option<Kind>) -> Result<ExitCode, Stri
             token.manufacturer,
             token.model,
             token.serial,
-            if token.present {
-                "đã cắm / present"
-            } else {
-                "đã rút / removed"
-            },
+            kyso::i18n::both(
+                if token.present {
+                    "tray-token-present"
+                } else {
+                    "tray-token-removed"
+                },
+                &[]
+            ),
             token.pin_state,
             token
                 .retries_left
-                .map(|n| format!(" ({n} lần thử / tries)"))
+                .map(|n| format!(
+                    " ({})",
+                    kyso::i18n::both("dialog-tries-left", &[("n", n.into())])
+                ))
                 .unwrap_or_default()
         );
         for cert in status

@@ -61,14 +61,15 @@ pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
         )
     );
     println!(
-        "Kiểm tra thu hồi trước khi ký / Revocation check before signing: {}",
+        "{}: {}",
+        kyso::i18n::both("cli-revocation-policy", &[]),
         format!("{policy:?}").to_lowercase()
     );
     for (certificate, checked) in &checks {
         let line = match checked {
-            None => "không kiểm tra / not checked".to_string(),
+            None => kyso::i18n::both("cli-not-checked", &[]),
             Some(Checked::Revoked(detail)) => {
-                format!("ĐÃ BỊ THU HỒI / REVOKED — {detail}")
+                format!("{} — {detail}", kyso::i18n::both("cli-revoked-upper", &[]))
             }
             Some(unknown @ Checked::Unknown(detail, _)) => {
                 format!("{} — {detail}", unknown.prompt_line())

@@ -43,8 +43,16 @@ pub fn report(error: &signing::Error, json: bool) -> ExitCode {
             },
         });
     }
-    eprintln!("Lỗi: {}", error.user_message(Lang::Vi));
-    eprintln!("Error: {}", error.user_message(Lang::En));
+    eprintln!(
+        "{}: {}",
+        kyso::i18n::text(Lang::Vi, "cli-error"),
+        error.user_message(Lang::Vi)
+    );
+    eprintln!(
+        "{}: {}",
+        kyso::i18n::text(Lang::En, "cli-error"),
+        error.user_message(Lang::En)
+    );
     eprintln!("code: {}", code.as_str());
     tracing::debug!(%error, "signing failed");
     ExitCode::FAILURE

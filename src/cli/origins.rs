@@ -20,15 +20,13 @@ pub fn origins(app: &App, action: OriginsAction) -> Result<ExitCode, String> {
     match action {
         OriginsAction::List => {
             for origin in app.policy.admin_origins() {
-                println!("{origin}	chính sách / policy");
+                println!("{origin}\t{}", kyso::i18n::both("doctor-policy", &[]));
             }
             for origin in app.policy.approved_origins() {
-                println!("{origin}	người dùng cho phép / approved by the user");
+                println!("{origin}\t{}", kyso::i18n::both("cli-origin-approved", &[]));
             }
             if !app.config.user_approvals {
-                println!(
-                    "(người dùng không được tự cho phép / user approvals are turned off by policy)"
-                );
+                println!("({})", kyso::i18n::both("cli-user-approvals-off", &[]));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -36,10 +34,10 @@ pub fn origins(app: &App, action: OriginsAction) -> Result<ExitCode, String> {
             let parsed =
                 kyso::signing::Origin::parse(&origin).map_err(|e| format!("{origin}: {e}"))?;
             if app.policy.revoke(&parsed)? {
-                println!("Đã thu hồi / revoked: {parsed}");
+                println!("{}: {parsed}", kyso::i18n::both("cli-revoked", &[]));
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("{parsed} không có trong danh sách người dùng cho phép / was not approved by the user");
+                eprintln!("{parsed}: {}", kyso::i18n::both("cli-not-approved", &[]));
                 Ok(ExitCode::FAILURE)
             }
         }

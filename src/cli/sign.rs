@@ -73,7 +73,8 @@ pub fn run(app: &App, args: SignCommand) -> Result<ExitCode, String> {
                 print_json(&signed.to_response());
             } else {
                 eprintln!(
-                    "Đã ký / Signed: {} ({} bytes, {})",
+                    "{}: {} ({} bytes, {})",
+                    kyso::i18n::both("cli-signed", &[]),
                     out.display(),
                     bytes.len(),
                     signed.signature_algorithm

@@ -38,11 +38,14 @@ pub fn print_store_reports(
     for r in &reports {
         println!(
             "{} {}{}",
-            if r.trusted {
-                "tin cậy / trusted  "
-            } else {
-                "chưa / not trusted"
-            },
+            kyso::i18n::both(
+                if r.trusted {
+                    "cli-trusted"
+                } else {
+                    "cli-not-trusted"
+                },
+                &[]
+            ),
             r.store,
             r.error
                 .as_deref()
@@ -77,16 +80,18 @@ pub fn trust(config: &Config, action: &TrustAction) -> Result<ExitCode, String> 
             if reports.iter().any(|r| r.trusted) {
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("Không cài được chứng thư gốc / the CA could not be installed (is certutil from libnss3-tools installed?)");
+                eprintln!("{}", kyso::i18n::both("cli-ca-not-installed", &[]));
                 Ok(ExitCode::FAILURE)
             }
         }
         TrustAction::Status => {
             println!(
-                "{} (còn {} ngày / {} days left on the TLS leaf)",
+                "{} ({})",
                 identity.ca_nickname(),
-                identity.leaf_days_left(),
-                identity.leaf_days_left()
+                kyso::i18n::both(
+                    "cli-leaf-days-left",
+                    &[("days", identity.leaf_days_left().into())]
+                )
             );
             print(store::status(&identity.ca_nickname()));
             Ok(ExitCode::SUCCESS)

@@ -18,6 +18,13 @@ error-pdf-malformed = The PDF is damaged or not a PDF.
 error-limit-exceeded = The input exceeds a safety limit.
 error-internal = Internal error. See the Kyso log.
 
+## What an error adds to its code's message (detail-*: not codes, the SDK does not take them)
+
+detail-tries-left = { $n } tries left.
+detail-few-tries = A few more wrong PINs will lock the token.
+detail-pin-length = The PIN has the wrong length.
+detail-certificate-expired = The certificate has expired.
+
 ## Error codes only the web page sees (the SDK's own)
 
 error-agent-not-running = The Kyso signing agent is not running on this computer. Install or start Kyso.
@@ -147,6 +154,16 @@ dialog-copy = Copy
 dialog-origin-question = Allow { $origin } to use your digital signature?
 dialog-title-consent = Kyso — Allow a website
 
+## The PIN prompt's lines (dialog and terminal)
+
+prompt-final-try = WARNING: final try, a wrong PIN locks the token
+prompt-requested-by = Requested by: { $origin }
+prompt-requested-by-cli = Requested by: kyso (command line)
+prompt-issued-by = Issued by: { $issuer } — valid until { $until }
+prompt-token = Token
+prompt-per-signature = The key asks for the PIN for each signature (#{ $n })
+prompt-terminal-pin = PIN (empty to cancel)
+
 ## The tray
 
 tray-agent-error = Error: Kyso is not running
@@ -173,3 +190,46 @@ tray-notice-inserted = Token "{ $label }" plugged in
 tray-notice-removed = Token "{ $label }" removed
 tray-notice-locked = The PIN of "{ $label }" is locked. Ask the certificate authority (or IT) to unlock it with the PUK/SO PIN.
 tray-notice-expiring = { $holder }'s certificate expires in { $days } days: request a renewal
+
+## kyso doctor, kyso certs (and the tray's diagnostics)
+
+doctor-heading = diagnostics
+doctor-config = config
+doctor-policy = policy
+doctor-absent = absent
+doctor-trust-anchors = trust anchors
+doctor-certificate-count = { $n } certificates
+doctor-failed = FAILED
+doctor-modules = modules
+doctor-no-module = none: install the token driver or set pkcs11_modules
+doctor-tokens = tokens
+doctor-pin-locked = locked: ask the CA to unlock
+doctor-certificates = certificates
+doctor-expires-soon = EXPIRES SOON: request a renewal
+doctor-days-left = { $days } days left
+doctor-expired = EXPIRED
+doctor-not-yet-valid = NOT YET VALID
+doctor-until = until
+
+## The command line
+
+cli-error = Error
+cli-no-token = No token found (kyso doctor tells why)
+cli-origin-approved = approved by the user
+cli-user-approvals-off = user approvals are turned off by policy
+cli-revoked = revoked
+cli-not-approved = was not approved by the user
+cli-trusted = trusted
+cli-not-trusted = not trusted
+cli-ca-not-installed = the CA could not be installed (is certutil from libnss3-tools installed?)
+cli-leaf-days-left = { $days } days left on the TLS leaf
+cli-revocation-policy = Revocation check before signing
+cli-not-checked = not checked
+cli-revoked-upper = REVOKED
+cli-signed = Signed
+
+## Certificate renewal (the tray)
+
+renewal-heading = Certificate renewal details
+renewal-saved = saved
+renewal-paste = Paste into the renewal list for the CA.

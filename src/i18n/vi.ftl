@@ -21,6 +21,13 @@ error-pdf-malformed = Tệp PDF bị hỏng hoặc không phải PDF.
 error-limit-exceeded = Dữ liệu vượt quá giới hạn an toàn.
 error-internal = Lỗi hệ thống. Xem nhật ký của Kyso.
 
+## What an error adds to its code's message (detail-*: not codes, the SDK does not take them)
+
+detail-tries-left = Còn { $n } lần thử.
+detail-few-tries = Thiết bị sẽ bị khóa nếu nhập sai thêm vài lần.
+detail-pin-length = Độ dài mã PIN không hợp lệ.
+detail-certificate-expired = Chứng thư số đã hết hạn.
+
 ## Error codes only the web page sees (the SDK's own)
 
 error-agent-not-running = Chưa chạy phần mềm ký số Kyso trên máy này. Hãy cài đặt hoặc khởi động Kyso.
@@ -150,6 +157,16 @@ dialog-copy = Sao chép
 dialog-origin-question = Cho phép { $origin } dùng chữ ký số của bạn?
 dialog-title-consent = Kyso — Cho phép trang web
 
+## The PIN prompt's lines (dialog and terminal)
+
+prompt-final-try = CẢNH BÁO: còn 1 lần thử, nhập sai sẽ khóa thiết bị
+prompt-requested-by = Yêu cầu từ: { $origin }
+prompt-requested-by-cli = Yêu cầu từ: kyso (dòng lệnh)
+prompt-issued-by = Cấp bởi: { $issuer } — hiệu lực đến { $until }
+prompt-token = Thiết bị
+prompt-per-signature = Khóa yêu cầu PIN cho mỗi chữ ký (chữ ký { $n })
+prompt-terminal-pin = Mã PIN (Enter trống để hủy)
+
 ## The tray
 
 tray-agent-error = Lỗi: Kyso không chạy được
@@ -176,3 +193,46 @@ tray-notice-inserted = Đã cắm thiết bị ký số "{ $label }"
 tray-notice-removed = Đã rút thiết bị ký số "{ $label }"
 tray-notice-locked = PIN của "{ $label }" đã bị khóa. Liên hệ đơn vị cấp chứng thư số (hoặc bộ phận CNTT) để mở khóa bằng mã PUK/SO PIN.
 tray-notice-expiring = Chứng thư số của { $holder } còn { $days } ngày: hãy đề nghị gia hạn
+
+## kyso doctor, kyso certs (and the tray's diagnostics)
+
+doctor-heading = chẩn đoán
+doctor-config = Cấu hình
+doctor-policy = Chính sách
+doctor-absent = không có
+doctor-trust-anchors = Gốc tin cậy
+doctor-certificate-count = { $n } chứng thư
+doctor-failed = LỖI
+doctor-modules = Mô-đun PKCS#11
+doctor-no-module = không có mô-đun nào: hãy cài trình điều khiển token hoặc đặt pkcs11_modules
+doctor-tokens = Thiết bị
+doctor-pin-locked = PIN BỊ KHÓA: liên hệ đơn vị cấp chứng thư để mở khóa
+doctor-certificates = Chứng thư số
+doctor-expires-soon = SẮP HẾT HẠN: hãy đề nghị gia hạn
+doctor-days-left = còn { $days } ngày
+doctor-expired = ĐÃ HẾT HẠN
+doctor-not-yet-valid = CHƯA CÓ HIỆU LỰC
+doctor-until = đến
+
+## The command line
+
+cli-error = Lỗi
+cli-no-token = Không tìm thấy thiết bị ký số (kyso doctor cho biết lý do)
+cli-origin-approved = người dùng cho phép
+cli-user-approvals-off = người dùng không được tự cho phép
+cli-revoked = Đã thu hồi
+cli-not-approved = không có trong danh sách người dùng cho phép
+cli-trusted = tin cậy
+cli-not-trusted = chưa tin cậy
+cli-ca-not-installed = Không cài được chứng thư gốc (đã cài certutil của libnss3-tools chưa?)
+cli-leaf-days-left = chứng thư TLS còn { $days } ngày
+cli-revocation-policy = Kiểm tra thu hồi trước khi ký
+cli-not-checked = không kiểm tra
+cli-revoked-upper = ĐÃ BỊ THU HỒI
+cli-signed = Đã ký
+
+## Certificate renewal (the tray)
+
+renewal-heading = Thông tin gia hạn chứng thư số
+renewal-saved = Đã lưu
+renewal-paste = Dán vào danh sách đề nghị gia hạn gửi đơn vị cấp chứng thư.

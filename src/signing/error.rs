@@ -89,55 +89,25 @@ impl Error {
     /// The message for the user: the code's message plus what this instance adds (retries
     /// left, which rule a request broke). Never internal detail.
     pub fn user_message(&self, lang: Lang) -> String {
+        use crate::i18n::{message, text};
         let base = self.code().message(lang);
-        match (self, lang) {
-            (
-                Self::PinIncorrect {
-                    retries_left: Some(n),
-                    ..
-                },
-                Lang::Vi,
-            ) => {
-                format!("{base} Còn {n} lần thử.")
+        let more = match self {
+            Self::PinIncorrect {
+                retries_left: Some(n),
+                ..
+            } => message(lang, "detail-tries-left", &[("n", (*n).into())]),
+            Self::PinIncorrect {
+                pin_state: PinState::CountLow,
+                ..
+            } => text(lang, "detail-few-tries"),
+            Self::PinLength => text(lang, "detail-pin-length"),
+            Self::CertificateNotValid(Validity::Expired) => {
+                return text(lang, "detail-certificate-expired")
             }
-            (
-                Self::PinIncorrect {
-                    retries_left: Some(n),
-                    ..
-                },
-                Lang::En,
-            ) => {
-                format!("{base} {n} tries left.")
-            }
-            (
-                Self::PinIncorrect {
-                    pin_state: PinState::CountLow,
-                    ..
-                },
-                Lang::Vi,
-            ) => {
-                format!("{base} Thiết bị sẽ bị khóa nếu nhập sai thêm vài lần.")
-            }
-            (
-                Self::PinIncorrect {
-                    pin_state: PinState::CountLow,
-                    ..
-                },
-                Lang::En,
-            ) => {
-                format!("{base} A few more wrong PINs will lock the token.")
-            }
-            (Self::PinLength, Lang::Vi) => format!("{base} Độ dài mã PIN không hợp lệ."),
-            (Self::PinLength, Lang::En) => format!("{base} The PIN has the wrong length."),
-            (Self::CertificateNotValid(Validity::Expired), Lang::Vi) => {
-                "Chứng thư số đã hết hạn.".to_string()
-            }
-            (Self::CertificateNotValid(Validity::Expired), Lang::En) => {
-                "The certificate has expired.".to_string()
-            }
-            (Self::BadRequest(detail), _) => format!("{base} ({detail})"),
-            _ => base.to_string(),
-        }
+            Self::BadRequest(detail) => return format!("{base} ({detail})"),
+            _ => return base,
+        };
+        format!("{base} {more}")
     }
 }
 

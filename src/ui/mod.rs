@@ -10,6 +10,7 @@ pub mod terminal;
 pub mod tray;
 
 use crate::api::{Lang, Purpose};
+use crate::i18n::{both, message};
 use crate::signing::PinPrompt;
 
 /// The lines a prompt shows before asking for a PIN, in both languages, retries and the
@@ -30,12 +31,9 @@ pub fn describe_pin_prompt(request: &PinPrompt) -> Vec<String> {
 /// The retries left, when the token has seen a wrong PIN: a warning on the final try.
 pub fn retries_line(request: &PinPrompt) -> Option<String> {
     match (request.retries_left, request.pin_state) {
-        (Some(1), _) | (_, crate::token::PinState::FinalTry) => Some(
-            "CẢNH BÁO: còn 1 lần thử, nhập sai sẽ khóa thiết bị / WARNING: final try, a wrong PIN locks the token"
-                .to_string(),
-        ),
+        (Some(1), _) | (_, crate::token::PinState::FinalTry) => Some(both("prompt-final-try", &[])),
         (Some(n), state) if state != crate::token::PinState::Ok => {
-            Some(format!("Còn {n} lần thử / {n} tries left"))
+            Some(both("dialog-tries-left", &[("n", n.into())]))
         }
         _ => None,
     }
@@ -45,14 +43,17 @@ pub fn retries_line(request: &PinPrompt) -> Option<String> {
 pub fn describe_request(request: &PinPrompt) -> Vec<String> {
     let mut lines = Vec::new();
     lines.push(match &request.origin {
-        Some(origin) => format!("Yêu cầu từ / Requested by: {origin}"),
-        None => "Yêu cầu từ / Requested by: kyso (dòng lệnh / command line)".to_string(),
+        Some(origin) => both("prompt-requested-by", &[("origin", origin.as_str().into())]),
+        None => both("prompt-requested-by-cli", &[]),
     });
     for (i, doc) in request.documents.iter().enumerate() {
         let number = doc
             .number
             .as_deref()
-            .map(|n| format!(" — Số {n}"))
+            .map(|n| {
+                let number = message(Lang::Vi, "dialog-document-number", &[("number", n.into())]);
+                format!(" — {number}")
+            })
             .unwrap_or_default();
         lines.push(format!(
             "{}. {} / {}: {}{}",
@@ -65,26 +66,30 @@ pub fn describe_request(request: &PinPrompt) -> Vec<String> {
     }
     let signer = &request.signer;
     let kind = report::kind_label(signer.kind);
+    let organization = signer
+        .organization
+        .as_deref()
+        .map(|o| format!(", {o}"))
+        .unwrap_or_default();
     lines.push(format!(
-        "Chứng thư số / Certificate: {} ({kind}){}",
-        signer.holder,
-        signer
-            .organization
-            .as_deref()
-            .map(|o| format!(", {o}"))
-            .unwrap_or_default()
+        "{}: {} ({kind}){organization}",
+        both("label-certificate", &[]),
+        signer.holder
+    ));
+    lines.push(both(
+        "prompt-issued-by",
+        &[
+            ("issuer", signer.issuer.as_str().into()),
+            ("until", signer.valid_until.as_str().into()),
+        ],
     ));
     lines.push(format!(
-        "Cấp bởi / Issued by: {} — hiệu lực đến / valid until {}",
-        signer.issuer, signer.valid_until
+        "{}: {}",
+        both("prompt-token", &[]),
+        request.token_label
     ));
-    lines.push(format!("Thiết bị / Token: {}", request.token_label));
     if let Some(n) = request.per_signature {
-        lines.push(format!(
-            "Khóa yêu cầu PIN cho mỗi chữ ký (chữ ký {}) / The key asks for the PIN for each signature (#{})",
-            n + 1,
-            n + 1
-        ));
+        lines.push(both("prompt-per-signature", &[("n", (n + 1).into())]));
     }
     lines
 }

@@ -1,6 +1,7 @@
 //! The texts people read about their tokens and certificates, shared by the command line
 //! (`kyso certs`, `kyso doctor`) and the tray (diagnostics, renewal row): one wording per fact.
 
+use crate::i18n::both;
 use std::fmt::Write as _;
 
 use crate::api::PinState;
@@ -24,9 +25,9 @@ pub fn kind_label(kind: Kind) -> String {
 /// Days left, expired or not yet valid, in both languages.
 pub fn validity_label(cert: &CertificateDto) -> String {
     match cert.validity {
-        Validity::Valid => format!("còn {} ngày / {} days left", cert.days_left, cert.days_left),
-        Validity::Expired => "ĐÃ HẾT HẠN / EXPIRED".to_string(),
-        Validity::NotYetValid => "CHƯA CÓ HIỆU LỰC / NOT YET VALID".to_string(),
+        Validity::Valid => both("doctor-days-left", &[("days", cert.days_left.into())]),
+        Validity::Expired => both("doctor-expired", &[]),
+        Validity::NotYetValid => both("doctor-not-yet-valid", &[]),
     }
 }
 
@@ -41,8 +42,9 @@ pub fn certificate_lines(cert: &CertificateDto) -> Vec<String> {
         ),
         format!("      {}", cert.subject),
         format!(
-            "      CA: {} — đến / until {} ({})",
+            "      CA: {} — {} {} ({})",
             cert.issuer,
+            both("doctor-until", &[]),
             cert.not_after,
             validity_label(cert)
         ),
@@ -64,27 +66,31 @@ pub struct Sources<'a> {
 /// what to do about a locked PIN) and certificates (with what to do before they expire).
 pub fn diagnostics(status: &StatusResponse, modules: &[ModuleStatus], sources: &Sources) -> String {
     let mut out = String::new();
+    let label = |id: &str| both(id, &[]);
     let absent = |present: bool| {
         if present {
-            ""
+            String::new()
         } else {
-            " (không có / absent)"
+            format!(" ({})", label("doctor-absent"))
         }
     };
     let _ = writeln!(
         out,
-        "Kyso {} — chẩn đoán / diagnostics",
-        status.agent_version
+        "Kyso {} — {}",
+        status.agent_version,
+        label("doctor-heading")
     );
     let _ = writeln!(
         out,
-        "Cấu hình / config: {}{}",
+        "{}: {}{}",
+        label("doctor-config"),
         sources.user_file.0.display(),
         absent(sources.user_file.1)
     );
     let _ = writeln!(
         out,
-        "Chính sách / policy: {}{}",
+        "{}: {}{}",
+        label("doctor-policy"),
         sources.policy_file.0.display(),
         absent(sources.policy_file.1)
     );
@@ -98,25 +104,30 @@ pub fn diagnostics(status: &StatusResponse, modules: &[ModuleStatus], sources: &
         let _ = match crate::certificate::read_certificate_files(sources.trust_anchors) {
             Ok(anchors) => writeln!(
                 out,
-                "Gốc tin cậy / trust anchors: {} chứng thư / certificates ({places})",
-                anchors.len()
+                "{}: {} ({places})",
+                label("doctor-trust-anchors"),
+                both("doctor-certificate-count", &[("n", anchors.len().into())])
             ),
-            Err(e) => writeln!(out, "Gốc tin cậy / trust anchors: LỖI / FAILED {e}"),
+            Err(e) => writeln!(
+                out,
+                "{}: {} {e}",
+                label("doctor-trust-anchors"),
+                label("doctor-failed")
+            ),
         };
     }
-    let _ = writeln!(out, "Mô-đun PKCS#11 / modules ({}):", modules.len());
+    let _ = writeln!(out, "{} ({}):", label("doctor-modules"), modules.len());
     if modules.is_empty() {
-        let _ = writeln!(
-            out,
-            "  không có mô-đun nào / none: install the token driver or set pkcs11_modules"
-        );
+        let _ = writeln!(out, "  {}", label("doctor-no-module"));
     }
     for module in modules {
         let _ = match (&module.error, &module.library) {
             (Some(error), _) => writeln!(
                 out,
-                "  LỖI / FAILED  {} [{}]: {error}",
-                module.path, module.source
+                "  {}  {} [{}]: {error}",
+                label("doctor-failed"),
+                module.path,
+                module.source
             ),
             (None, Some(lib)) => {
                 writeln!(out, "  OK  {} [{}] — {lib}", module.path, module.source)
@@ -124,7 +135,7 @@ pub fn diagnostics(status: &StatusResponse, modules: &[ModuleStatus], sources: &
             (None, None) => writeln!(out, "  ?   {} [{}]", module.path, module.source),
         };
     }
-    let _ = writeln!(out, "Thiết bị / tokens ({}):", status.tokens.len());
+    let _ = writeln!(out, "{} ({}):", label("doctor-tokens"), status.tokens.len());
     for token in &status.tokens {
         let _ = writeln!(
             out,
@@ -139,26 +150,26 @@ pub fn diagnostics(status: &StatusResponse, modules: &[ModuleStatus], sources: &
                 ""
             },
             if token.pin_state == PinState::Locked {
-                " — PIN BỊ KHÓA: liên hệ đơn vị cấp chứng thư để mở khóa / locked: ask the CA to unlock"
+                format!(" — {}", label("doctor-pin-locked"))
             } else {
-                ""
+                String::new()
             }
         );
     }
     let _ = writeln!(
         out,
-        "Chứng thư số / certificates ({}):",
+        "{} ({}):",
+        label("doctor-certificates"),
         status.certificates.len()
     );
     for cert in &status.certificates {
         for line in certificate_lines(cert) {
             let _ = writeln!(out, "{line}");
         }
-        if cert.validity == Validity::Valid && cert.days_left <= 30 {
-            let _ = writeln!(
-                out,
-                "      SẮP HẾT HẠN: hãy đề nghị gia hạn / EXPIRES SOON: request a renewal"
-            );
+        if cert.validity == Validity::Valid
+            && cert.days_left <= crate::certificate::EXPIRY_WARNING_DAYS
+        {
+            let _ = writeln!(out, "      {}", label("doctor-expires-soon"));
         }
     }
     out

@@ -2,6 +2,7 @@
 //! the same facts as the GUI dialog and reads the PIN without echo from the TTY (never from
 //! standard input, so a pipe cannot feed it).
 
+use crate::i18n::both;
 use std::io::{BufRead, Write};
 
 use secrecy::SecretString;
@@ -30,14 +31,13 @@ fn ask_line(question: &str) -> Option<String> {
 
 impl Prompt for TerminalPrompt {
     fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
-        eprintln!("Kyso — Ký số văn bản / Sign a document");
+        eprintln!("Kyso — {}", both("dialog-sign-heading", &[]));
         show(&super::describe_pin_prompt(request));
         if request.protected_auth_path {
-            eprintln!("Nhập mã PIN trên thiết bị / Enter the PIN on the device");
+            eprintln!("{}", both("dialog-pinpad", &[]));
             return Ok(PinEntry::PinPad);
         }
-        match rpassword::prompt_password("Mã PIN / PIN (Enter trống để hủy / empty to cancel): ")
-        {
+        match rpassword::prompt_password(format!("{}: ", both("prompt-terminal-pin", &[]))) {
             Ok(pin) if !pin.is_empty() => Ok(PinEntry::Pin(SecretString::from(pin))),
             Ok(_) => Err(PinRefusal::Cancelled),
             Err(e) => {
@@ -48,10 +48,9 @@ impl Prompt for TerminalPrompt {
     }
 
     fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal> {
-        let answer = ask_line(&format!(
-            "Cho phép {origin} dùng chữ ký số của bạn? / Allow {origin} to use your digital signature? [o]nce / [a]lways / [N]o: "
-        ))
-        .ok_or(PinRefusal::Cancelled)?;
+        let question = both("dialog-origin-question", &[("origin", origin.into())]);
+        let answer = ask_line(&format!("{question} [o]nce / [a]lways / [N]o: "))
+            .ok_or(PinRefusal::Cancelled)?;
         Ok(match answer.to_ascii_lowercase().as_str() {
             "o" | "once" => OriginDecision::AllowOnce,
             "a" | "always" => OriginDecision::AlwaysAllow,
@@ -60,10 +59,10 @@ impl Prompt for TerminalPrompt {
     }
 
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
+        let count = batch.documents.len();
         eprintln!(
-            "Ký {} văn bản / Sign {} documents:",
-            batch.documents.len(),
-            batch.documents.len()
+            "{}:",
+            both("dialog-batch-heading", &[("count", count.into())])
         );
         for (i, doc) in batch.documents.iter().enumerate() {
             eprintln!(
@@ -73,7 +72,8 @@ impl Prompt for TerminalPrompt {
                 doc.title
             );
         }
-        let answer = ask_line("Tiếp tục? / Continue? [y/N]: ").ok_or(PinRefusal::Cancelled)?;
+        let answer = ask_line(&format!("{}? [y/N]: ", both("dialog-continue", &[])))
+            .ok_or(PinRefusal::Cancelled)?;
         if matches!(
             answer.to_ascii_lowercase().as_str(),
             "y" | "yes" | "c" | "co" | "có"
