@@ -63,13 +63,33 @@ pub enum ErrorCode {
     LimitExceeded,
     /// Anything else; details are in the agent's log only.
     Internal,
+    /// The bridge: no or a wrong `Authorization: Bearer` token.
+    Unauthorized,
+    /// The PDF is encrypted with a user password, or with a security handler Kyso cannot open.
+    PdfEncrypted,
+    /// The PDF has no empty signature placeholder: it was not prepared, or is already signed.
+    PdfNotPrepared,
+    /// The CMS is not a usable SignedData.
+    CmsInvalid,
+    /// The CMS was made for other bytes than this prepared file (another preparation, another
+    /// document).
+    CmsMismatch,
+    /// The CMS (with its timestamp and evidence) does not fit the placeholder.
+    SignatureTooLarge,
+    /// Where the stamp should go is not in the document: the anchor text, the page, the field,
+    /// or the leader's signature a seal goes over.
+    PlacementNotFound,
+    /// The stamp image is not a usable PNG.
+    ImageInvalid,
+    /// The timestamp authority did not answer, or answered with an unusable token.
+    TsaUnavailable,
 }
 
 pub use crate::i18n::Lang;
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 24] = [
         Self::OriginNotAllowed,
         Self::UserCancelled,
         Self::Timeout,
@@ -85,6 +105,15 @@ impl ErrorCode {
         Self::PdfMalformed,
         Self::LimitExceeded,
         Self::Internal,
+        Self::Unauthorized,
+        Self::PdfEncrypted,
+        Self::PdfNotPrepared,
+        Self::CmsInvalid,
+        Self::CmsMismatch,
+        Self::SignatureTooLarge,
+        Self::PlacementNotFound,
+        Self::ImageInvalid,
+        Self::TsaUnavailable,
     ];
 
     /// The message a user reads for this code (the catalogue's `error-…`).
@@ -95,7 +124,16 @@ impl ErrorCode {
     /// The HTTP status that goes with the code.
     pub fn http_status(self) -> u16 {
         match self {
-            Self::BadRequest | Self::PdfMalformed => 400,
+            Self::BadRequest
+            | Self::PdfMalformed
+            | Self::PdfEncrypted
+            | Self::PdfNotPrepared
+            | Self::CmsInvalid
+            | Self::ImageInvalid => 400,
+            Self::Unauthorized => 401,
+            Self::CmsMismatch | Self::SignatureTooLarge => 409,
+            Self::PlacementNotFound => 422,
+            Self::TsaUnavailable => 502,
             Self::LimitExceeded => 413,
             Self::OriginNotAllowed => 403,
             Self::CertificateNotFound => 404,
@@ -129,6 +167,15 @@ impl ErrorCode {
             Self::PdfMalformed => "PDF_MALFORMED",
             Self::LimitExceeded => "LIMIT_EXCEEDED",
             Self::Internal => "INTERNAL",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::PdfEncrypted => "PDF_ENCRYPTED",
+            Self::PdfNotPrepared => "PDF_NOT_PREPARED",
+            Self::CmsInvalid => "CMS_INVALID",
+            Self::CmsMismatch => "CMS_MISMATCH",
+            Self::SignatureTooLarge => "SIGNATURE_TOO_LARGE",
+            Self::PlacementNotFound => "PLACEMENT_NOT_FOUND",
+            Self::ImageInvalid => "IMAGE_INVALID",
+            Self::TsaUnavailable => "TSA_UNAVAILABLE",
         }
     }
 }
@@ -456,6 +503,15 @@ mod tests {
             ErrorCode::PdfMalformed => 12,
             ErrorCode::LimitExceeded => 13,
             ErrorCode::Internal => 14,
+            ErrorCode::Unauthorized => 15,
+            ErrorCode::PdfEncrypted => 16,
+            ErrorCode::PdfNotPrepared => 17,
+            ErrorCode::CmsInvalid => 18,
+            ErrorCode::CmsMismatch => 19,
+            ErrorCode::SignatureTooLarge => 20,
+            ErrorCode::PlacementNotFound => 21,
+            ErrorCode::ImageInvalid => 22,
+            ErrorCode::TsaUnavailable => 23,
         };
         for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
             assert_eq!(position(code), i);

@@ -34,6 +34,10 @@ pub enum Error {
         /// What the parser said.
         message: String,
     },
+    /// The settings file named with `--config` does not exist (a typo must not run with the
+    /// defaults, silently).
+    #[error("{0}: no such settings file")]
+    Missing(PathBuf),
     /// No home folder to keep user data in, and no `--data-dir`.
     #[error("no user data folder; pass --data-dir")]
     NoDataDir,
@@ -270,6 +274,7 @@ impl Config {
     pub fn load(user_file: Option<&Path>, data_dir: Option<&Path>) -> Result<Self, Error> {
         let dirs = project_dirs();
         let user_file = match (user_file, &dirs) {
+            (Some(path), _) if !path.exists() => return Err(Error::Missing(path.to_path_buf())),
             (Some(path), _) => path.to_path_buf(),
             (None, Some(dirs)) => dirs.config_dir().join("config.toml"),
             (None, None) => PathBuf::from("kyso.toml"),

@@ -31,6 +31,9 @@ struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Log lines as `text` or `json` (default: json for `kyso bridge`, text otherwise).
+    #[arg(long, global = true, value_enum, env = "KYSO_LOG_FORMAT")]
+    log_format: Option<cli::values::LogFormat>,
     /// Without a command: `kyso run`.
     #[command(subcommand)]
     command: Option<Command>,
@@ -147,7 +150,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 3 } else { 0 });
         }
     };
-    init_logging(cli.verbose);
+    // The bridge is a service: JSON lines and its access log (info) by default.
+    let service = matches!(cli.command, Some(Command::Bridge(_)));
+    let json = match cli.log_format {
+        Some(format) => format == cli::values::LogFormat::Json,
+        None => service,
+    };
+    init_logging(cli.verbose.max(u8::from(service)), json);
     let command = cli.command.take().unwrap_or(Command::Run {
         port: None,
         autostart: false,
@@ -201,7 +210,7 @@ mod log_sink {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, json: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -209,10 +218,14 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KYSO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| log_sink::Sink)
-        .init();
+        .with_writer(|| log_sink::Sink);
+    if json {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
 }
 
 fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {

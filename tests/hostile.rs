@@ -144,6 +144,7 @@ fn bridge(max_body: usize, concurrency: usize) -> Bridge {
         samples_dir: None,
         agent_port: None,
         openapi: Some(kyso::contract::document()),
+        token: None,
     };
     runtime.spawn(async move {
         let _ = kyso::bridge::serve(listener, config).await;

@@ -718,7 +718,11 @@ fn the_clerk_writes_number_and_date_and_both_signatures_stay_valid() {
         true,
         &["--role", "issue", "--image", &seal, "--number", "12"],
     );
-    assert!(text(&out).1.contains("--number-at"), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("no place for the number"),
+        "{:?}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -605,8 +605,15 @@ fn the_bridge_embeds_the_validation_data_too() {
     let signed = sign_with(&p, "good", &["ca"]);
     let dir = signed.parent().expect("dir").to_path_buf();
     let port = free_port();
+    // The bridge as a DMS server runs it: a bearer token from a file.
+    let token = "bridge-test-token-0123456789abcdef";
+    let token_file = dir.join("bridge.token");
+    std::fs::write(&token_file, format!("{token}\n")).expect("token");
+    let bearer = format!("Bearer {token}");
     let mut bridge = kyso()
         .args(["bridge", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--token-file")
+        .arg(&token_file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -625,6 +632,7 @@ fn the_bridge_embeds_the_validation_data_too() {
         .into();
     let mut response = agent
         .post(&format!("http://127.0.0.1:{port}/v1/embed"))
+        .header("Authorization", &bearer)
         .header("Content-Type", "application/json")
         .send(body.to_string())
         .expect("bridge");
@@ -635,6 +643,7 @@ fn the_bridge_embeds_the_validation_data_too() {
         body["level"] = serde_json::json!(level);
         let mut refused = agent
             .post(&format!("http://127.0.0.1:{port}/v1/embed"))
+            .header("Authorization", &bearer)
             .header("Content-Type", "application/json")
             .send(body.to_string())
             .expect("bridge");
@@ -669,6 +678,8 @@ fn the_bridge_embeds_the_validation_data_too() {
         .arg("--config")
         .arg(&config)
         .args(["bridge", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--token-file")
+        .arg(&token_file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -678,6 +689,7 @@ fn the_bridge_embeds_the_validation_data_too() {
     lta["level"] = serde_json::json!("B-LTA");
     let mut response = agent
         .post(&format!("http://127.0.0.1:{port}/v1/embed"))
+        .header("Authorization", &bearer)
         .header("Content-Type", "application/json")
         .send(lta.to_string())
         .expect("bridge");

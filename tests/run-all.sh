@@ -19,10 +19,12 @@ echo "== cargo test (the mutation fuzzer runs for a minute within it)"
 KYSO_FUZZ_SECS=60 cargo test --workspace --locked 2>&1 | tee target/kyso-test.log
 
 echo "== the contract: OpenAPI lint (Redocly), then the web SDK's build and tests (its generated"
-echo "   types and messages checked against src/openapi.json and src/i18n/*.ftl)"
+echo "   types and messages checked against src/openapi.json and src/i18n/*.ftl), then the package"
+echo "   as npm would publish it (publint, arethetypeswrong)"
 (cd web-sdk && npm ci --no-audit --no-fund --silent \
   && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npm run --silent lint:openapi \
-  && npm test) 2>&1 | tee target/kyso-sdk-test.log
+  && npm test \
+  && npm run --silent lint:package) 2>&1 | tee target/kyso-sdk-test.log
 
 echo "== release build"
 cargo build --release --locked --bin kyso

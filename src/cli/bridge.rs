@@ -17,9 +17,21 @@ pub struct BridgeArgs {
     /// Serve the demo page and the SDK from this web-sdk folder.
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
-    /// Largest request body, MiB.
-    #[arg(long, default_value_t = 64)]
+    /// Largest request body, MiB (a PDF travels as base64: 280 MiB carries a 200 MiB PDF).
+    #[arg(long, default_value_t = 280)]
     pub max_body_mb: usize,
+    /// File holding the bearer token every `/v1/` and `/metrics` request must send
+    /// (`Authorization: Bearer TOKEN`); e.g. `openssl rand -hex 32 > /etc/kyso/bridge.token`.
+    #[arg(
+        long,
+        env = "KYSO_BRIDGE_TOKEN_FILE",
+        required_unless_present = "insecure_no_auth"
+    )]
+    pub token_file: Option<PathBuf>,
+    /// Accept requests without a token (only behind something that authenticates, or on a
+    /// machine where every local program may sign PDFs).
+    #[arg(long, conflicts_with = "token_file")]
+    pub insecure_no_auth: bool,
     /// Operations at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
@@ -28,12 +40,33 @@ pub struct BridgeArgs {
     pub crl: Vec<PathBuf>,
 }
 
+/// The token in `path`, trimmed: at least 16 characters, so that a placeholder or an empty
+/// file is not taken for a secret.
+fn read_token(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.len() < 16 || token.contains(char::is_whitespace) {
+        return Err(format!(
+            "{}: the token must be one line of at least 16 characters (openssl rand -hex 32)",
+            path.display()
+        ));
+    }
+    Ok(token.to_string())
+}
+
 /// Serves the bridge until the process ends.
 ///
 /// # Errors
 /// The address is taken; an unreadable trust anchor or CRL file.
 pub fn run(config: &Config, args: &BridgeArgs) -> Result<ExitCode, String> {
     let anchors = certificate::read_certificate_files(&config.trust_anchors)?;
+    let token = match &args.token_file {
+        Some(path) => Some(read_token(path)?),
+        None => {
+            tracing::warn!("the bridge accepts requests without a token (--insecure-no-auth)");
+            None
+        }
+    };
     let bridge = kyso::bridge::BridgeConfig {
         max_body: args.max_body_mb * 1024 * 1024,
         concurrency: args.concurrency,
@@ -45,6 +78,7 @@ pub fn run(config: &Config, args: &BridgeArgs) -> Result<ExitCode, String> {
         samples_dir: None,
         agent_port: Some(config.port),
         openapi: Some(kyso::contract::document()),
+        token,
     };
     let listen = args.listen;
     runtime()?.block_on(async move {

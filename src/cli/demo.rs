@@ -230,6 +230,8 @@ pub fn command(
             samples_dir: Some(dir.join("docs")),
             agent_port: Some(agent_port),
             openapi: Some(kyso::contract::document()),
+            // The demo page calls the bridge itself, on loopback: no token.
+            token: None,
         };
         tokio::spawn(async move {
             let _ = kyso::bridge::serve(bridge_listener, bridge).await;

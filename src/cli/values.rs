@@ -157,3 +157,12 @@ impl From<Level> for kyso::pades::archive::Level {
         }
     }
 }
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for journald, Loki, Elasticsearch…).
+    Json,
+}

@@ -17,6 +17,15 @@ error-busy = The token is busy with another operation.
 error-pdf-malformed = The PDF is damaged or not a PDF.
 error-limit-exceeded = The input exceeds a safety limit.
 error-internal = Internal error. See the Kyso log.
+error-unauthorized = The PDF service's access token is missing or wrong (Authorization: Bearer).
+error-pdf-encrypted = The PDF is encrypted with a password; send it unencrypted.
+error-pdf-not-prepared = The PDF is not prepared for signing (no empty signature field), or is already signed.
+error-cms-invalid = The signature (CMS) cannot be read.
+error-cms-mismatch = The signature was made for another file, not this prepared file.
+error-signature-too-large = The signature is larger than the space reserved in the file; prepare it again with a larger size.
+error-placement-not-found = Where the stamp should go is not in the document.
+error-image-invalid = The signature or seal image is not a usable PNG file.
+error-tsa-unavailable = The timestamp server did not answer, or answered with an unusable token.
 
 ## What an error adds to its code's message (detail-*: not codes, the SDK does not take them)
 
@@ -31,6 +40,7 @@ error-agent-not-running = The Kyso signing agent is not running on this computer
 error-certificate-not-trusted = The browser does not trust Kyso yet. Run "kyso trust install" or contact IT.
 error-local-network-blocked = The browser blocks this page from reaching Kyso. Allow local network access for this site.
 error-api-version-unsupported = The installed Kyso version is not compatible. Update Kyso.
+error-aborted = The page cancelled the operation.
 
 ## What a signature is for (the PIN dialog)
 

@@ -20,6 +20,15 @@ error-busy = Thiết bị ký số đang bận với một thao tác khác.
 error-pdf-malformed = Tệp PDF bị hỏng hoặc không phải PDF.
 error-limit-exceeded = Dữ liệu vượt quá giới hạn an toàn.
 error-internal = Lỗi hệ thống. Xem nhật ký của Kyso.
+error-unauthorized = Thiếu hoặc sai mã truy cập của dịch vụ PDF (Authorization: Bearer).
+error-pdf-encrypted = Tệp PDF được mã hóa bằng mật khẩu; hãy gửi bản không mã hóa.
+error-pdf-not-prepared = Tệp PDF chưa được chuẩn bị để ký (không có ô chữ ký trống) hoặc đã được ký.
+error-cms-invalid = Chữ ký (CMS) không đọc được.
+error-cms-mismatch = Chữ ký được tạo cho một tệp khác, không phải tệp đã chuẩn bị này.
+error-signature-too-large = Chữ ký lớn hơn chỗ dành sẵn trong tệp; hãy chuẩn bị lại với kích thước lớn hơn.
+error-placement-not-found = Không tìm thấy vị trí đặt dấu chữ ký trong văn bản.
+error-image-invalid = Ảnh chữ ký hoặc con dấu không phải tệp PNG dùng được.
+error-tsa-unavailable = Máy chủ dấu thời gian không trả lời hoặc trả lời không hợp lệ.
 
 ## What an error adds to its code's message (detail-*: not codes, the SDK does not take them)
 
@@ -34,6 +43,7 @@ error-agent-not-running = Chưa chạy phần mềm ký số Kyso trên máy nà
 error-certificate-not-trusted = Trình duyệt chưa tin cậy Kyso. Chạy "kyso trust install" hoặc liên hệ bộ phận CNTT.
 error-local-network-blocked = Trình duyệt đang chặn trang này kết nối tới Kyso. Hãy cho phép truy cập mạng cục bộ (Local network) cho trang.
 error-api-version-unsupported = Phiên bản Kyso trên máy không tương thích. Hãy cập nhật Kyso.
+error-aborted = Trang web đã hủy thao tác.
 
 ## What a signature is for (the PIN dialog)
 

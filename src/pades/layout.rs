@@ -237,7 +237,7 @@ pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Erro
     let pages = doc.pages()?;
     let (_, dict) = pages
         .get(page.wrapping_sub(1))
-        .ok_or_else(|| Error::Placement(format!("no page {page}")))?;
+        .ok_or_else(|| Error::PlacementNotFound(format!("no page {page}")))?;
     let resources = doc.inherited(dict, b"Resources");
     let fonts = resources
         .as_dict()

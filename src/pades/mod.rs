@@ -22,7 +22,7 @@ pub mod update;
 pub mod verify;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Errors of the PDF side.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +40,13 @@ pub enum Error {
     /// The stamp font cannot be used.
     #[error("font: {0}")]
     Font(String),
-    /// The stamp cannot be placed as asked.
+    /// The stamp cannot be placed as asked (options that contradict each other or the role).
     #[error("placement: {0}")]
     Placement(String),
+    /// Where the stamp should go is not in the document (the anchor text, the page, the field,
+    /// the leader's signature a seal goes over).
+    #[error("not found: {0}")]
+    PlacementNotFound(String),
     /// The file has no empty signature placeholder (not prepared, or already signed).
     #[error("no empty signature placeholder: prepare the file first")]
     NoPlaceholder,
@@ -53,7 +57,7 @@ pub enum Error {
     #[error("the CMS does not belong to this prepared file (message-digest differs from the ByteRange digest)")]
     CmsMismatch,
     /// The CMS is larger than the placeholder.
-    #[error("the CMS needs {needed} bytes but the placeholder holds {available}: prepare with a larger --contents-size")]
+    #[error("the CMS needs {needed} bytes but the placeholder holds {available}: prepare with a larger contents size")]
     CmsTooLarge {
         /// DER bytes of the CMS.
         needed: usize,

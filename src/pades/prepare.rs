@@ -183,7 +183,7 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
         pages
             .get(index.wrapping_sub(1))
             .cloned()
-            .ok_or(Error::Placement(format!(
+            .ok_or(Error::PlacementNotFound(format!(
                 "the document has {} pages, not {index}",
                 pages.len()
             )))
@@ -327,7 +327,7 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
     // Fill the clerk's fields: value and appearance (number, date) in this revision.
     for fill in &request.fill_fields {
         let (n, dict) = find_field(doc, &fill.name)?.ok_or_else(|| {
-            Error::Placement(format!(
+            Error::PlacementNotFound(format!(
                 "the draft has no field {}: prepare the leader's signature with its place",
                 fill.name
             ))

@@ -344,7 +344,7 @@ fn page_size(doc: &Document<'_>, page: usize) -> Result<(f64, f64), Error> {
     let pages = doc.pages()?;
     let (_, dict) = pages
         .get(page.wrapping_sub(1))
-        .ok_or_else(|| Error::Placement(format!("no page {page}")))?;
+        .ok_or_else(|| Error::PlacementNotFound(format!("no page {page}")))?;
     let media: Vec<f64> = doc
         .inherited(dict, b"MediaBox")
         .as_array()
@@ -444,9 +444,12 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                         ),
                         None => (150.0, 50.0),
                     };
-                    let (page, rect) = super::layout::above_anchor(doc, text, w, h.min(80.0)).ok_or_else(|| {
-                        need(&format!("không thấy \"{text}\" trong văn bản / \"{text}\" is not on any page: give --rect"))
-                    })?;
+                    let (page, rect) = super::layout::above_anchor(doc, text, w, h.min(80.0))
+                        .ok_or_else(|| {
+                            Error::PlacementNotFound(format!(
+                                "\"{text}\" is not on any page: give a rectangle instead"
+                            ))
+                        })?;
                     Some(Placement { page, rect })
                 }
                 Some(Place::At(placement)) => Some(*placement),
@@ -461,7 +464,7 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 }],
                 (None, Some(_)) => {
                     return Err(need(
-                        "the signature image needs a place (--rect or --anchor)",
+                        "the signature image needs a place (a rectangle or an anchor text)",
                     ))
                 }
                 (None, None) => Vec::new(),
@@ -527,8 +530,8 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 |name: &str| -> Result<bool, Error> { Ok(find_field(doc, name)?.is_none()) };
             if let Some(number) = number {
                 if missing(NUMBER_FIELD)? {
-                    return Err(need(
-                        "văn bản chưa có chỗ ghi số / the draft has no place for the number: prepare the leader's signature with --number-at PAGE:X,Y (after Số:)",
+                    return Err(Error::PlacementNotFound(
+                        "the draft has no place for the number: prepare the leader's signature with the number's position (after Số:)".into(),
                     ));
                 }
                 fill_fields.push(FieldFill {
@@ -554,8 +557,8 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                         format!("{:02}", u8::from(date.month())),
                     ));
                 } else {
-                    return Err(need(
-                        "văn bản chưa có chỗ ghi ngày / the draft has no place for the date: prepare the leader's signature with --date-at PAGE:X,Y",
+                    return Err(Error::PlacementNotFound(
+                        "the draft has no place for the date: prepare the leader's signature with the date's position".into(),
                     ));
                 }
             }
@@ -808,8 +811,8 @@ pub fn seal_placement(
                 && s.verdict != super::verify::Verdict::Invalid
         })
         .ok_or_else(|| {
-            Error::Placement(
-                "chưa có chữ ký hợp lệ của người có thẩm quyền / no valid personal signature to issue".into(),
+            Error::PlacementNotFound(
+                "no valid personal signature of the competent person to seal over".into(),
             )
         })?;
     let (page, rect) = widget_rect(doc, &leader.field)?;
@@ -858,7 +861,7 @@ fn widget_rect(doc: &Document<'_>, field: &str) -> Result<(usize, [f64; 4]), Err
             }
         }
     }
-    Err(Error::Placement(format!(
+    Err(Error::PlacementNotFound(format!(
         "the signature {field} has no visible stamp to seal over"
     )))
 }

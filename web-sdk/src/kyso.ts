@@ -48,8 +48,9 @@ export type SignRequest = Omit<Schemas["SignRequest"], "digest" | "digestAlgorit
  * document security store (PAdES B-LT) with the bridge's `/v1/embed` `revocation`. */
 export type RevocationEvidence = Schemas["RevocationEvidence"];
 
-/** A signature, its certificate and chain, and what the agent checked before signing. */
-export type SignResult = Schemas["SignResponse"];
+/** A signature, its certificate and chain, and what the agent checked before signing. The
+ * SDK always asks for the `cms` format, so `cms` is there. */
+export type SignResult = Omit<Schemas["SignResponse"], "cms"> & { cms: string };
 
 /** A signing certificate as the agent lists it. */
 export type Certificate = Schemas["CertificateDto"];
@@ -61,7 +62,15 @@ export type TokenInfo = Schemas["TokenDto"];
 export type Status = Schemas["StatusResponse"];
 
 /** One item of a batch: a signature or an error. */
-export type BatchResult = Schemas["BatchResult"];
+export type BatchResult = SignResult | Schemas["ErrorResponse"];
+
+/** What every call takes: the page's own `AbortSignal` (a "Cancel" button, a route change)
+ * and a time limit in milliseconds. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Default: 10 s for reads, 5 min for `sign` (the user types a PIN), 30 min for a batch. */
+  timeoutMs?: number;
+}
 
 export type KysoEvent = "tokenInserted" | "tokenRemoved" | "pinLocked" | "certificateExpiring";
 
@@ -78,6 +87,32 @@ export interface ConnectOptions {
 
 /** The API version this SDK speaks. */
 export const API_VERSION = 1;
+
+const READ_TIMEOUT_MS = 10_000;
+const SIGN_TIMEOUT_MS = 5 * 60_000;
+const BATCH_TIMEOUT_MS = 30 * 60_000;
+
+/** One signal for a call: the caller's, or the time limit, whichever comes first. */
+function limit(options: CallOptions, defaultTimeoutMs: number): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new KysoError("TIMEOUT")), options.timeoutMs ?? defaultTimeoutMs);
+  const forward = () => controller.abort(options.signal?.reason);
+  if (options.signal?.aborted) forward();
+  else options.signal?.addEventListener("abort", forward, { once: true });
+  return {
+    signal: controller.signal,
+    stop: () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", forward);
+    },
+  };
+}
+
+/** `TIMEOUT` when the time limit ended the call, `ABORTED` when the page did. */
+function aborted(options: CallOptions, lang: "vi" | "en"): KysoError {
+  const byPage = options.signal?.aborted === true;
+  return new KysoError(byPage ? "ABORTED" : "TIMEOUT", { lang });
+}
 
 /** Maps an agent error body to a KysoError. */
 export function errorFromBody(body: unknown, lang: "vi" | "en" = "vi"): KysoError {
@@ -131,41 +166,53 @@ export class Kyso {
     this.lang = lang;
   }
 
-  private async call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-    let reply: Response;
+  private async call<T>(method: "GET" | "POST", path: string, body: unknown, options: CallOptions, defaultTimeoutMs: number): Promise<T> {
+    const { signal, stop } = limit(options, defaultTimeoutMs);
     try {
-      reply = await this.fetchImpl(this.base + path, {
-        method,
-        headers: body === undefined ? { "Accept-Language": this.lang } : { "Content-Type": "application/json", "Accept-Language": this.lang },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch {
-      throw await unreachable(Number(new URL(this.base).port), this.fetchImpl, this.lang);
+      let reply: Response;
+      try {
+        reply = await this.fetchImpl(this.base + path, {
+          method,
+          headers: body === undefined ? { "Accept-Language": this.lang } : { "Content-Type": "application/json", "Accept-Language": this.lang },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        });
+      } catch {
+        if (signal.aborted) throw aborted(options, this.lang);
+        throw await unreachable(Number(new URL(this.base).port), this.fetchImpl, this.lang);
+      }
+      const json = await reply.json().catch(() => null);
+      if (signal.aborted) throw aborted(options, this.lang);
+      if (!reply.ok) throw errorFromBody(json, this.lang);
+      return json as T;
+    } finally {
+      stop();
     }
-    const json = await reply.json().catch(() => null);
-    if (!reply.ok) throw errorFromBody(json, this.lang);
-    return json as T;
   }
 
   /** Agent version, tokens and certificates. */
-  status(): Promise<Status> {
-    return this.call("GET", "/v1/status");
+  status(options: CallOptions = {}): Promise<Status> {
+    return this.call("GET", "/v1/status", undefined, options, READ_TIMEOUT_MS);
   }
 
   /** Signing certificates, optionally only personal or organisation ones. */
-  async certificates(options: { kind?: "personal" | "organization" } = {}): Promise<Certificate[]> {
+  async certificates(options: { kind?: "personal" | "organization" } & CallOptions = {}): Promise<Certificate[]> {
     const query = options.kind ? `?kind=${options.kind}` : "";
-    return (await this.call<{ certificates: Certificate[] }>("GET", `/v1/certificates${query}`)).certificates;
+    return (await this.call<{ certificates: Certificate[] }>("GET", `/v1/certificates${query}`, undefined, options, READ_TIMEOUT_MS)).certificates;
   }
 
   /** Signs one digest; the agent asks the PIN in its own dialog. */
-  sign(request: SignRequest): Promise<SignResult> {
-    return this.call("POST", "/v1/sign", { digestAlgorithm: "SHA-256", format: "cms", ...request });
+  sign(request: SignRequest, options: CallOptions = {}): Promise<SignResult> {
+    return this.call("POST", "/v1/sign", { digestAlgorithm: "SHA-256", format: "cms", ...request }, options, SIGN_TIMEOUT_MS);
   }
 
   /** Signs several digests with one certificate, one confirmation and one PIN. */
-  async signBatch(request: { certificateId: string; digestAlgorithm?: SignRequest["digestAlgorithm"]; items: Array<{ digest: string; document: DocumentInfo }> }): Promise<BatchResult[]> {
-    const reply = await this.call<{ results: BatchResult[] }>("POST", "/v1/sign/batch", { digestAlgorithm: "SHA-256", format: "cms", ...request });
+  async signBatch(
+    request: { certificateId: string; digestAlgorithm?: SignRequest["digestAlgorithm"]; items: Array<{ digest: string; document: DocumentInfo }> },
+    options: CallOptions = {},
+  ): Promise<BatchResult[]> {
+    const body = { digestAlgorithm: "SHA-256", format: "cms", ...request };
+    const reply = await this.call<{ results: BatchResult[] }>("POST", "/v1/sign/batch", body, options, BATCH_TIMEOUT_MS);
     return reply.results;
   }
 

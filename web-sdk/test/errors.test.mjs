@@ -2,14 +2,11 @@
 // and the three ways an unreachable agent is told apart.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { connect, errorFromBody, KysoError, MESSAGES } from "../dist/kyso.js";
 
-const AGENT_CODES = [
-  "ORIGIN_NOT_ALLOWED", "USER_CANCELLED", "TIMEOUT", "TOKEN_NOT_PRESENT", "PIN_INCORRECT",
-  "PIN_LOCKED", "CERTIFICATE_NOT_FOUND", "CERTIFICATE_NOT_VALID", "CERTIFICATE_REVOKED",
-  "REVOCATION_UNAVAILABLE", "BAD_REQUEST", "BUSY", "PDF_MALFORMED",
-  "LIMIT_EXCEEDED", "INTERNAL",
-];
+/** The agent's and the bridge's codes, as the contract lists them. */
+const AGENT_CODES = JSON.parse(readFileSync(new URL("../../src/openapi.json", import.meta.url), "utf8")).components.schemas.ErrorCode.enum;
 
 const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 
@@ -26,13 +23,12 @@ test("every agent error code maps to a KysoError with both messages", () => {
   assert.equal(errorFromBody(null).code, "INTERNAL");
 });
 
-test("the SDK knows exactly the agent's codes (from the OpenAPI document) and its own four", async () => {
-  const { readFile } = await import("node:fs/promises");
-  const openapi = JSON.parse(await readFile(new URL("../../src/openapi.json", import.meta.url), "utf8"));
-  const agent = [...openapi.components.schemas.ErrorCode.enum].sort();
-  assert.deepEqual(agent, [...AGENT_CODES].sort());
+test("the SDK knows exactly the contract's codes and its own five", async () => {
+  const agent = [...AGENT_CODES].sort();
+  assert.ok(agent.includes("PIN_INCORRECT") && agent.includes("CMS_MISMATCH"));
+  for (const code of agent) assert.ok(MESSAGES[code], code);
   const own = Object.keys(MESSAGES).filter((c) => !agent.includes(c)).sort();
-  assert.deepEqual(own, ["AGENT_NOT_RUNNING", "API_VERSION_UNSUPPORTED", "CERTIFICATE_NOT_TRUSTED", "LOCAL_NETWORK_BLOCKED"]);
+  assert.deepEqual(own, ["ABORTED", "AGENT_NOT_RUNNING", "API_VERSION_UNSUPPORTED", "CERTIFICATE_NOT_TRUSTED", "LOCAL_NETWORK_BLOCKED"]);
 });
 
 test("an agent that refuses the origin gives ORIGIN_NOT_ALLOWED at connect", async () => {
@@ -87,4 +83,33 @@ test("sign sends the digest and document, never a PIN, and maps a wrong PIN", as
   const body = JSON.parse(calls[1].init.body);
   assert.deepEqual(Object.keys(body).sort(), ["certificateId", "digest", "digestAlgorithm", "document", "format"]);
   assert.equal(calls[1].init.headers["Content-Type"], "application/json");
+});
+
+/** A fetch that answers the status at once and never answers anything else (a PIN dialog the
+ * user walked away from), but honours its AbortSignal as browsers do. */
+const hanging = async (url, init = {}) => {
+  if (String(url).endsWith("/v1/status")) return json(200, { apiVersion: 1, tokens: [], certificates: [] });
+  return new Promise((_, reject) => {
+    init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+  });
+};
+const request = { certificateId: "ab".repeat(32), digest: "AAAA", document: { title: "Tờ trình", purpose: "approve" } };
+
+test("a call past its time limit ends with TIMEOUT", async () => {
+  const kyso = await connect({ fetch: hanging, lang: "en" });
+  const started = Date.now();
+  await assert.rejects(kyso.sign(request, { timeoutMs: 50 }), (e) => e.code === "TIMEOUT" && /timed out/.test(e.message));
+  assert.ok(Date.now() - started < 5000);
+});
+
+test("the page's own AbortSignal ends a call with ABORTED, and an aborted signal never sends", async () => {
+  const kyso = await connect({ fetch: hanging });
+  const controller = new AbortController();
+  const pending = kyso.signBatch({ certificateId: "ab".repeat(32), items: [{ digest: "AAAA", document: request.document }] }, { signal: controller.signal });
+  setTimeout(() => controller.abort(), 20);
+  await assert.rejects(pending, (e) => e.code === "ABORTED" && e.message.length > 0);
+  const calls = [];
+  const counting = async (url, init) => { calls.push(String(url)); return hanging(url, init); };
+  const again = await connect({ fetch: counting });
+  await assert.rejects(again.status({ signal: AbortSignal.abort() }), (e) => e.code === "ABORTED");
 });

@@ -327,7 +327,7 @@ export interface components {
          * @description Stable error codes. Never renamed or reused; new ones are only added.
          * @enum {string}
          */
-        ErrorCode: "ORIGIN_NOT_ALLOWED" | "USER_CANCELLED" | "TIMEOUT" | "TOKEN_NOT_PRESENT" | "PIN_INCORRECT" | "PIN_LOCKED" | "CERTIFICATE_NOT_FOUND" | "CERTIFICATE_NOT_VALID" | "CERTIFICATE_REVOKED" | "REVOCATION_UNAVAILABLE" | "BAD_REQUEST" | "BUSY" | "PDF_MALFORMED" | "LIMIT_EXCEEDED" | "INTERNAL";
+        ErrorCode: "ORIGIN_NOT_ALLOWED" | "USER_CANCELLED" | "TIMEOUT" | "TOKEN_NOT_PRESENT" | "PIN_INCORRECT" | "PIN_LOCKED" | "CERTIFICATE_NOT_FOUND" | "CERTIFICATE_NOT_VALID" | "CERTIFICATE_REVOKED" | "REVOCATION_UNAVAILABLE" | "BAD_REQUEST" | "BUSY" | "PDF_MALFORMED" | "LIMIT_EXCEEDED" | "INTERNAL" | "UNAUTHORIZED" | "PDF_ENCRYPTED" | "PDF_NOT_PREPARED" | "CMS_INVALID" | "CMS_MISMATCH" | "SIGNATURE_TOO_LARGE" | "PLACEMENT_NOT_FOUND" | "IMAGE_INVALID" | "TSA_UNAVAILABLE";
         /** @description `{"error": {...}}`. */
         ErrorResponse: {
             /** @description The error. */

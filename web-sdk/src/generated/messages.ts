@@ -17,10 +17,20 @@ export type ErrorCode =
   | "PDF_MALFORMED"
   | "LIMIT_EXCEEDED"
   | "INTERNAL"
+  | "UNAUTHORIZED"
+  | "PDF_ENCRYPTED"
+  | "PDF_NOT_PREPARED"
+  | "CMS_INVALID"
+  | "CMS_MISMATCH"
+  | "SIGNATURE_TOO_LARGE"
+  | "PLACEMENT_NOT_FOUND"
+  | "IMAGE_INVALID"
+  | "TSA_UNAVAILABLE"
   | "AGENT_NOT_RUNNING"
   | "CERTIFICATE_NOT_TRUSTED"
   | "LOCAL_NETWORK_BLOCKED"
-  | "API_VERSION_UNSUPPORTED";
+  | "API_VERSION_UNSUPPORTED"
+  | "ABORTED";
 
 /** Vietnamese and English message for every code (from the agent's Fluent catalogue). */
 export const MESSAGES: Record<ErrorCode, { vi: string; en: string }> = {
@@ -84,6 +94,42 @@ export const MESSAGES: Record<ErrorCode, { vi: string; en: string }> = {
     vi: "Lỗi hệ thống. Xem nhật ký của Kyso.",
     en: "Internal error. See the Kyso log.",
   },
+  UNAUTHORIZED: {
+    vi: "Thiếu hoặc sai mã truy cập của dịch vụ PDF (Authorization: Bearer).",
+    en: "The PDF service's access token is missing or wrong (Authorization: Bearer).",
+  },
+  PDF_ENCRYPTED: {
+    vi: "Tệp PDF được mã hóa bằng mật khẩu; hãy gửi bản không mã hóa.",
+    en: "The PDF is encrypted with a password; send it unencrypted.",
+  },
+  PDF_NOT_PREPARED: {
+    vi: "Tệp PDF chưa được chuẩn bị để ký (không có ô chữ ký trống) hoặc đã được ký.",
+    en: "The PDF is not prepared for signing (no empty signature field), or is already signed.",
+  },
+  CMS_INVALID: {
+    vi: "Chữ ký (CMS) không đọc được.",
+    en: "The signature (CMS) cannot be read.",
+  },
+  CMS_MISMATCH: {
+    vi: "Chữ ký được tạo cho một tệp khác, không phải tệp đã chuẩn bị này.",
+    en: "The signature was made for another file, not this prepared file.",
+  },
+  SIGNATURE_TOO_LARGE: {
+    vi: "Chữ ký lớn hơn chỗ dành sẵn trong tệp; hãy chuẩn bị lại với kích thước lớn hơn.",
+    en: "The signature is larger than the space reserved in the file; prepare it again with a larger size.",
+  },
+  PLACEMENT_NOT_FOUND: {
+    vi: "Không tìm thấy vị trí đặt dấu chữ ký trong văn bản.",
+    en: "Where the stamp should go is not in the document.",
+  },
+  IMAGE_INVALID: {
+    vi: "Ảnh chữ ký hoặc con dấu không phải tệp PNG dùng được.",
+    en: "The signature or seal image is not a usable PNG file.",
+  },
+  TSA_UNAVAILABLE: {
+    vi: "Máy chủ dấu thời gian không trả lời hoặc trả lời không hợp lệ.",
+    en: "The timestamp server did not answer, or answered with an unusable token.",
+  },
   AGENT_NOT_RUNNING: {
     vi: "Chưa chạy phần mềm ký số Kyso trên máy này. Hãy cài đặt hoặc khởi động Kyso.",
     en: "The Kyso signing agent is not running on this computer. Install or start Kyso.",
@@ -99,5 +145,9 @@ export const MESSAGES: Record<ErrorCode, { vi: string; en: string }> = {
   API_VERSION_UNSUPPORTED: {
     vi: "Phiên bản Kyso trên máy không tương thích. Hãy cập nhật Kyso.",
     en: "The installed Kyso version is not compatible. Update Kyso.",
+  },
+  ABORTED: {
+    vi: "Trang web đã hủy thao tác.",
+    en: "The page cancelled the operation.",
   },
 };

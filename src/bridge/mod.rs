@@ -5,15 +5,14 @@
 //! Bodies are JSON with base64 files, bounded in size; a few operations run at once, more get
 //! `BUSY`. It can also serve the demo DMS page and the web SDK.
 
-// Helpers return the finished error response; it is built once per failing request.
-#![allow(clippy::result_large_err)]
+mod service;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::to_bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,6 +28,8 @@ use crate::api::{ErrorBody, ErrorCode, ErrorResponse, Lang};
 use crate::certificate::{self, CertificateInfo};
 use crate::pades::prepare::Placement;
 use crate::pades::roles::{self, Anchor, Role, RoleRequest, StampFields, StampSpec};
+
+pub use service::Metrics;
 
 /// How the bridge runs.
 #[derive(Clone, Debug)]
@@ -54,30 +55,83 @@ pub struct BridgeConfig {
     /// The OpenAPI document served as `/openapi.json` ([`crate::contract::document`], given
     /// by the caller: the contract documents these handlers, so the bridge does not name it).
     pub openapi: Option<&'static str>,
+    /// The bearer token every `/v1/` and `/metrics` request must carry; `None` only when the
+    /// operator chose `--insecure-no-auth` (or for the loopback demo).
+    pub token: Option<String>,
 }
 
 pub(crate) struct Shared {
     config: BridgeConfig,
     slots: Arc<tokio::sync::Semaphore>,
+    metrics: Metrics,
 }
 
-fn error(status: StatusCode, code: ErrorCode, detail: &str) -> Response {
-    let body = ErrorResponse {
-        error: ErrorBody {
+/// Why a request failed: a stable code and, for the caller's own mistakes (`BAD_REQUEST`,
+/// `PLACEMENT_NOT_FOUND`), what was wrong with the input. Turned into the answer once, in the
+/// caller's language.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: ErrorCode,
+    detail: String,
+}
+
+impl Failure {
+    fn new(code: ErrorCode) -> Self {
+        Self {
             code,
-            message: if detail.is_empty() {
-                code.message(Lang::Vi).to_string()
-            } else {
-                format!("{} ({detail})", code.message(Lang::Vi))
+            detail: String::new(),
+        }
+    }
+
+    /// The answer: the code's status and its catalogue message in `lang`.
+    fn into_response(self, lang: Lang) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let message = if self.detail.is_empty() {
+            self.code.message(lang)
+        } else {
+            format!("{} ({})", self.code.message(lang), self.detail)
+        };
+        let body = ErrorResponse {
+            error: ErrorBody {
+                code: self.code,
+                message,
+                retries_left: None,
             },
-            retries_left: None,
-        },
-    };
-    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        };
+        let mut response =
+            (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
+        response.extensions_mut().insert(self.code);
+        response
+    }
 }
 
-fn bad(detail: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, detail)
+fn bad(detail: &str) -> Failure {
+    Failure {
+        code: ErrorCode::BadRequest,
+        detail: detail.to_string(),
+    }
+}
+
+/// The caller's language, from `Accept-Language` (Vietnamese unless English comes first).
+fn lang_of(headers: &HeaderMap) -> Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Lang::from_accept_language)
+        .unwrap_or_default()
+}
+
+/// Answers a handler's result in the request's language.
+fn answer(result: Result<Response, Failure>, lang: Lang) -> Response {
+    result.unwrap_or_else(|failure| failure.into_response(lang))
+}
+
+/// 404 for a path the bridge does not serve.
+fn not_found(detail: &str) -> Response {
+    let mut response = bad(detail).into_response(Lang::Vi);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
 }
 
 /// A slot of the concurrency limit, taken before the body is read (so that many large bodies
@@ -87,24 +141,23 @@ struct Admission {
     permit: tokio::sync::OwnedSemaphorePermit,
 }
 
-fn admit(shared: &Shared, request: &Request) -> Result<Admission, Response> {
+fn admit(shared: &Shared, request: &Request) -> Result<Admission, Failure> {
     let announced = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > shared.config.max_body as u64) {
-        return Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::BadRequest,
-            "body too large",
-        ));
+        return Err(Failure {
+            code: ErrorCode::LimitExceeded,
+            detail: format!("body > {} bytes", shared.config.max_body),
+        });
     }
     let permit = shared
         .slots
         .clone()
         .try_acquire_owned()
-        .map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, ""))?;
+        .map_err(|_| Failure::new(ErrorCode::Busy))?;
     Ok(Admission { permit })
 }
 
@@ -117,14 +170,13 @@ impl Drop for CancelOnDrop {
     }
 }
 
-async fn body<T: for<'de> Deserialize<'de>>(request: Request, limit: usize) -> Result<T, Response> {
-    let bytes = to_bytes(request.into_body(), limit).await.map_err(|_| {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::BadRequest,
-            "body too large",
-        )
-    })?;
+async fn body<T: for<'de> Deserialize<'de>>(request: Request, limit: usize) -> Result<T, Failure> {
+    let bytes = to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| Failure {
+            code: ErrorCode::LimitExceeded,
+            detail: format!("body > {limit} bytes"),
+        })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         bad(e
             .to_string()
@@ -134,7 +186,7 @@ async fn body<T: for<'de> Deserialize<'de>>(request: Request, limit: usize) -> R
     })
 }
 
-fn b64(field: &str, text: &str) -> Result<Vec<u8>, Response> {
+fn b64(field: &str, text: &str) -> Result<Vec<u8>, Failure> {
     B64.decode(text.trim())
         .map_err(|_| bad(&format!("{field} is not base64")))
 }
@@ -144,7 +196,7 @@ fn b64(field: &str, text: &str) -> Result<Vec<u8>, Response> {
 async fn run_limited<T: Send + 'static>(
     admission: Admission,
     work: impl FnOnce() -> Result<T, crate::pades::Error> + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, Failure> {
     let permit = admission.permit;
     let task = tokio::task::spawn_blocking(move || {
         let result = work();
@@ -153,31 +205,53 @@ async fn run_limited<T: Send + 'static>(
     });
     match task.await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(pades_error(&e)),
+        Ok(Err(e)) => Err(pades_failure(&e)),
         Err(e) => {
             tracing::error!(error = %e, "bridge work failed");
-            Err(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                "",
-            ))
+            Err(Failure::new(ErrorCode::Internal))
         }
     }
 }
 
-/// One mapping from PDF-tool errors to answers: a file beyond a safety limit is 413, the rest
-/// are the caller's input (400), with the message (which names no internal state).
-fn pades_error(e: &crate::pades::Error) -> Response {
+/// One mapping from PDF-tool errors to stable codes. Only the caller's own mistakes carry a
+/// detail (in English, naming no option of the command line and no internal state); the rest
+/// is the code's message alone, and the log has the cause.
+fn pades_failure(e: &crate::pades::Error) -> Failure {
     use crate::pades::pdf::Error as PdfError;
     use crate::pades::Error as E;
-    let code = match e {
-        E::Pdf(PdfError::TooLarge(_)) => ErrorCode::LimitExceeded,
-        E::Pdf(PdfError::Syntax(_) | PdfError::Missing(..)) => ErrorCode::PdfMalformed,
-        E::Placement(m) if m.contains("limit") => ErrorCode::LimitExceeded,
-        _ => ErrorCode::BadRequest,
+    let with_detail = |code| Failure {
+        code,
+        detail: e.to_string(),
     };
-    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    error(status, code, &e.to_string())
+    match e {
+        E::Pdf(PdfError::TooLarge(_)) => with_detail(ErrorCode::LimitExceeded),
+        E::Pdf(PdfError::Encrypted(_)) => Failure::new(ErrorCode::PdfEncrypted),
+        E::Pdf(PdfError::Syntax(_) | PdfError::Missing(..)) => {
+            Failure::new(ErrorCode::PdfMalformed)
+        }
+        E::Image(_) => Failure::new(ErrorCode::ImageInvalid),
+        E::Placement(m) if m.contains("limit") => with_detail(ErrorCode::LimitExceeded),
+        E::Placement(_) => with_detail(ErrorCode::BadRequest),
+        E::PlacementNotFound(what) => Failure {
+            code: ErrorCode::PlacementNotFound,
+            detail: what.clone(),
+        },
+        E::NoPlaceholder => Failure::new(ErrorCode::PdfNotPrepared),
+        E::Cms(_) => Failure::new(ErrorCode::CmsInvalid),
+        E::CmsMismatch => Failure::new(ErrorCode::CmsMismatch),
+        E::CmsTooLarge { needed, available } => Failure {
+            code: ErrorCode::SignatureTooLarge,
+            detail: format!("{needed} > {available} bytes: give a larger contentsSize"),
+        },
+        E::Timestamp(why) => {
+            tracing::warn!(%why, "timestamp authority");
+            Failure::new(ErrorCode::TsaUnavailable)
+        }
+        E::Cancelled | E::Io(_) | E::Font(_) | E::Internal(_) => {
+            tracing::error!(error = %e, "bridge work failed");
+            Failure::new(ErrorCode::Internal)
+        }
+    }
 }
 
 /// Adds the signature field, the role's stamp and the placeholder; returns the prepared PDF
@@ -189,33 +263,29 @@ fn pades_error(e: &crate::pades::Error) -> Response {
     responses((status = 200, description = "The prepared PDF and the digest to sign", body = PrepareResponse)),
 )]
 pub(crate) async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let admission = match admit(&shared, &request) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let input: PrepareRequest = match body(request, shared.config.max_body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let pdf = match b64("pdf", &input.pdf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let lang = lang_of(request.headers());
+    answer(prepare_request(shared, request).await, lang)
+}
+
+async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Response, Failure> {
+    let admission = admit(&shared, &request)?;
+    let input: PrepareRequest = body(request, shared.config.max_body).await?;
+    let pdf = b64("pdf", &input.pdf)?;
     let role = input.role.unwrap_or(Role::Approve);
     let signer = match input.certificate.as_deref().map(|c| b64("certificate", c)) {
         Some(Ok(der)) => match CertificateInfo::from_der(&der) {
             Ok(info) => Some(info),
-            Err(e) => return bad(&e.to_string()),
+            Err(e) => return Err(bad(&e.to_string())),
         },
-        Some(Err(r)) => return r,
+        Some(Err(r)) => return Err(r),
         None => None,
     };
     let image = match input.image.as_deref().map(|i| b64("image", i)) {
         Some(Ok(bytes)) => match crate::pades::image::RgbaImage::from_png(&bytes) {
             Ok(image) => Some(image),
-            Err(e) => return bad(&e.to_string()),
+            Err(e) => return Err(pades_failure(&e.into())),
         },
-        Some(Err(r)) => return r,
+        Some(Err(r)) => return Err(r),
         None => None,
     };
     let date = match input.date.as_deref() {
@@ -224,7 +294,7 @@ pub(crate) async fn prepare(State(shared): State<Arc<Shared>>, request: Request)
             &time::macros::format_description!("[year]-[month]-[day]"),
         ) {
             Ok(d) => Some(d),
-            Err(_) => return bad("date is YYYY-MM-DD"),
+            Err(_) => return Err(bad("date is YYYY-MM-DD")),
         },
         None => None,
     };
@@ -268,7 +338,7 @@ pub(crate) async fn prepare(State(shared): State<Arc<Shared>>, request: Request)
     };
     let stamp = match StampSpec::from_fields(role, fields, camel) {
         Ok(stamp) => stamp,
-        Err(e) => return bad(&e.to_string()),
+        Err(e) => return Err(bad(&e.to_string())),
     };
     let role_request = RoleRequest {
         stamp,
@@ -291,18 +361,16 @@ pub(crate) async fn prepare(State(shared): State<Arc<Shared>>, request: Request)
         drop(doc);
         crate::pades::prepare_bytes(&pdf, &request)
     })
-    .await;
-    match result {
-        Ok((bytes, prepared)) => Json(PrepareResponse {
-            prepared: B64.encode(&bytes),
-            digest: B64.encode(&prepared.digest),
-            digest_algorithm: crate::digest::DigestAlgorithm::Sha256,
-            byte_range: prepared.byte_range,
-            field: prepared.field,
-        })
-        .into_response(),
-        Err(r) => r,
-    }
+    .await?;
+    let (bytes, prepared) = result;
+    Ok(Json(PrepareResponse {
+        prepared: B64.encode(&bytes),
+        digest: B64.encode(&prepared.digest),
+        digest_algorithm: crate::digest::DigestAlgorithm::Sha256,
+        byte_range: prepared.byte_range,
+        field: prepared.field,
+    })
+    .into_response())
 }
 
 /// Writes the CMS into the prepared PDF after checking they belong together; optionally a
@@ -314,17 +382,16 @@ pub(crate) async fn prepare(State(shared): State<Arc<Shared>>, request: Request)
     responses((status = 200, description = "The signed PDF", body = EmbedResponse)),
 )]
 pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let admission = match admit(&shared, &request) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let input: EmbedRequest = match body(request, shared.config.max_body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let lang = lang_of(request.headers());
+    answer(embed_request(shared, request).await, lang)
+}
+
+async fn embed_request(shared: Arc<Shared>, request: Request) -> Result<Response, Failure> {
+    let admission = admit(&shared, &request)?;
+    let input: EmbedRequest = body(request, shared.config.max_body).await?;
     let (prepared, cms) = match (b64("prepared", &input.prepared), b64("cms", &input.cms)) {
         (Ok(p), Ok(c)) => (p, c),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return Err(r),
     };
     let level = match input.level {
         Some(level) => level,
@@ -333,7 +400,7 @@ pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -
     };
     let tsa_url = shared.config.tsa_url.clone();
     if level.needs_tsa() && tsa_url.is_none() {
-        return bad("no tsa_url configured for timestamps");
+        return Err(bad("no tsa_url configured for timestamps"));
     }
     // Revocation data is gathered for B-LT and above, or when asked.
     let dss_level = if input.fetch_revocation {
@@ -356,7 +423,7 @@ pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -
         for item in list {
             match b64(field, item) {
                 Ok(der) => into.push(der),
-                Err(r) => return r,
+                Err(r) => return Err(r),
             }
         }
     }
@@ -366,11 +433,11 @@ pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -
             .or_else(|| B64.decode(item.trim()).ok().map(|der| vec![der]));
         match parsed {
             Some(mut ders) => data.certs.append(&mut ders),
-            None => return bad("chain: not PEM or base64 DER certificates"),
+            None => return Err(bad("chain: not PEM or base64 DER certificates")),
         }
     }
     let offline = shared.config.offline;
-    match run_limited(admission, move || {
+    run_limited(admission, move || {
         let network = crate::pki::revocation::HttpFetch::default();
         let revocation: &dyn crate::pki::revocation::Fetch = if offline {
             &crate::pki::revocation::NoFetch
@@ -392,13 +459,12 @@ pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -
         crate::pades::archive::extend(&signed, dss_level, data, &extra, revocation, stamp)
     })
     .await
-    {
-        Ok(signed) => Json(EmbedResponse {
+    .map(|signed| {
+        Json(EmbedResponse {
             signed: B64.encode(signed),
         })
-        .into_response(),
-        Err(r) => r,
-    }
+        .into_response()
+    })
 }
 
 /// Each signature valid, unknown or invalid (integrity, path, revocation, later revisions),
@@ -410,24 +476,20 @@ pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -
     responses((status = 200, description = "The verification report", body = crate::pades::verify::Report)),
 )]
 pub(crate) async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let admission = match admit(&shared, &request) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let input: VerifyRequest = match body(request, shared.config.max_body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let pdf = match b64("pdf", &input.pdf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let lang = lang_of(request.headers());
+    answer(verify_request(shared, request).await, lang)
+}
+
+async fn verify_request(shared: Arc<Shared>, request: Request) -> Result<Response, Failure> {
+    let admission = admit(&shared, &request)?;
+    let input: VerifyRequest = body(request, shared.config.max_body).await?;
+    let pdf = b64("pdf", &input.pdf)?;
     let issued = input.policy;
     let mut anchors = shared.config.trust_anchors.clone();
     for pem in input.trust.unwrap_or_default() {
         match certificate::read_pem_or_der(pem.as_bytes()) {
             Ok(certs) => anchors.extend(certs),
-            Err(e) => return bad(&e.to_string()),
+            Err(e) => return Err(bad(&e.to_string())),
         }
     }
     let mut crls = shared.config.crls.clone();
@@ -443,7 +505,7 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, request: Request) 
                 .collect::<Result<Vec<_>, _>>()
         }) {
             Ok(mut ders) => crls.append(&mut ders),
-            Err(e) => return bad(&format!("crls: {e}")),
+            Err(e) => return Err(bad(&format!("crls: {e}"))),
         }
     }
     use crate::pki::check::RevocationMode;
@@ -454,7 +516,7 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, request: Request) 
     };
     let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(cancelled.clone());
-    match run_limited(admission, move || {
+    run_limited(admission, move || {
         let fetch = crate::pki::revocation::HttpFetch::default();
         crate::pades::verify::verify(
             &pdf,
@@ -470,10 +532,7 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, request: Request) 
         )
     })
     .await
-    {
-        Ok(report) => Json(report).into_response(),
-        Err(r) => r,
-    }
+    .map(|report| Json(report).into_response())
 }
 
 async fn demo_config(State(shared): State<Arc<Shared>>) -> Response {
@@ -483,7 +542,7 @@ async fn demo_config(State(shared): State<Arc<Shared>>) -> Response {
 async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
     match shared.config.openapi {
         Some(document) => ([(header::CONTENT_TYPE, "application/json")], document).into_response(),
-        None => error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "no such file"),
+        None => not_found("no such file"),
     }
 }
 
@@ -521,10 +580,10 @@ async fn asset(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> R
             name.as_str(),
             "image/png",
         ),
-        _ => return error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "no such file"),
+        _ => return not_found("no such file"),
     };
     let Some(dir) = dir else {
-        return error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "no demo here");
+        return not_found("no demo here");
     };
     match tokio::fs::read(dir.join(file)).await {
         Ok(bytes) => (
@@ -535,7 +594,7 @@ async fn asset(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> R
             bytes,
         )
             .into_response(),
-        Err(_) => error(StatusCode::NOT_FOUND, ErrorCode::BadRequest, "missing file"),
+        Err(_) => not_found("missing file"),
     }
 }
 
@@ -547,21 +606,36 @@ async fn generated_asset(state: State<Arc<Shared>>, Path(name): Path<String>) ->
     asset(state, Path(format!("generated/{name}"))).await
 }
 
-/// The bridge's routes.
+/// The bridge's routes: the operations, the probes and metrics, the contract and the demo's
+/// files; every request counted and logged, the operations and metrics behind the token.
 pub fn router(config: BridgeConfig) -> Router {
     let shared = Arc::new(Shared {
         slots: Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1))),
         config,
+        metrics: Metrics::default(),
     });
     Router::new()
         .route("/v1/prepare", post(prepare))
         .route("/v1/embed", post(embed))
         .route("/v1/verify", post(verify))
+        .route("/healthz", get(service::healthz))
+        .route("/readyz", get(service::readyz))
+        .route("/metrics", get(service::metrics))
         .route("/openapi.json", get(openapi))
         .route("/config.json", get(demo_config))
         .route("/", get(index))
         .route("/{name}", get(asset))
         .route("/generated/{name}", get(generated_asset))
+        // After routing (the route is known), the token check inside the observer, so refusals
+        // are counted and logged too.
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            service::authenticate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            service::observe,
+        ))
         .with_state(shared)
 }
 
@@ -572,3 +646,6 @@ pub fn router(config: BridgeConfig) -> Router {
 pub async fn serve(listener: tokio::net::TcpListener, config: BridgeConfig) -> std::io::Result<()> {
     axum::serve(listener, router(config)).await
 }
+
+#[cfg(test)]
+mod tests;

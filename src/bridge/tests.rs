@@ -1,0 +1,258 @@
+//! The bridge in process (tower's `oneshot` on its router): the token check, the probes and
+//! metrics, and a stable code for each way a request can fail, in the caller's language.
+//! Real signatures through the bridge are tested end to end (`tests/revocation.rs`, the
+//! examples in `examples/`).
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Method, Request, StatusCode};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use tower::ServiceExt as _;
+
+use super::{router, BridgeConfig};
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+fn config(token: Option<&str>) -> BridgeConfig {
+    BridgeConfig {
+        max_body: 8 * 1024 * 1024,
+        concurrency: 2,
+        trust_anchors: Vec::new(),
+        tsa_url: None,
+        offline: true,
+        crls: Vec::new(),
+        web_dir: None,
+        samples_dir: None,
+        agent_port: None,
+        openapi: Some("{}"),
+        token: token.map(String::from),
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    json: serde_json::Value,
+    text: String,
+}
+
+async fn call(
+    app: &axum::Router,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .expect("request");
+    let response = app.clone().oneshot(request).await.expect("answer");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Answer {
+        status,
+        headers,
+        json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        text,
+    }
+}
+
+const AUTH: (&str, &str) = ("authorization", "Bearer 0123456789abcdef0123456789abcdef");
+
+fn pdf() -> String {
+    B64.encode(crate::pades::tests::minimal_pdf())
+}
+
+#[tokio::test]
+async fn operations_and_metrics_need_the_token_the_probes_do_not() {
+    let app = router(config(Some(TOKEN)));
+    let body = serde_json::json!({ "pdf": pdf() });
+    let none = call(&app, Method::POST, "/v1/verify", Some(body.clone()), &[]).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{}", none.text);
+    assert_eq!(none.json["error"]["code"], "UNAUTHORIZED");
+    assert!(none.headers.contains_key(header::WWW_AUTHENTICATE));
+    let wrong = call(
+        &app,
+        Method::POST,
+        "/v1/verify",
+        Some(body.clone()),
+        &[("authorization", "Bearer 0123456789abcdef0123456789abcdeX")],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let right = call(&app, Method::POST, "/v1/verify", Some(body), &[AUTH]).await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.text);
+    assert!(right.json["signatures"]
+        .as_array()
+        .is_some_and(Vec::is_empty));
+    assert_eq!(
+        call(&app, Method::GET, "/metrics", None, &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    for path in ["/healthz", "/readyz"] {
+        let probe = call(&app, Method::GET, path, None, &[]).await;
+        assert_eq!(probe.status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(
+        call(&app, Method::GET, "/readyz", None, &[]).await.json["slotsFree"],
+        2
+    );
+    let metrics = call(&app, Method::GET, "/metrics", None, &[AUTH]).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics
+            .text
+            .contains("kyso_bridge_requests_total{route=\"/v1/verify\",status=\"401\"} 2"),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics
+            .text
+            .contains("kyso_bridge_errors_total{code=\"UNAUTHORIZED\"} 3"),
+        "{}",
+        metrics.text
+    );
+    assert!(metrics
+        .text
+        .contains("kyso_bridge_requests_total{route=\"/v1/verify\",status=\"200\"} 1"));
+}
+
+#[tokio::test]
+async fn every_failure_has_its_own_code_and_speaks_the_callers_language() {
+    let app = router(config(None));
+    let en = ("accept-language", "en-US,en;q=0.9");
+    // Not a PDF.
+    let garbage = B64.encode(b"this is not a pdf");
+    let a = call(
+        &app,
+        Method::POST,
+        "/v1/prepare",
+        Some(serde_json::json!({ "pdf": garbage })),
+        &[en],
+    )
+    .await;
+    assert_eq!(
+        (a.status.as_u16(), a.json["error"]["code"].as_str()),
+        (400, Some("PDF_MALFORMED")),
+        "{}",
+        a.text
+    );
+    assert!(a.json["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("The PDF is damaged")));
+    // An anchor text that is not in the document: where the stamp goes is not found.
+    let image = {
+        let mut png = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut png, 1, 1);
+            encoder.set_color(png::ColorType::Rgba);
+            encoder.set_depth(png::BitDepth::Eight);
+            let mut writer = encoder.write_header().expect("png");
+            writer.write_image_data(&[0, 0, 0, 255]).expect("png");
+        }
+        B64.encode(png)
+    };
+    let body = serde_json::json!({ "pdf": pdf(), "role": "approve", "image": image, "anchor": "Không có dòng này" });
+    let a = call(&app, Method::POST, "/v1/prepare", Some(body), &[]).await;
+    assert_eq!(
+        (a.status.as_u16(), a.json["error"]["code"].as_str()),
+        (422, Some("PLACEMENT_NOT_FOUND")),
+        "{}",
+        a.text
+    );
+    let message = a.json["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("Không tìm thấy vị trí"), "{message}");
+    assert!(
+        !message.contains("--"),
+        "no command-line option in a bridge message: {message}"
+    );
+    // A signature image that is not a PNG.
+    let body =
+        serde_json::json!({ "pdf": pdf(), "image": B64.encode(b"GIF89a"), "anchor": "Hello" });
+    let a = call(&app, Method::POST, "/v1/prepare", Some(body), &[]).await;
+    assert_eq!(a.json["error"]["code"], "IMAGE_INVALID", "{}", a.text);
+    // An option the role does not take is named as the JSON spells it.
+    let body = serde_json::json!({ "pdf": pdf(), "role": "appendix", "copyForm": "sao y" });
+    let a = call(&app, Method::POST, "/v1/prepare", Some(body), &[en]).await;
+    assert_eq!(a.json["error"]["code"], "BAD_REQUEST", "{}", a.text);
+    assert!(
+        a.text.contains("copyForm") && !a.text.contains("--"),
+        "{}",
+        a.text
+    );
+    // A value outside a closed set is refused by name.
+    let body = serde_json::json!({ "pdf": pdf(), "role": "approver" });
+    let a = call(&app, Method::POST, "/v1/prepare", Some(body), &[]).await;
+    assert_eq!(a.json["error"]["code"], "BAD_REQUEST");
+    assert!(a.text.contains("approver"), "{}", a.text);
+    // Embedding into a file that was never prepared.
+    let body = serde_json::json!({ "prepared": pdf(), "cms": B64.encode([0x30, 0x00]) });
+    let a = call(&app, Method::POST, "/v1/embed", Some(body), &[en]).await;
+    assert_eq!(a.json["error"]["code"], "PDF_NOT_PREPARED", "{}", a.text);
+    // Prepared, then a CMS that is not one, then a CMS made for other bytes.
+    let prepared = call(
+        &app,
+        Method::POST,
+        "/v1/prepare",
+        Some(serde_json::json!({ "pdf": pdf() })),
+        &[],
+    )
+    .await;
+    assert_eq!(prepared.status, StatusCode::OK, "{}", prepared.text);
+    let prepared = prepared.json["prepared"]
+        .as_str()
+        .expect("prepared")
+        .to_string();
+    let body = serde_json::json!({ "prepared": prepared, "cms": B64.encode(b"not DER") });
+    let a = call(&app, Method::POST, "/v1/embed", Some(body), &[]).await;
+    assert_eq!(a.json["error"]["code"], "CMS_INVALID", "{}", a.text);
+    let body =
+        serde_json::json!({ "prepared": prepared, "cms": B64.encode(cms_for_other_bytes()) });
+    let a = call(&app, Method::POST, "/v1/embed", Some(body), &[en]).await;
+    assert_eq!(
+        (a.status.as_u16(), a.json["error"]["code"].as_str()),
+        (409, Some("CMS_MISMATCH")),
+        "{}",
+        a.text
+    );
+    assert!(a.json["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("another file")));
+    // A timestamp asked of a bridge without a TSA.
+    let body = serde_json::json!({ "prepared": prepared, "cms": B64.encode(cms_for_other_bytes()), "level": "B-T" });
+    let a = call(&app, Method::POST, "/v1/embed", Some(body), &[]).await;
+    assert_eq!(a.json["error"]["code"], "BAD_REQUEST", "{}", a.text);
+}
+
+/// A well-formed CAdES SignedData whose message digest is not the prepared file's.
+fn cms_for_other_bytes() -> Vec<u8> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["signer".into()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    crate::cades::sign_detached(
+        crate::digest::DigestAlgorithm::Sha256,
+        crate::scheme::SignatureScheme::Ecdsa,
+        &[7u8; 32],
+        &crate::cades::SignerCertificates {
+            certificate: cert.der(),
+            chain: &[],
+        },
+        |_| Ok::<_, std::io::Error>(vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]),
+    )
+    .expect("cms")
+}
