@@ -15,7 +15,15 @@ use kyso::config::Config;
 #[command(
     name = "kyso",
     version,
-    about = "Kyso — ký số văn bản bằng USB token / sign documents with a USB token"
+    about = "Kyso — ký số văn bản bằng USB token / sign documents with a USB token",
+    after_long_help = "EXIT STATUS: 0 success (valid, for the verify commands); 1 invalid, or a \
+signing error (its stable code is printed, e.g. PIN_INCORRECT); 2 validity unknown (verify), or \
+a failure before the work started (a missing file, a port in use); 3 a usage error (an unknown \
+option or value).\n\nFILES: the user's settings config.toml (`kyso doctor` shows where); the \
+machine policy /etc/kyso/policy.toml (Linux), /Library/Application Support/Kyso/policy.toml (macOS) \
+or HKLM\\SOFTWARE\\Policies\\Kyso (Windows); the bridge's /etc/kyso/bridge.toml and \
+bridge.token.\n\nENVIRONMENT: KYSO_LOG (log filter, e.g. debug), KYSO_LOG_FORMAT (text or \
+json), KYSO_POLICY_FILE (another policy file), KYSO_BRIDGE_TOKEN_FILE, KYSO_PDF_PASSWORD."
 )]
 struct Cli {
     /// Settings file (default: the user's config.toml).
@@ -120,6 +128,18 @@ enum Command {
         /// The web-sdk folder (demo page and built SDK).
         #[arg(long, default_value = "web-sdk")]
         web_dir: PathBuf,
+    },
+    /// Print the manual page (roff), generated from this command line: `kyso man | man -l -`;
+    /// with `--dir`, write kyso.1 and one page per command (kyso-sign.1…) there.
+    Man {
+        /// Folder to write every page to.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
     /// (internal) Show one native dialog: request JSON on stdin, answer JSON on stdout.
     #[cfg(feature = "desktop")]
@@ -233,6 +253,32 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
     if let Command::Dialog = command {
         return kyso::ui::dialog::run_child().map(|_| ExitCode::SUCCESS);
     }
+    match &command {
+        Command::Man { dir } => {
+            let cli = <Cli as clap::CommandFactory>::command();
+            match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    clap_mangen::generate_to(cli, dir).map_err(|e| e.to_string())?;
+                }
+                None => {
+                    let mut page = Vec::new();
+                    clap_mangen::Man::new(cli)
+                        .render(&mut page)
+                        .map_err(|e| e.to_string())?;
+                    std::io::Write::write_all(&mut std::io::stdout(), &page)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Completions { shell } => {
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cli, "kyso", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     if let Command::Demo {
         dir,
         headless,
@@ -304,6 +350,8 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
         | Command::Cert { .. }
         | Command::Status { .. }
         | Command::Bridge(_)
+        | Command::Man { .. }
+        | Command::Completions { .. }
         | Command::Demo { .. } => Ok(ExitCode::SUCCESS),
         #[cfg(feature = "desktop")]
         Command::Dialog => Ok(ExitCode::SUCCESS),

@@ -5,7 +5,8 @@
 # `kyso demo`: the agent on https://127.0.0.1:47400, the bridge and the demo DMS page on
 # http://127.0.0.1:47480. `tests/demo.sh --headless` signs the draft as leader then clerk,
 # verifies it, and prints the signed PDF's path as its last line.
-# Demo only: the PIN dialog is answered from a file (the native dialogs are not built yet).
+# With a display, Kyso's own PIN dialog asks (demo PINs 123456 for the leader, 654321 for the
+# clerk); `--headless` answers it from a file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/install-deps.sh >&2

@@ -32,6 +32,10 @@ cargo build --release --locked --bin kyso
 echo "== Linux package: build the .deb, install it with dpkg, check it, purge it"
 KYSO_BIN="$(realpath target/release/kyso)" bash installer/linux/test-deb.sh 2>&1 | tee target/kyso-deb.log
 
+echo "== the bridge for DMS servers: a headless build, the kyso-bridge .deb (no display library),"
+echo "   its service started, the examples (Python, Java, PHP, Node) signing through it, purged"
+bash installer/linux/bridge/test-deb.sh 2>&1 | tee target/kyso-bridge-deb.log
+
 echo "== Windows MSI (wixl, tables checked with msiinfo) and the macOS installer files"
 bash installer/windows/test-msi.sh 2>&1 | tee target/kyso-msi.log
 bash installer/macos/check.sh 2>&1 | tee target/kyso-macos.log
@@ -75,6 +79,7 @@ python3 tests/bench_status.py "$(realpath target/release/kyso)" "$(realpath targ
 # One closing line for the whole run: cargo's per-binary results, node's, and the installer checks.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^# pass / { p += $3 } /^# fail / { f += $3 }
-     /^(test-deb|test-msi|check-macos): ok:/ { p += 1 } /^(test-deb|test-msi|check-macos): FAIL:/ { f += 1 }
+     /^ *(test-deb|test-bridge-deb|test-msi|check-macos|examples): ok:/ { p += 1 }
+     /^ *(test-deb|test-bridge-deb|test-msi|check-macos|examples): FAIL:/ { f += 1 }
      END { printf "tests: %d passed, %d failed\n", p, f }' target/kyso-test.log target/kyso-sdk-test.log target/kyso-e2e.log \
-  target/kyso-deb.log target/kyso-msi.log target/kyso-macos.log
+  target/kyso-deb.log target/kyso-bridge-deb.log target/kyso-msi.log target/kyso-macos.log

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Kyso .deb for this machine's architecture from a release build, with dpkg-deb:
 # the binary, the desktop entry and icon, the XDG autostart entry (`kyso run` at login), the
-# machine policy /etc/kyso/policy.toml (a conffile), the man page and the maintainer scripts.
+# machine policy /etc/kyso/policy.toml (a conffile), the man pages and shell completions
+# (generated from the command line), and the maintainer scripts.
 # Dependencies come from dpkg-shlibdeps plus the libraries the tray and dialogs load at run
 # time. Prints the .deb's path as its last line.
 #   KYSO_BIN=path/to/kyso   use this binary instead of `cargo build --release`
@@ -26,8 +27,19 @@ install -Dm644 "$HERE/kyso.desktop" "$STAGE/usr/share/applications/kyso.desktop"
 install -Dm644 "$HERE/kyso-autostart.desktop" "$STAGE/etc/xdg/autostart/kyso.desktop"
 install -Dm644 "$HERE/kyso.svg" "$STAGE/usr/share/icons/hicolor/scalable/apps/kyso.svg"
 install -Dm644 "$HERE/policy.toml" "$STAGE/etc/kyso/policy.toml"
+# The man pages and shell completions, generated from the command line's definition (the
+# bridge's page ships with the kyso-bridge package).
+MAN=$(mktemp -d)
+"$BIN" man --dir "$MAN"
+rm -f "$MAN/kyso-bridge.1" "$MAN/kyso-demo.1" "$MAN/kyso-bench.1"
 install -d "$STAGE/usr/share/man/man1"
-gzip -9nc "$HERE/kyso.1" > "$STAGE/usr/share/man/man1/kyso.1.gz"
+for page in "$MAN"/*.1; do gzip -9nc "$page" > "$STAGE/usr/share/man/man1/$(basename "$page").gz"; done
+rm -rf "$MAN"
+"$BIN" completions bash | install -Dm644 /dev/stdin "$STAGE/usr/share/bash-completion/completions/kyso"
+"$BIN" completions zsh | install -Dm644 /dev/stdin "$STAGE/usr/share/zsh/vendor-completions/_kyso"
+"$BIN" completions fish | install -Dm644 /dev/stdin "$STAGE/usr/share/fish/vendor_completions.d/kyso.fish"
+install -Dm644 "$ROOT/LICENSE" "$STAGE/usr/share/doc/kyso/LICENSE"
+install -Dm644 "$ROOT/CHANGELOG.md" "$STAGE/usr/share/doc/kyso/changelog.md"
 install -Dm644 "$ROOT/README.md" "$STAGE/usr/share/doc/kyso/README.md"
 printf 'Kyso\nCopyright: the Kyso authors\nLicense: Apache-2.0 (/usr/share/common-licenses/Apache-2.0)\n' \
   > "$STAGE/usr/share/doc/kyso/copyright"
@@ -48,7 +60,7 @@ cat > "$STAGE/DEBIAN/control" <<CONTROL
 Package: kyso
 Version: $VERSION
 Architecture: $ARCH
-Maintainer: Kyso <kyso@example.vn>
+Maintainer: ${KYSO_MAINTAINER:-Kyso maintainers <maintainers@kyso.vn>}
 Installed-Size: $SIZE
 Depends: ${LINKED:+$LINKED, }$RUNTIME
 Recommends: libnss3-tools, ca-certificates, openssl, pcscd, opensc-pkcs11, libnotify-bin
