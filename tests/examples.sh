@@ -64,6 +64,10 @@ python3 -m venv "$WORK/venv" >/dev/null
 "$WORK/venv/bin/pip" install -q "openapi-python-client==0.29.1" >/dev/null
 "$WORK/venv/bin/openapi-python-client" generate --path "$ROOT/src/openapi.json" \
   --output-path "$WORK/python/kyso_client" --meta none >/dev/null 2>&1
+# openapi-python-client 0.29.1 forgets to import `Unset` in operations that take two body types
+# (JSON or multipart, as the bridge's do); add it.
+grep -rl "import Response, UNSET$" "$WORK/python/kyso_client/api" \
+  | xargs -r sed -i 's/import Response, UNSET$/import Response, UNSET, Unset/'
 "$WORK/venv/bin/pip" install -q httpx attrs python-dateutil >/dev/null
 run python env PYTHONPATH="$WORK/python" "$WORK/venv/bin/python" example.py "$DRAFT" "$WORK/python.pdf"
 run java java Example.java "$DRAFT" "$WORK/java.pdf"

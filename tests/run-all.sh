@@ -72,6 +72,11 @@ echo "== PDF benchmark: prepare + embed vs one read and vs pyHanko (1, 10, 100 M
 python3 tests/bench_pdf.py "$(realpath target/release/kyso)" "$(realpath target/kyso-venv/bin/pyhanko)" \
   "$(realpath -m target/kyso-bench-pdf)" "$BENCH_DIR"
 
+echo "== bridge memory: a 100 MiB PDF through prepare and embed, multipart vs the CLI (and vs JSON)"
+rm -rf target/kyso-bench-bridge && mkdir -p target/kyso-bench-bridge
+python3 tests/bench_bridge_memory.py "$(realpath target/release/kyso)" "$BENCH_DIR" \
+  "$(realpath target/kyso-bench-bridge)" 100
+
 echo "== status check before signing: warm cache vs no check, a cold check overlapping the dialog"
 rm -rf target/kyso-bench-status && mkdir -p target/kyso-bench-status
 python3 tests/bench_status.py "$(realpath target/release/kyso)" "$(realpath target/kyso-bench-status)"

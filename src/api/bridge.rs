@@ -208,3 +208,50 @@ pub struct VerifyRequest {
     #[serde(default)]
     pub revocation: Option<RevocationCheck>,
 }
+
+/// `multipart/form-data` of `/v1/prepare`, for large PDFs: the options as JSON and the PDF as a
+/// binary part; the answer is then the prepared PDF itself (`application/pdf`) with its facts
+/// in `Kyso-Digest`, `Kyso-Digest-Algorithm`, `Kyso-Byte-Range` and `Kyso-Field`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a description of the wire only
+pub struct PrepareUpload {
+    /// The fields of `PrepareRequest` but `pdf`, as JSON.
+    #[schema(value_type = Object)]
+    options: serde_json::Value,
+    /// The draft.
+    #[schema(value_type = String, format = Binary)]
+    pdf: Vec<u8>,
+}
+
+/// `multipart/form-data` of `/v1/embed`: the options (`cms` and the rest of `EmbedRequest`
+/// but `prepared`) and the prepared PDF as a binary part; the answer is the signed PDF
+/// (`application/pdf`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // a description of the wire only
+pub struct EmbedUpload {
+    /// The fields of `EmbedRequest` but `prepared`, as JSON.
+    #[schema(value_type = Object)]
+    options: serde_json::Value,
+    /// The prepared PDF.
+    #[schema(value_type = String, format = Binary)]
+    prepared: Vec<u8>,
+}
+
+/// `multipart/form-data` of `/v1/verify`: the options (the rest of `VerifyRequest`) and the
+/// PDF as a binary part; the answer is the same JSON report.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a description of the wire only
+pub struct VerifyUpload {
+    /// The fields of `VerifyRequest` but `pdf`, as JSON.
+    #[schema(value_type = Object)]
+    options: serde_json::Value,
+    /// The PDF.
+    #[schema(value_type = String, format = Binary)]
+    pdf: Vec<u8>,
+}
+
+/// A PDF file as the answer's body (`application/pdf`, multipart requests).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // a description of the wire only
+pub struct PdfFile(Vec<u8>);

@@ -5,6 +5,7 @@
 //! Bodies are JSON with base64 files, bounded in size; a few operations run at once, more get
 //! `BUSY`. It can also serve the demo DMS page and the web SDK.
 
+mod files;
 mod service;
 
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use axum::body::to_bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -125,6 +126,35 @@ fn lang_of(headers: &HeaderMap) -> Lang {
 /// Answers a handler's result in the request's language.
 fn answer(result: Result<Response, Failure>, lang: Lang) -> Response {
     result.unwrap_or_else(|failure| failure.into_response(lang))
+}
+
+/// Where a request's PDF is: decoded from the JSON's base64, or streamed to a temporary file
+/// from a multipart part (large documents; see `files`).
+enum Source {
+    Bytes(Vec<u8>),
+    File(tempfile::TempPath),
+}
+
+/// Reads an operation's request: JSON (the file in base64 in `file_field`), or multipart with
+/// the file as a binary part (then returned as a temporary file).
+async fn read<T: for<'de> Deserialize<'de>>(
+    request: Request,
+    file_field: &str,
+    limit: usize,
+) -> Result<(T, Option<tempfile::TempPath>), Failure> {
+    if files::is_multipart(&request) {
+        let (input, file) = files::read(request, file_field, limit).await?;
+        Ok((input, Some(file)))
+    } else {
+        Ok((body(request, limit).await?, None))
+    }
+}
+
+/// The certificates among `ders` that parse (the chain a client sent for the DSS).
+fn parse_certificates(ders: &[Vec<u8>]) -> Vec<x509_cert::Certificate> {
+    ders.iter()
+        .filter_map(|d| <x509_cert::Certificate as der::Decode>::from_der(d).ok())
+        .collect()
 }
 
 /// 404 for a path the bridge does not serve.
@@ -259,8 +289,23 @@ fn pades_failure(e: &crate::pades::Error) -> Failure {
 #[utoipa::path(
     post, path = "/v1/prepare", tag = "bridge", operation_id = "preparePdf",
     security(()),
-    request_body = PrepareRequest,
-    responses((status = 200, description = "The prepared PDF and the digest to sign", body = PrepareResponse)),
+    request_body(content(
+        (PrepareRequest = "application/json"),
+        (crate::api::bridge::PrepareUpload = "multipart/form-data"),
+    )),
+    responses((status = 200, description = "The prepared PDF and the digest to sign: JSON for a \
+JSON request, the PDF itself for a multipart one",
+        content(
+            (PrepareResponse = "application/json"),
+            (crate::api::bridge::PdfFile = "application/pdf"),
+        ),
+        headers(
+            ("Kyso-Digest" = String, description = "multipart: the digest to sign, base64"),
+            ("Kyso-Digest-Algorithm" = String, description = "multipart: SHA-256"),
+            ("Kyso-Byte-Range" = String, description = "multipart: the /ByteRange, four numbers"),
+            ("Kyso-Field" = String, description = "multipart: the signature field's name"),
+        ),
+    )),
 )]
 pub(crate) async fn prepare(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let lang = lang_of(request.headers());
@@ -269,8 +314,11 @@ pub(crate) async fn prepare(State(shared): State<Arc<Shared>>, request: Request)
 
 async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Response, Failure> {
     let admission = admit(&shared, &request)?;
-    let input: PrepareRequest = body(request, shared.config.max_body).await?;
-    let pdf = b64("pdf", &input.pdf)?;
+    let (input, pdf): (PrepareRequest, _) = read(request, "pdf", shared.config.max_body).await?;
+    let pdf = match pdf {
+        Some(file) => Source::File(file),
+        None => Source::Bytes(b64("pdf", &input.pdf)?),
+    };
     let role = input.role.unwrap_or(Role::Approve);
     let signer = match input.certificate.as_deref().map(|c| b64("certificate", c)) {
         Some(Ok(der)) => match CertificateInfo::from_der(&der) {
@@ -355,6 +403,43 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
         reason: input.reason,
         contents_size: input.contents_size.unwrap_or(0),
     };
+    let source = match pdf {
+        Source::Bytes(pdf) => pdf,
+        Source::File(input) => {
+            let output = files::output()?;
+            let written = output.to_path_buf();
+            let prepared = run_limited(admission, move || {
+                let map = crate::pades::map_file(&input)?;
+                let doc = crate::pades::pdf::Document::load(&map)?;
+                let request = roles::prepare_request(&doc, &map, &role_request, extras)?;
+                drop(doc);
+                drop(map);
+                crate::pades::prepare_file(&input, &written, &request)
+            })
+            .await?;
+            let [a, b, c, d] = prepared.byte_range;
+            return files::pdf_response(
+                output,
+                vec![
+                    (
+                        HeaderName::from_static("kyso-digest"),
+                        B64.encode(&prepared.digest),
+                    ),
+                    (
+                        HeaderName::from_static("kyso-digest-algorithm"),
+                        "SHA-256".into(),
+                    ),
+                    (
+                        HeaderName::from_static("kyso-byte-range"),
+                        format!("{a} {b} {c} {d}"),
+                    ),
+                    (HeaderName::from_static("kyso-field"), prepared.field),
+                ],
+            )
+            .await;
+        }
+    };
+    let pdf = source;
     let result = run_limited(admission, move || {
         let doc = crate::pades::pdf::Document::load(&pdf)?;
         let request = roles::prepare_request(&doc, &pdf, &role_request, extras)?;
@@ -378,8 +463,17 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
 #[utoipa::path(
     post, path = "/v1/embed", tag = "bridge", operation_id = "embedSignature",
     security(()),
-    request_body = EmbedRequest,
-    responses((status = 200, description = "The signed PDF", body = EmbedResponse)),
+    request_body(content(
+        (EmbedRequest = "application/json"),
+        (crate::api::bridge::EmbedUpload = "multipart/form-data"),
+    )),
+    responses((status = 200, description = "The signed PDF: JSON for a JSON request, the PDF \
+itself for a multipart one",
+        content(
+            (EmbedResponse = "application/json"),
+            (crate::api::bridge::PdfFile = "application/pdf"),
+        ),
+    )),
 )]
 pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let lang = lang_of(request.headers());
@@ -388,10 +482,12 @@ pub(crate) async fn embed(State(shared): State<Arc<Shared>>, request: Request) -
 
 async fn embed_request(shared: Arc<Shared>, request: Request) -> Result<Response, Failure> {
     let admission = admit(&shared, &request)?;
-    let input: EmbedRequest = body(request, shared.config.max_body).await?;
-    let (prepared, cms) = match (b64("prepared", &input.prepared), b64("cms", &input.cms)) {
-        (Ok(p), Ok(c)) => (p, c),
-        (Err(r), _) | (_, Err(r)) => return Err(r),
+    let (input, file): (EmbedRequest, _) =
+        read(request, "prepared", shared.config.max_body).await?;
+    let cms = b64("cms", &input.cms)?;
+    let prepared = match file {
+        Some(file) => Source::File(file),
+        None => Source::Bytes(b64("prepared", &input.prepared)?),
     };
     let level = match input.level {
         Some(level) => level,
@@ -437,6 +533,43 @@ async fn embed_request(shared: Arc<Shared>, request: Request) -> Result<Response
         }
     }
     let offline = shared.config.offline;
+    let prepared = match prepared {
+        Source::Bytes(bytes) => bytes,
+        Source::File(input) => {
+            let output = files::output()?;
+            let written = output.to_path_buf();
+            run_limited(admission, move || {
+                let network = crate::pki::revocation::HttpFetch::default();
+                let revocation: &dyn crate::pki::revocation::Fetch = if offline {
+                    &crate::pki::revocation::NoFetch
+                } else {
+                    &network
+                };
+                let tsa = tsa_url.as_deref().map(|url| crate::pades::timestamp::Tsa {
+                    url,
+                    anchors: &anchors,
+                    fetch: &network,
+                });
+                let stamp = tsa.as_ref().filter(|_| level.needs_tsa());
+                crate::pades::embed_file(&input, &cms, &written, stamp)?;
+                let plain = dss_level <= crate::pades::archive::Level::T && data.is_empty();
+                if !plain {
+                    // B-LT and above read the signed file again to store its validation data;
+                    // that pass holds the file in memory once.
+                    let signed = crate::pades::map_file(&written)?;
+                    let extra = parse_certificates(&data.certs);
+                    let extended = crate::pades::archive::extend(
+                        &signed, dss_level, data, &extra, revocation, stamp,
+                    )?;
+                    drop(signed);
+                    std::fs::write(&written, extended)?;
+                }
+                Ok(())
+            })
+            .await?;
+            return files::pdf_response(output, Vec::new()).await;
+        }
+    };
     run_limited(admission, move || {
         let network = crate::pki::revocation::HttpFetch::default();
         let revocation: &dyn crate::pki::revocation::Fetch = if offline {
@@ -451,11 +584,7 @@ async fn embed_request(shared: Arc<Shared>, request: Request) -> Result<Response
         });
         let stamp = tsa.as_ref().filter(|_| level.needs_tsa());
         let signed = crate::pades::embed_bytes(&prepared, &cms, stamp)?;
-        let extra: Vec<x509_cert::Certificate> = data
-            .certs
-            .iter()
-            .filter_map(|d| <x509_cert::Certificate as der::Decode>::from_der(d).ok())
-            .collect();
+        let extra = parse_certificates(&data.certs);
         crate::pades::archive::extend(&signed, dss_level, data, &extra, revocation, stamp)
     })
     .await
@@ -472,7 +601,10 @@ async fn embed_request(shared: Arc<Shared>, request: Request) -> Result<Response
 #[utoipa::path(
     post, path = "/v1/verify", tag = "bridge", operation_id = "verifyPdf",
     security(()),
-    request_body = VerifyRequest,
+    request_body(content(
+        (VerifyRequest = "application/json"),
+        (crate::api::bridge::VerifyUpload = "multipart/form-data"),
+    )),
     responses((status = 200, description = "The verification report", body = crate::pades::verify::Report)),
 )]
 pub(crate) async fn verify(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -482,8 +614,11 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, request: Request) 
 
 async fn verify_request(shared: Arc<Shared>, request: Request) -> Result<Response, Failure> {
     let admission = admit(&shared, &request)?;
-    let input: VerifyRequest = body(request, shared.config.max_body).await?;
-    let pdf = b64("pdf", &input.pdf)?;
+    let (input, file): (VerifyRequest, _) = read(request, "pdf", shared.config.max_body).await?;
+    let pdf = match file {
+        Some(file) => Source::File(file),
+        None => Source::Bytes(b64("pdf", &input.pdf)?),
+    };
     let issued = input.policy;
     let mut anchors = shared.config.trust_anchors.clone();
     for pem in input.trust.unwrap_or_default() {
@@ -518,8 +653,17 @@ async fn verify_request(shared: Arc<Shared>, request: Request) -> Result<Respons
     let _cancel_on_drop = CancelOnDrop(cancelled.clone());
     run_limited(admission, move || {
         let fetch = crate::pki::revocation::HttpFetch::default();
+        // A large document is read through a memory map, as the command line reads it.
+        let mapped;
+        let bytes: &[u8] = match &pdf {
+            Source::Bytes(bytes) => bytes,
+            Source::File(path) => {
+                mapped = crate::pades::map_file(path)?;
+                &mapped
+            }
+        };
         crate::pades::verify::verify(
-            &pdf,
+            bytes,
             &crate::pades::verify::Options {
                 anchors: &anchors,
                 crls: &crls,
@@ -614,6 +758,7 @@ pub fn router(config: BridgeConfig) -> Router {
         config,
         metrics: Metrics::default(),
     });
+    let max_body = shared.config.max_body;
     Router::new()
         .route("/v1/prepare", post(prepare))
         .route("/v1/embed", post(embed))
@@ -636,6 +781,8 @@ pub fn router(config: BridgeConfig) -> Router {
             shared.clone(),
             service::observe,
         ))
+        // The multipart reader's own limit (JSON bodies are bounded by `body`).
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(shared)
 }
 

@@ -256,3 +256,119 @@ fn cms_for_other_bytes() -> Vec<u8> {
     )
     .expect("cms")
 }
+
+/// A `multipart/form-data` body: `options` (JSON) and one binary part.
+fn multipart(options: serde_json::Value, name: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "kyso-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    body.extend(format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"options\"\r\nContent-Type: application/json\r\n\r\n{options}\r\n"
+    ).as_bytes());
+    body.extend(format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+    ).as_bytes());
+    body.extend(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn send_multipart(
+    app: &axum::Router,
+    path: &str,
+    (kind, body): (String, Vec<u8>),
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, kind)
+        .body(Body::from(body))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("answer");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (status, headers, bytes.to_vec())
+}
+
+/// Large documents go as binary parts and come back as `application/pdf`, through the same
+/// rules as JSON: the same digest facts, the same refusals.
+#[tokio::test]
+async fn a_pdf_can_travel_as_a_binary_part_and_come_back_as_a_pdf() {
+    let app = router(config(None));
+    let draft = crate::pades::tests::minimal_pdf();
+    let (status, headers, prepared) = send_multipart(
+        &app,
+        "/v1/prepare",
+        multipart(serde_json::json!({ "role": "approve" }), "pdf", &draft),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&prepared)
+    );
+    assert_eq!(headers[header::CONTENT_TYPE], "application/pdf");
+    assert_eq!(headers["kyso-digest-algorithm"], "SHA-256");
+    assert_eq!(
+        headers[header::CONTENT_LENGTH].to_str().ok(),
+        Some(prepared.len().to_string().as_str())
+    );
+    let digest = B64
+        .decode(headers["kyso-digest"].as_bytes())
+        .expect("digest");
+    let range: Vec<usize> = headers["kyso-byte-range"]
+        .to_str()
+        .expect("range")
+        .split(' ')
+        .map(|n| n.parse().expect("number"))
+        .collect();
+    // The digest is of the returned file's byte range, as /v1/sign will sign it.
+    let mut hasher = crate::digest::DigestAlgorithm::Sha256.hasher();
+    hasher.update(&prepared[range[0]..range[0] + range[1]]);
+    hasher.update(&prepared[range[2]..range[2] + range[3]]);
+    assert_eq!(hasher.finish(), digest);
+    // The same file over JSON gives the same digest facts.
+    let json = call(
+        &app,
+        Method::POST,
+        "/v1/prepare",
+        Some(serde_json::json!({ "pdf": B64.encode(&draft) })),
+        &[],
+    )
+    .await;
+    assert_eq!(json.json["byteRange"].as_array().map(Vec::len), Some(4));
+    // Embedding a signature made for other bytes is refused the same way.
+    let options = serde_json::json!({ "cms": B64.encode(cms_for_other_bytes()) });
+    let (status, _, body) =
+        send_multipart(&app, "/v1/embed", multipart(options, "prepared", &prepared)).await;
+    assert_eq!(status.as_u16(), 409);
+    assert!(String::from_utf8_lossy(&body).contains("CMS_MISMATCH"));
+    // Verify answers its JSON report for a binary part too.
+    let (status, _, body) = send_multipart(
+        &app,
+        "/v1/verify",
+        multipart(serde_json::json!({ "revocation": "off" }), "pdf", &prepared),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("report");
+    assert!(report["signatures"].is_array());
+    // The file is the binary part, never also an option; an unknown part is refused.
+    let (status, _, body) = send_multipart(
+        &app,
+        "/v1/verify",
+        multipart(serde_json::json!({ "pdf": "AAAA" }), "pdf", &prepared),
+    )
+    .await;
+    assert_eq!(status.as_u16(), 400, "{}", String::from_utf8_lossy(&body));
+    let (status, _, _) = send_multipart(
+        &app,
+        "/v1/verify",
+        multipart(serde_json::json!({}), "document", &prepared),
+    )
+    .await;
+    assert_eq!(status.as_u16(), 400);
+}

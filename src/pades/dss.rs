@@ -25,7 +25,8 @@ pub struct ValidationData {
 }
 
 impl ValidationData {
-    fn is_empty(&self) -> bool {
+    /// Nothing to store.
+    pub fn is_empty(&self) -> bool {
         self.certs.is_empty() && self.ocsps.is_empty() && self.crls.is_empty()
     }
 }

@@ -311,6 +311,20 @@ export interface components {
             /** @description The signed PDF, base64. */
             signed: string;
         };
+        /**
+         * @description `multipart/form-data` of `/v1/embed`: the options (`cms` and the rest of `EmbedRequest`
+         *     but `prepared`) and the prepared PDF as a binary part; the answer is the signed PDF
+         *     (`application/pdf`).
+         */
+        EmbedUpload: {
+            /** @description The fields of `EmbedRequest` but `prepared`, as JSON. */
+            options: Record<string, never>;
+            /**
+             * Format: binary
+             * @description The prepared PDF.
+             */
+            prepared: string;
+        };
         /** @description The error body. */
         ErrorBody: {
             /** @description Stable code. */
@@ -401,6 +415,11 @@ export interface components {
             /** @description Where the status came from (`crl`, `ocsp`), when checked. */
             source?: string | null;
         };
+        /**
+         * Format: binary
+         * @description A PDF file as the answer's body (`application/pdf`, multipart requests).
+         */
+        PdfFile: string;
         /**
          * @description The user PIN's state on the wire: `ok`, `countLow` (a wrong PIN since the last good one),
          *     `finalTry` (the next wrong PIN locks the token), `locked`.
@@ -495,6 +514,20 @@ export interface components {
             byteRange: number[];
             /** @description The signature field's name. */
             field: string;
+        };
+        /**
+         * @description `multipart/form-data` of `/v1/prepare`, for large PDFs: the options as JSON and the PDF as a
+         *     binary part; the answer is then the prepared PDF itself (`application/pdf`) with its facts
+         *     in `Kyso-Digest`, `Kyso-Digest-Algorithm`, `Kyso-Byte-Range` and `Kyso-Field`.
+         */
+        PrepareUpload: {
+            /** @description The fields of `PrepareRequest` but `pdf`, as JSON. */
+            options: Record<string, never>;
+            /**
+             * Format: binary
+             * @description The draft.
+             */
+            pdf: string;
         };
         /**
          * @description What the signature is for; shown in the PIN prompt.
@@ -710,6 +743,19 @@ export interface components {
             crls?: string[] | null;
             revocation?: components["schemas"]["RevocationCheck"] | null;
         };
+        /**
+         * @description `multipart/form-data` of `/v1/verify`: the options (the rest of `VerifyRequest`) and the
+         *     PDF as a binary part; the answer is the same JSON report.
+         */
+        VerifyUpload: {
+            /** @description The fields of `VerifyRequest` but `pdf`, as JSON. */
+            options: Record<string, never>;
+            /**
+             * Format: binary
+             * @description The PDF.
+             */
+            pdf: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -797,16 +843,18 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EmbedRequest"];
+                "multipart/form-data": components["schemas"]["EmbedUpload"];
             };
         };
         responses: {
-            /** @description The signed PDF */
+            /** @description The signed PDF: JSON for a JSON request, the PDF itself for a multipart one */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EmbedResponse"];
+                    "application/pdf": components["schemas"]["PdfFile"];
                 };
             };
             /** @description BAD_REQUEST, PDF_MALFORMED */
@@ -917,16 +965,26 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["PrepareRequest"];
+                "multipart/form-data": components["schemas"]["PrepareUpload"];
             };
         };
         responses: {
-            /** @description The prepared PDF and the digest to sign */
+            /** @description The prepared PDF and the digest to sign: JSON for a JSON request, the PDF itself for a multipart one */
             200: {
                 headers: {
+                    /** @description multipart: the /ByteRange, four numbers */
+                    "Kyso-Byte-Range"?: string;
+                    /** @description multipart: the digest to sign, base64 */
+                    "Kyso-Digest"?: string;
+                    /** @description multipart: SHA-256 */
+                    "Kyso-Digest-Algorithm"?: string;
+                    /** @description multipart: the signature field's name */
+                    "Kyso-Field"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PrepareResponse"];
+                    "application/pdf": components["schemas"]["PdfFile"];
                 };
             };
             /** @description BAD_REQUEST, PDF_MALFORMED */
@@ -1261,6 +1319,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["VerifyRequest"];
+                "multipart/form-data": components["schemas"]["VerifyUpload"];
             };
         };
         responses: {
