@@ -390,4 +390,18 @@ fn a_typo_in_the_config_is_a_clear_error() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("pkcs11_module"), "{:?}", text(&out));
+    // A settings file that is not there is an error too, not a silent run with the defaults.
+    let missing = fx.dir.join("no-such-config.toml");
+    let out = kyso(fx)
+        .arg("--config")
+        .arg(&missing)
+        .arg("certs")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("no-such-config.toml: no such settings file"),
+        "{:?}",
+        text(&out)
+    );
 }
