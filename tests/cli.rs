@@ -400,7 +400,9 @@ fn a_typo_in_the_config_is_a_clear_error() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out).1.contains("no-such-config.toml: no such settings file"),
+        text(&out)
+            .1
+            .contains("no-such-config.toml: no such settings file"),
         "{:?}",
         text(&out)
     );

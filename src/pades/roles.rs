@@ -302,14 +302,29 @@ pub struct RoleRequest {
     pub signer: Option<String>,
 }
 
-/// "ngày 05 tháng 12 năm 2026".
+/// "ngày 05 tháng 12 năm 2026", "ngày 15 tháng 3 năm 2026": padded as [`day_text`] and
+/// [`month_text`] say.
 pub fn date_line(date: time::Date) -> String {
     format!(
-        "ngày {:02} tháng {:02} năm {:04}",
-        date.day(),
-        u8::from(date.month()),
+        "ngày {} tháng {} năm {:04}",
+        day_text(date),
+        month_text(date),
         date.year()
     )
+}
+
+/// The day as Nghị định 30 writes it (Phụ lục I §II.4.b): a 0 before days below 10.
+pub fn day_text(date: time::Date) -> String {
+    format!("{:02}", date.day())
+}
+
+/// The month as Nghị định 30 writes it (Phụ lục I §II.4.b): a 0 before January and February
+/// only ("tháng 01", "tháng 02", then "tháng 3" … "tháng 12").
+pub fn month_text(date: time::Date) -> String {
+    match u8::from(date.month()) {
+        m @ (1 | 2) => format!("0{m}"),
+        m => m.to_string(),
+    }
 }
 
 /// A stamp holding one line of text, its box fitted to the text.
@@ -551,11 +566,8 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
                 if !missing(DATE_FIELD)? {
                     fill_fields.push(italic(DATE_FIELD, date_line(date)));
                 } else if !missing(DAY_FIELD)? && !missing(MONTH_FIELD)? {
-                    fill_fields.push(italic(DAY_FIELD, format!("{:02}", date.day())));
-                    fill_fields.push(italic(
-                        MONTH_FIELD,
-                        format!("{:02}", u8::from(date.month())),
-                    ));
+                    fill_fields.push(italic(DAY_FIELD, day_text(date)));
+                    fill_fields.push(italic(MONTH_FIELD, month_text(date)));
                 } else {
                     return Err(Error::PlacementNotFound(
                         "the draft has no place for the date: prepare the leader's signature with the date's position".into(),
@@ -738,8 +750,28 @@ mod tests {
 
     #[test]
     fn date_line_is_zero_padded_and_iso_time_has_the_vietnam_offset() {
-        let date = time::Date::from_calendar_date(2026, time::Month::March, 5).expect("date");
-        assert_eq!(date_line(date), "ngày 05 tháng 03 năm 2026");
+        let on = |month, day| time::Date::from_calendar_date(2026, month, day).expect("date");
+        // Phụ lục I §II.4.b: days below 10 and months 1 and 2 take a 0; no other month does.
+        assert_eq!(
+            date_line(on(time::Month::March, 5)),
+            "ngày 05 tháng 3 năm 2026"
+        );
+        assert_eq!(
+            date_line(on(time::Month::January, 15)),
+            "ngày 15 tháng 01 năm 2026"
+        );
+        assert_eq!(
+            date_line(on(time::Month::February, 28)),
+            "ngày 28 tháng 02 năm 2026"
+        );
+        assert_eq!(
+            date_line(on(time::Month::December, 5)),
+            "ngày 05 tháng 12 năm 2026"
+        );
+        assert_eq!(
+            date_line(on(time::Month::September, 30)),
+            "ngày 30 tháng 9 năm 2026"
+        );
         let t = time::OffsetDateTime::from_unix_timestamp(1_780_000_000).expect("time");
         assert_eq!(iso8601_vn(t), "2026-05-29T03:26:40+07:00");
         assert_eq!(Role::parse("copy"), Some(Role::Copy));
