@@ -90,6 +90,9 @@ pub struct Settings {
     pub trust_anchors: Option<Vec<PathBuf>>,
     /// RFC 3161 timestamp authority (`http://…`) used when embedding signatures (PAdES B-T).
     pub tsa_url: Option<String>,
+    /// The agency seal's real width in millimetres, for seal images whose PNG does not say
+    /// its resolution (seals differ by agency: Nghị định 30 prints them at their real size).
+    pub seal_size_mm: Option<f64>,
     /// Seconds the user has to answer a prompt (default 120).
     pub prompt_timeout_secs: Option<u64>,
     /// Seconds a token may take for one call (default 30).
@@ -138,6 +141,8 @@ pub struct Config {
     pub trust_anchors: Vec<PathBuf>,
     /// Timestamp authority.
     pub tsa_url: Option<String>,
+    /// The seal's real width, mm, when its PNG does not say it.
+    pub seal_size_mm: Option<f64>,
     /// Never fetch revocation data over the network.
     pub offline: bool,
     /// The status check before signing.
@@ -251,6 +256,7 @@ fn overlay(base: Settings, over: Settings) -> Settings {
         chain_certificates: over.chain_certificates.or(base.chain_certificates),
         trust_anchors: over.trust_anchors.or(base.trust_anchors),
         tsa_url: over.tsa_url.or(base.tsa_url),
+        seal_size_mm: over.seal_size_mm.or(base.seal_size_mm),
         prompt_timeout_secs: over.prompt_timeout_secs.or(base.prompt_timeout_secs),
         token_timeout_secs: over.token_timeout_secs.or(base.token_timeout_secs),
         poll_interval_ms: over.poll_interval_ms.or(base.poll_interval_ms),
@@ -340,6 +346,7 @@ impl Config {
                 .or(user.chain_certificates)
                 .unwrap_or_default(),
             tsa_url: policy.tsa_url.or(user.tsa_url),
+            seal_size_mm: policy.seal_size_mm.or(user.seal_size_mm),
             offline: policy.offline.or(user.offline).unwrap_or(false),
             revocation_check: policy
                 .revocation_check

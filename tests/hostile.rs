@@ -145,6 +145,7 @@ fn bridge(max_body: usize, concurrency: usize) -> Bridge {
         agent_port: None,
         openapi: Some(kyso::contract::document()),
         token: None,
+        seal_size_mm: None,
     };
     runtime.spawn(async move {
         let _ = kyso::bridge::serve(listener, config).await;

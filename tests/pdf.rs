@@ -1213,3 +1213,104 @@ fn encrypted_drafts_are_signed_and_verified_keeping_their_encryption() {
         text(&out)
     );
 }
+
+/// A PNG without its `pHYs` chunk: an image that does not say its real size.
+fn without_resolution(png: &[u8]) -> Vec<u8> {
+    let mut out = png[..8].to_vec();
+    let mut at = 8;
+    while at + 12 <= png.len() {
+        let length = u32::from_be_bytes(png[at..at + 4].try_into().expect("length")) as usize;
+        let end = at + 12 + length;
+        if &png[at + 4..at + 8] != b"pHYs" {
+            out.extend_from_slice(&png[at..end]);
+        }
+        at = end;
+    }
+    out
+}
+
+/// Nghị định 30 prints the seal at its real size: a seal PNG that does not say it is refused
+/// (no silent 40 mm), and the width given with `--seal-size-mm` is the one drawn.
+#[test]
+fn a_seal_without_a_resolution_is_drawn_at_the_size_given_and_never_guessed() {
+    let d = docs();
+    let approved = d.dir.join("sealsize.approved.pdf");
+    leader_signs(&d.dir.join("draft.pdf"), &approved);
+    let plain = d.dir.join("seal-no-phys.png");
+    let seal = std::fs::read(d.dir.join("seal.png")).expect("seal");
+    std::fs::write(&plain, without_resolution(&seal)).expect("write");
+    let plain_arg = plain.display().to_string();
+    let refused = sign_role(
+        &approved,
+        &d.dir.join("never-size.pdf"),
+        true,
+        &["--role", "issue", "--image", &plain_arg, "--number", "7"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).1.contains("does not say its real size"),
+        "{:?}",
+        text(&refused)
+    );
+    let issued = d.dir.join("sealsize.issued.pdf");
+    let out = sign_role(
+        &approved,
+        &issued,
+        true,
+        &[
+            "--role",
+            "issue",
+            "--image",
+            &plain_arg,
+            "--number",
+            "7",
+            "--seal-size-mm",
+            "36",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    // The clerk's widget is the seal's box: 36 mm wide.
+    let data = std::fs::read(&issued).expect("issued");
+    let doc = kyso::pades::pdf::Document::load(&data).expect("pdf");
+    let report =
+        kyso::pades::verify::verify(&data, &kyso::pades::verify::Options::integrity_only())
+            .expect("verify");
+    let clerk = &report.signatures.last().expect("clerk").field;
+    let widths: Vec<f64> = doc
+        .pages()
+        .expect("pages")
+        .iter()
+        .flat_map(|(_, page)| {
+            doc.get(page, b"Annots")
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|annot| {
+            let annot = doc.resolve(&annot).as_dict().cloned()?;
+            let name = doc
+                .get(&annot, b"T")
+                .as_string()
+                .map(|t| String::from_utf8_lossy(t).into_owned())?;
+            let rect = doc.get(&annot, b"Rect").as_array().cloned()?;
+            let n: Vec<f64> = rect
+                .iter()
+                .filter_map(|v| doc.resolve(v).as_f64())
+                .collect();
+            (name == *clerk && n.len() == 4).then(|| (n[2] - n[0]).abs())
+        })
+        .collect();
+    let mm = widths.first().expect("the clerk's widget") * 25.4 / 72.0;
+    assert!(
+        (mm - 36.0).abs() < 0.2,
+        "the seal is {mm:.2} mm wide, not 36"
+    );
+    // A size given for another role is refused by name.
+    let out = sign_role(
+        &d.dir.join("draft.pdf"),
+        &d.dir.join("never-size2.pdf"),
+        false,
+        &["--seal-size-mm", "36"],
+    );
+    assert!(text(&out).1.contains("--seal-size-mm"), "{:?}", text(&out));
+}

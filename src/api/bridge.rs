@@ -64,6 +64,10 @@ pub struct PrepareRequest {
     /// The handwritten signature or the seal, base64 PNG.
     #[serde(default)]
     pub image: Option<String>,
+    /// The seal's real width in millimetres when its PNG does not say its resolution (`issue`;
+    /// default: the bridge's `seal_size_mm` setting). Never guessed.
+    #[serde(default)]
+    pub seal_size_mm: Option<f64>,
     /// Where the stamp goes; else `anchor`, else the role's default place.
     #[serde(default)]
     pub rect: Option<PageRect>,

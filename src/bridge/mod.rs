@@ -59,6 +59,8 @@ pub struct BridgeConfig {
     /// The bearer token every `/v1/` and `/metrics` request must carry; `None` only when the
     /// operator chose `--insecure-no-auth` (or for the loopback demo).
     pub token: Option<String>,
+    /// The agency seal's real width (mm) for seal PNGs that do not say their resolution.
+    pub seal_size_mm: Option<f64>,
 }
 
 pub(crate) struct Shared {
@@ -320,6 +322,11 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
         None => Source::Bytes(b64("pdf", &input.pdf)?),
     };
     let role = input.role.unwrap_or(Role::Approve);
+    if input.seal_size_mm.is_some() && role != Role::Issue {
+        return Err(bad(
+            "sealSizeMm is the seal's size: only for the issue role",
+        ));
+    }
     let signer = match input.certificate.as_deref().map(|c| b64("certificate", c)) {
         Some(Ok(der)) => match CertificateInfo::from_der(&der) {
             Ok(info) => Some(info),
@@ -330,7 +337,10 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
     };
     let image = match input.image.as_deref().map(|i| b64("image", i)) {
         Some(Ok(bytes)) => match crate::pades::image::RgbaImage::from_png(&bytes) {
-            Ok(image) => Some(image),
+            Ok(image) => Some(match input.seal_size_mm.or(shared.config.seal_size_mm) {
+                Some(mm) if role == Role::Issue => image.with_width_mm(mm),
+                _ => image,
+            }),
             Err(e) => return Err(pades_failure(&e.into())),
         },
         Some(Err(r)) => return Err(r),

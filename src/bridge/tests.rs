@@ -26,6 +26,7 @@ fn config(token: Option<&str>) -> BridgeConfig {
         agent_port: None,
         openapi: Some("{}"),
         token: token.map(String::from),
+        seal_size_mm: None,
     }
 }
 

@@ -79,6 +79,7 @@ pub fn run(config: &Config, args: &BridgeArgs) -> Result<ExitCode, String> {
         agent_port: Some(config.port),
         openapi: Some(kyso::contract::document()),
         token,
+        seal_size_mm: config.seal_size_mm,
     };
     let listen = args.listen;
     runtime()?.block_on(async move {

@@ -232,6 +232,7 @@ pub fn command(
             openapi: Some(kyso::contract::document()),
             // The demo page calls the bridge itself, on loopback: no token.
             token: None,
+            seal_size_mm: None,
         };
         tokio::spawn(async move {
             let _ = kyso::bridge::serve(bridge_listener, bridge).await;

@@ -65,6 +65,10 @@ pub struct StampArgs {
     /// PNG shown in the stamp (the leader's signature, the agency's seal).
     #[arg(long)]
     image: Option<PathBuf>,
+    /// The seal's real width in millimetres, when its PNG does not say its resolution (pHYs);
+    /// default `seal_size_mm` from the settings. The seal is printed at its real size.
+    #[arg(long)]
+    seal_size_mm: Option<f64>,
     /// Page of the stamp, from 1.
     #[arg(long, default_value_t = 1)]
     page: usize,
@@ -244,10 +248,14 @@ pub fn prepare_request(
     input: &std::path::Path,
     stamp: &StampArgs,
     token_cert: Option<certificate::CertificateInfo>,
+    seal_size_default: Option<f64>,
 ) -> Result<kyso::pades::prepare::PrepareRequest, String> {
     use kyso::pades::prepare::Placement;
     use kyso::pades::roles::{self, RoleRequest, StampFields, StampSpec};
     let role = stamp.role.into();
+    if stamp.seal_size_mm.is_some() && stamp.role != values::Role::Issue {
+        return Err("--seal-size-mm is the seal's size: only for --role issue".into());
+    }
     let signer_cert = match &stamp.cert {
         _ if token_cert.is_some() => token_cert,
         Some(path) => {
@@ -261,7 +269,12 @@ pub fn prepare_request(
     let image = match &stamp.image {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Some(kyso::pades::image::RgbaImage::from_png(&bytes).map_err(|e| e.to_string())?)
+            let image =
+                kyso::pades::image::RgbaImage::from_png(&bytes).map_err(|e| e.to_string())?;
+            Some(match stamp.seal_size_mm.or(seal_size_default) {
+                Some(mm) if stamp.role == values::Role::Issue => image.with_width_mm(mm),
+                _ => image,
+            })
         }
         None => None,
     };
@@ -322,12 +335,13 @@ pub fn prepare_request(
 }
 
 pub fn pdf_prepare(
+    config: &Config,
     input: &std::path::Path,
     output: &std::path::Path,
     stamp: &StampArgs,
     json: bool,
 ) -> Result<kyso::pades::prepare::Prepared, String> {
-    let request = prepare_request(input, stamp, None)?;
+    let request = prepare_request(input, stamp, None, config.seal_size_mm)?;
     let prepared = kyso::pades::prepare_file(input, output, &request).map_err(|e| e.to_string())?;
     if json {
         print_json(&serde_json::json!({
@@ -528,7 +542,7 @@ pub fn pdf_sign(
         .find(|c| c.info.id == id)
         .map(|c| c.info);
     let prepared_path = output.with_extension("prepared.pdf");
-    let request = prepare_request(input, stamp, signer)?;
+    let request = prepare_request(input, stamp, signer, app.config.seal_size_mm)?;
     let prepared =
         kyso::pades::prepare_file(input, &prepared_path, &request).map_err(|e| e.to_string())?;
     let order = SignOrder {
@@ -586,7 +600,7 @@ pub fn run(config: &Config, action: &PdfAction) -> Result<ExitCode, String> {
             output,
             stamp,
             json,
-        } => pdf_prepare(input, output, stamp, *json).map(|_| ExitCode::SUCCESS),
+        } => pdf_prepare(config, input, output, stamp, *json).map(|_| ExitCode::SUCCESS),
         PdfAction::Verify {
             input,
             trust,

@@ -68,6 +68,19 @@ impl RgbaImage {
         })
     }
 
+    /// The image printed `width_mm` wide: for a seal whose PNG does not say its resolution (or
+    /// says it wrongly), the real size its agency gives. A width that is not positive changes
+    /// nothing.
+    pub fn with_width_mm(mut self, width_mm: f64) -> Self {
+        if width_mm.is_finite() && width_mm > 0.0 && self.width > 0 {
+            let ppm = f64::from(self.width) / (width_mm / 1000.0);
+            if ppm.is_finite() && ppm >= 1.0 && ppm <= f64::from(u32::MAX) {
+                self.pixels_per_metre = Some(ppm.round() as u32);
+            }
+        }
+        self
+    }
+
     /// Physical size in PDF points from the PNG resolution (a seal must be printed at its real
     /// size), if the PNG says its resolution.
     pub fn size_pt(&self) -> Option<(f64, f64)> {

@@ -819,8 +819,8 @@ pub fn prepare_request(
     })
 }
 
-/// Where the clerk's seal goes: at its real size (from the PNG resolution; 40 mm when the PNG
-/// does not say), over the left third of the leader's signature image, centred on it
+/// Where the clerk's seal goes: at its real size (the PNG's resolution, or the width the
+/// caller gave with [`RgbaImage::with_width_mm`]; never a guess), over the left third of the leader's signature image, centred on it
 /// vertically (Decree 30, Appendix I §II.8.a). The leader's signature is the last valid
 /// personal signature in the document.
 ///
@@ -848,10 +848,12 @@ pub fn seal_placement(
             )
         })?;
     let (page, rect) = widget_rect(doc, &leader.field)?;
-    let (w, h) = seal.size_pt().unwrap_or((
-        40.0 / 25.4 * 72.0,
-        40.0 / 25.4 * 72.0 * f64::from(seal.height) / f64::from(seal.width),
-    ));
+    let (w, h) = seal.size_pt().ok_or_else(|| {
+        Error::Placement(
+            "the seal image does not say its real size (no pHYs resolution in the PNG): give the seal's width in millimetres"
+                .into(),
+        )
+    })?;
     let [x0, y0, x1, y1] = rect;
     let right = x0 + (x1 - x0) / 3.0;
     let centre_y = (y0 + y1) / 2.0;

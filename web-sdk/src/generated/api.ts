@@ -458,6 +458,12 @@ export interface components {
             certificate?: string | null;
             /** @description The handwritten signature or the seal, base64 PNG. */
             image?: string | null;
+            /**
+             * Format: double
+             * @description The seal's real width in millimetres when its PNG does not say its resolution (`issue`;
+             *     default: the bridge's `seal_size_mm` setting). Never guessed.
+             */
+            sealSizeMm?: number | null;
             rect?: components["schemas"]["PageRect"] | null;
             /** @description A text in the document the stamp is placed under (the signer's title, say). */
             anchor?: string | null;
