@@ -1314,3 +1314,53 @@ fn a_seal_without_a_resolution_is_drawn_at_the_size_given_and_never_guessed() {
     );
     assert!(text(&out).1.contains("--seal-size-mm"), "{:?}", text(&out));
 }
+
+/// The images Nghị định 30 describes: a seal that is not red (here, the blue signature given
+/// as a seal) is refused with the reason, unless the agency says its images differ — and then
+/// the output says the check was off.
+#[test]
+fn a_seal_that_is_not_red_is_refused_unless_the_agency_allows_it() {
+    let d = docs();
+    let approved = d.dir.join("colour.approved.pdf");
+    leader_signs(&d.dir.join("draft.pdf"), &approved);
+    let blue = d.dir.join("signature.png").display().to_string();
+    let refused = sign_role(
+        &approved,
+        &d.dir.join("never-colour.pdf"),
+        true,
+        &[
+            "--role",
+            "issue",
+            "--image",
+            &blue,
+            "--rect",
+            "300,300,100,100",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).1.contains("not predominantly red"),
+        "{:?}",
+        text(&refused)
+    );
+    let allowed = sign_role(
+        &approved,
+        &d.dir.join("colour.issued.pdf"),
+        true,
+        &[
+            "--role",
+            "issue",
+            "--image",
+            &blue,
+            "--rect",
+            "300,300,100,100",
+            "--any-image-colour",
+        ],
+    );
+    assert!(allowed.status.success(), "{:?}", text(&allowed));
+    assert!(
+        text(&allowed).1.contains("the colour check is off"),
+        "{:?}",
+        text(&allowed)
+    );
+}

@@ -68,6 +68,10 @@ pub struct PrepareRequest {
     /// default: the bridge's `seal_size_mm` setting). Never guessed.
     #[serde(default)]
     pub seal_size_mm: Option<f64>,
+    /// Accept a signature image that is not mostly blue or a seal that is not mostly red
+    /// (agencies whose images differ); the transparent background is still required.
+    #[serde(default)]
+    pub any_image_colour: bool,
     /// Where the stamp goes; else `anchor`, else the role's default place.
     #[serde(default)]
     pub rect: Option<PageRect>,

@@ -377,6 +377,7 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
         copy_form: input.copy_form,
         forward_to: input.forward_to,
         file_reference: input.file_reference,
+        any_colour: input.any_image_colour,
     };
     // The JSON spelling of an option, for the error message.
     let camel = |name: &str| {

@@ -158,11 +158,14 @@ async fn every_failure_has_its_own_code_and_speaks_the_callers_language() {
     let image = {
         let mut png = Vec::new();
         {
-            let mut encoder = png::Encoder::new(&mut png, 1, 1);
+            // A blue stroke on a transparent background, as a signature image must be.
+            let mut encoder = png::Encoder::new(&mut png, 2, 1);
             encoder.set_color(png::ColorType::Rgba);
             encoder.set_depth(png::BitDepth::Eight);
             let mut writer = encoder.write_header().expect("png");
-            writer.write_image_data(&[0, 0, 0, 255]).expect("png");
+            writer
+                .write_image_data(&[20, 40, 200, 255, 0, 0, 0, 0])
+                .expect("png");
         }
         B64.encode(png)
     };

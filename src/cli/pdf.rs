@@ -69,6 +69,10 @@ pub struct StampArgs {
     /// default `seal_size_mm` from the settings. The seal is printed at its real size.
     #[arg(long)]
     seal_size_mm: Option<f64>,
+    /// Accept a signature image that is not mostly blue or a seal that is not mostly red (for
+    /// agencies whose images differ); said in the output.
+    #[arg(long)]
+    any_image_colour: bool,
     /// Page of the stamp, from 1.
     #[arg(long, default_value_t = 1)]
     page: usize,
@@ -271,6 +275,19 @@ pub fn prepare_request(
             let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let image =
                 kyso::pades::image::RgbaImage::from_png(&bytes).map_err(|e| e.to_string())?;
+            if stamp.any_image_colour {
+                let ink = match stamp.role {
+                    values::Role::Issue => kyso::pades::image::Ink::Red,
+                    _ => kyso::pades::image::Ink::Blue,
+                };
+                if let Ok(share) = image.check(ink, true) {
+                    eprintln!(
+                        "kyso: the colour check is off (--any-image-colour): {}% of the image's coloured pixels are {}",
+                        share,
+                        if ink == kyso::pades::image::Ink::Red { "red" } else { "blue" }
+                    );
+                }
+            }
             Some(match stamp.seal_size_mm.or(seal_size_default) {
                 Some(mm) if stamp.role == values::Role::Issue => image.with_width_mm(mm),
                 _ => image,
@@ -306,6 +323,7 @@ pub fn prepare_request(
         copy_form: stamp.copy_form.clone(),
         forward_to: stamp.forward_to.clone(),
         file_reference: stamp.file_reference.clone(),
+        any_colour: stamp.any_image_colour,
     };
     let request = RoleRequest {
         stamp: StampSpec::from_fields(role, fields, |name| format!("--{name}"))

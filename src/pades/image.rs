@@ -13,6 +13,29 @@ pub enum Error {
     /// Not a PNG the decoder accepts.
     #[error("PNG: {0}")]
     Png(String),
+    /// Every pixel is opaque: the stamp would cover the text under it.
+    #[error("the {0} image has no transparent background (a PNG with alpha or tRNS is needed)")]
+    Opaque(&'static str),
+    /// The image is not in the colour Nghị định 30 gives it.
+    #[error("the {what} image is not predominantly {expected} (its coloured pixels are {share}% {expected}); check the file, or allow any colour")]
+    Colour {
+        /// "signature" or "seal".
+        what: &'static str,
+        /// "blue" or "red".
+        expected: &'static str,
+        /// The share of coloured pixels that are of that colour.
+        share: u32,
+    },
+}
+
+/// The colour a stamp image must mostly be: the leader's signature blue, the seal red
+/// (Nghị định 30, Phụ lục I §II.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ink {
+    /// A handwritten signature.
+    Blue,
+    /// An agency's seal.
+    Red,
 }
 
 /// An 8-bit RGBA image.
@@ -81,6 +104,65 @@ impl RgbaImage {
         self
     }
 
+    /// Checks what Nghị định 30 asks of a stamp image: a transparent background, and mostly
+    /// the `ink` colour (unless `any_colour`: agencies whose images differ). Returns the share of
+    /// coloured pixels in that colour, for the output.
+    ///
+    /// # Errors
+    /// [`Error::Opaque`], [`Error::Colour`].
+    pub fn check(&self, ink: Ink, any_colour: bool) -> Result<u32, Error> {
+        let what = match ink {
+            Ink::Blue => "signature",
+            Ink::Red => "seal",
+        };
+        let pixels = self.pixels.chunks_exact(4);
+        if pixels.clone().all(|p| p[3] == 255) {
+            return Err(Error::Opaque(what));
+        }
+        // Hue of the clearly coloured, visible pixels (gray, white and faint ones say nothing).
+        let (mut coloured, mut matching) = (0u64, 0u64);
+        for p in pixels {
+            if p[3] < 128 {
+                continue;
+            }
+            let (r, g, b) = (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]));
+            let max = r.max(g).max(b);
+            let min = r.min(g).min(b);
+            if max < 40.0 || (max - min) / max < 0.3 {
+                continue;
+            }
+            let hue = if max == r {
+                (60.0 * ((g - b) / (max - min))).rem_euclid(360.0)
+            } else if max == g {
+                60.0 * ((b - r) / (max - min)) + 120.0
+            } else {
+                60.0 * ((r - g) / (max - min)) + 240.0
+            };
+            coloured += 1;
+            let hit = match ink {
+                Ink::Red => !(20.0..=330.0).contains(&hue),
+                Ink::Blue => (180.0..=270.0).contains(&hue),
+            };
+            matching += u64::from(hit);
+        }
+        let share = if coloured == 0 {
+            0
+        } else {
+            u32::try_from(matching * 100 / coloured).unwrap_or(100)
+        };
+        if share < 50 && !any_colour {
+            return Err(Error::Colour {
+                what,
+                expected: match ink {
+                    Ink::Blue => "blue",
+                    Ink::Red => "red",
+                },
+                share,
+            });
+        }
+        Ok(share)
+    }
+
     /// Physical size in PDF points from the PNG resolution (a seal must be printed at its real
     /// size), if the PNG says its resolution.
     pub fn size_pt(&self) -> Option<(f64, f64)> {
@@ -123,4 +205,57 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     let _ = encoder.write_all(data);
     encoder.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod checks {
+    use super::{Error, Ink, RgbaImage};
+
+    fn image(pixels: &[[u8; 4]]) -> RgbaImage {
+        RgbaImage {
+            width: u32::try_from(pixels.len()).unwrap_or(1),
+            height: 1,
+            pixels: pixels.concat(),
+            pixels_per_metre: None,
+        }
+    }
+
+    const BLUE: [u8; 4] = [20, 40, 200, 255];
+    const RED: [u8; 4] = [210, 20, 30, 255];
+    const GRAY: [u8; 4] = [90, 90, 90, 255];
+    const CLEAR: [u8; 4] = [255, 255, 255, 0];
+
+    #[test]
+    fn a_stamp_image_needs_a_transparent_background_and_its_colour() {
+        assert_eq!(
+            image(&[BLUE, BLUE, GRAY, CLEAR])
+                .check(Ink::Blue, false)
+                .ok(),
+            Some(100)
+        );
+        assert_eq!(
+            image(&[RED, RED, BLUE, CLEAR]).check(Ink::Red, false).ok(),
+            Some(66)
+        );
+        assert!(matches!(
+            image(&[BLUE, BLUE]).check(Ink::Blue, false),
+            Err(Error::Opaque("signature"))
+        ));
+        let red_signature = image(&[RED, RED, CLEAR]).check(Ink::Blue, false);
+        assert!(matches!(
+            red_signature,
+            Err(Error::Colour {
+                what: "signature",
+                share: 0,
+                ..
+            })
+        ));
+        assert!(matches!(
+            image(&[BLUE, CLEAR]).check(Ink::Red, false),
+            Err(Error::Colour { what: "seal", .. })
+        ));
+        // Allowed by the agency: the share is still measured, and transparency still required.
+        assert_eq!(image(&[RED, CLEAR]).check(Ink::Blue, true).ok(), Some(0));
+        assert!(image(&[RED, RED]).check(Ink::Blue, true).is_err());
+    }
 }

@@ -162,6 +162,9 @@ pub struct StampFields {
     pub forward_to: Option<String>,
     /// File reference (incoming).
     pub file_reference: Option<String>,
+    /// Accept a signature that is not mostly blue or a seal that is not mostly red (agencies
+    /// whose images differ); the transparency is still required.
+    pub any_colour: bool,
 }
 
 impl StampSpec {
@@ -187,6 +190,7 @@ impl StampSpec {
             copy_form,
             forward_to,
             file_reference,
+            any_colour,
         } = fields;
         let given = [
             ("image", image.is_some()),
@@ -220,6 +224,16 @@ impl StampSpec {
             )));
         }
         let need = |what: &str| Error::Placement(what.to_string());
+        // The images Nghị định 30 describes: a transparent background, the signature blue, the
+        // seal red.
+        let ink = match role {
+            Role::Issue => Some(super::image::Ink::Red),
+            Role::Approve => Some(super::image::Ink::Blue),
+            _ => None,
+        };
+        if let (Some(image), Some(ink)) = (&image, ink) {
+            image.check(ink, any_colour)?;
+        }
         Ok(match role {
             Role::Approve => Self::Approve {
                 image,
@@ -702,8 +716,8 @@ mod tests {
     fn each_role_takes_what_it_uses_and_nothing_else() {
         let seal = RgbaImage {
             width: 1,
-            height: 1,
-            pixels: vec![255, 0, 0, 255],
+            height: 2,
+            pixels: vec![200, 10, 20, 255, 0, 0, 0, 0],
             pixels_per_metre: None,
         };
         let number = |n: &str| StampFields {

@@ -464,6 +464,11 @@ export interface components {
              *     default: the bridge's `seal_size_mm` setting). Never guessed.
              */
             sealSizeMm?: number | null;
+            /**
+             * @description Accept a signature image that is not mostly blue or a seal that is not mostly red
+             *     (agencies whose images differ); the transparent background is still required.
+             */
+            anyImageColour?: boolean;
             rect?: components["schemas"]["PageRect"] | null;
             /** @description A text in the document the stamp is placed under (the signer's title, say). */
             anchor?: string | null;
