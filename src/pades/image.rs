@@ -145,11 +145,9 @@ impl RgbaImage {
             };
             matching += u64::from(hit);
         }
-        let share = if coloured == 0 {
-            0
-        } else {
-            u32::try_from(matching * 100 / coloured).unwrap_or(100)
-        };
+        let share = (matching * 100)
+            .checked_div(coloured)
+            .map_or(0, |s| u32::try_from(s).unwrap_or(100));
         if share < 50 && !any_colour {
             return Err(Error::Colour {
                 what,
