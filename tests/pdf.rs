@@ -1364,3 +1364,58 @@ fn a_seal_that_is_not_red_is_refused_unless_the_agency_allows_it() {
         text(&allowed)
     );
 }
+
+/// A scanned draft has no "Số:" or date line to find: the leader's preparation creates the
+/// places at given coordinates, and the clerk's issue step writes the number and the date there.
+#[test]
+fn on_a_scan_the_number_and_date_go_where_the_leader_placed_them() {
+    let d = docs();
+    let approved = d.dir.join("scan.placed.approved.pdf");
+    let signature = d.dir.join("signature.png").display().to_string();
+    let seal = d.dir.join("seal.png").display().to_string();
+    let out = sign_role(
+        &d.dir.join("scan.pdf"),
+        &approved,
+        false,
+        &[
+            "--role",
+            "approve",
+            "--image",
+            &signature,
+            "--rect",
+            "300,200,150,60",
+            "--number-at",
+            "1:120,760",
+            "--date-at",
+            "1:330,740",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let issued = d.dir.join("scan.placed.issued.pdf");
+    let out = sign_role(
+        &approved,
+        &issued,
+        true,
+        &[
+            "--role",
+            "issue",
+            "--image",
+            &seal,
+            "--number",
+            "21/QĐ-UBND",
+            "--date",
+            "2026-02-03",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (code, report) = ours(&issued, true, true);
+    assert_eq!(code, 0, "{report:#}");
+    let words = Command::new("pdftotext")
+        .arg(&issued)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let words = String::from_utf8_lossy(&words.stdout);
+    assert!(words.contains("21/QĐ-UBND"), "{words}");
+    assert!(words.contains("ngày 03 tháng 02 năm 2026"), "{words}");
+}
