@@ -48,7 +48,7 @@ pass "policy file /etc/kyso/policy.toml (a conffile)"
 [ -f /usr/share/man/man1/kyso.1.gz ] || fail "man page"
 zcat /usr/share/man/man1/kyso.1.gz | grep -q "^.SH NAME" || fail "man page content"
 zcat /usr/share/man/man1/kyso.1.gz | grep -q "EXIT STATUS" || fail "man page: exit status"
-zcat /usr/share/man/man1/kyso-sign.1.gz | grep -q "\-\-cert" || fail "man page of kyso sign"
+zcat /usr/share/man/man1/kyso-sign.1.gz | grep -qF '\-\-cert' || fail "man page of kyso sign"
 pass "man pages (kyso.1 and one per command)"
 grep -q "_kyso()" /usr/share/bash-completion/completions/kyso || fail "bash completion"
 [ -s /usr/share/zsh/vendor-completions/_kyso ] && [ -s /usr/share/fish/vendor_completions.d/kyso.fish ] \
