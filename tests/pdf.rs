@@ -1419,3 +1419,104 @@ fn on_a_scan_the_number_and_date_go_where_the_leader_placed_them() {
     assert!(words.contains("21/QĐ-UBND"), "{words}");
     assert!(words.contains("ngày 03 tháng 02 năm 2026"), "{words}");
 }
+
+/// The words pdftotext sees on page 1 with their boxes (`-bbox`): text, xMin, yMin, xMax, yMax.
+fn word_boxes(pdf: &Path) -> Vec<(String, f64, f64, f64, f64)> {
+    let out = Command::new("pdftotext")
+        .args(["-bbox", "-f", "1", "-l", "1"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let html = String::from_utf8_lossy(&out.stdout).into_owned();
+    html.split("<word ")
+        .skip(1)
+        .filter_map(|w| {
+            let attr = |name: &str| -> Option<f64> {
+                let at = w.find(&format!("{name}=\""))? + name.len() + 2;
+                w[at..].split('"').next()?.parse().ok()
+            };
+            let text = w.split('>').nth(1)?.split('<').next()?.to_string();
+            Some((
+                text,
+                attr("xMin")?,
+                attr("yMin")?,
+                attr("xMax")?,
+                attr("yMax")?,
+            ))
+        })
+        .collect()
+}
+
+/// Nghị định 30's blanks: the clerk's number and date are written inside the blanks the draft
+/// prints ("So:    /QD-UBND", "ngay    thang    nam 2026"), centred and made to fit, never
+/// over a printed glyph; the number's symbol is the printed one.
+#[test]
+fn number_and_date_fit_inside_the_printed_blanks() {
+    let d = docs();
+    let approved = d.dir.join("blanks.approved.pdf");
+    leader_signs(&d.dir.join("draft.pdf"), &approved);
+    let issued = d.dir.join("blanks.issued.pdf");
+    let seal = d.dir.join("seal.png").display().to_string();
+    let issue = |number: &str, out: &Path| {
+        sign_role(
+            &approved,
+            out,
+            true,
+            &[
+                "--role",
+                "issue",
+                "--image",
+                &seal,
+                "--number",
+                number,
+                "--date",
+                "2026-12-06",
+            ],
+        )
+    };
+    // This draft's blanks are narrow (four spaces, 10 pt): three digits cannot fit even made
+    // smaller, and the clerk is told where to give the places instead of an overprint.
+    let refused = issue("128/QĐ-UBND", &d.dir.join("never-blank.pdf"));
+    assert!(!refused.status.success());
+    let said = text(&refused).1;
+    assert!(
+        said.contains("does not fit the blank") && said.contains("number-at"),
+        "{said}"
+    );
+    let out = issue("15/QĐ-UBND", &issued);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let extracted = pdftotext(&issued);
+    assert!(
+        extracted.contains("ngay 06 thang 12 nam 2026"),
+        "{extracted}"
+    );
+    assert!(extracted.contains("15"), "{extracted}");
+    assert!(
+        !extracted.contains("15/QĐ-UBND"),
+        "the symbol is the printed one: {extracted}"
+    );
+    // On each line, no two words overlap: the digits sit between the printed words.
+    let words = word_boxes(&issued);
+    for anchor in ["thang", "/QD-UBND"] {
+        let line = words.iter().find(|w| w.0 == anchor).expect(anchor);
+        let mut on_line: Vec<_> = words
+            .iter()
+            .filter(|w| (w.4 - line.4).abs() < 3.0)
+            .collect();
+        on_line.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for pair in on_line.windows(2) {
+            assert!(
+                pair[0].3 <= pair[1].1 + 0.2,
+                "{:?} overlaps {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+        let digits = on_line
+            .iter()
+            .filter(|w| w.0.chars().all(|c| c.is_ascii_digit()))
+            .count();
+        assert!(digits >= 1, "{on_line:?}");
+    }
+}

@@ -110,6 +110,57 @@ fn parse_cmap(data: &[u8]) -> HashMap<u32, String> {
     map
 }
 
+/// The widths (per 1000 em, codes 32–255 as Latin-1) of a standard 14 font, from the
+/// Liberation font with the same metrics; read once per process.
+fn standard_widths(base: &[u8]) -> Option<std::sync::Arc<HashMap<u32, f64>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<HashMap<String, Option<Arc<HashMap<u32, f64>>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let name = String::from_utf8_lossy(base);
+    // A subset prefix ("ABCDEF+Helvetica") is not part of the name.
+    let name = name
+        .split_once('+')
+        .map_or(name.as_ref(), |(_, n)| n)
+        .to_string();
+    let family = if name.starts_with("Helvetica") || name.starts_with("Arial") {
+        "Sans"
+    } else if name.starts_with("Times") {
+        "Serif"
+    } else if name.starts_with("Courier") {
+        "Mono"
+    } else {
+        return None;
+    };
+    let bold = name.contains("Bold");
+    let italic = name.contains("Italic") || name.contains("Oblique");
+    let style = match (bold, italic) {
+        (true, true) => "BoldItalic",
+        (true, false) => "Bold",
+        (false, true) => "Italic",
+        (false, false) => "Regular",
+    };
+    let file = format!("Liberation{family}-{style}.ttf");
+    let cache = CACHE.get_or_init(Cache::default);
+    let mut cache = cache.lock().ok()?;
+    cache
+        .entry(file.clone())
+        .or_insert_with(|| {
+            let path = super::text::system_font(&file)?;
+            let data = std::fs::read(path).ok()?;
+            let face = ttf_parser::Face::parse(&data, 0).ok()?;
+            let em = f64::from(face.units_per_em().max(1));
+            let widths = (32u32..=255)
+                .filter_map(|code| {
+                    let glyph = face.glyph_index(char::from_u32(code)?)?;
+                    let advance = f64::from(face.glyph_hor_advance(glyph)?);
+                    Some((code, advance * 1000.0 / em))
+                })
+                .collect();
+            Some(Arc::new(widths))
+        })
+        .clone()
+}
+
 fn font_info(doc: &Document<'_>, font: &Dict) -> FontInfo {
     let subtype = font
         .get(b"Subtype")
@@ -173,6 +224,12 @@ fn font_info(doc: &Document<'_>, font: &Dict) -> FontInfo {
                     first.saturating_add(k as u32),
                     doc.resolve(v).as_f64().unwrap_or(500.0),
                 );
+            }
+        } else if let Some(base) = font.get(b"BaseFont").and_then(Object::as_name) {
+            // A standard 14 font may come without /Widths: its metrics are the metric-compatible
+            // Liberation font's (Helvetica = Sans, Times = Serif, Courier = Mono).
+            if let Some(standard) = standard_widths(base) {
+                widths.extend(standard.iter());
             }
         }
     }
@@ -425,23 +482,53 @@ pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Erro
     Ok(lines)
 }
 
-/// Where the number goes: just after "Số:" on page 1 (baseline, points), if the draft has it.
-pub fn number_anchor(doc: &Document<'_>) -> Option<(f64, f64)> {
+/// A blank a draft leaves on a printed line for the clerk to write in: from the end of the
+/// label to the next printed glyph (points, page 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Blank {
+    /// Where the blank starts.
+    pub x: f64,
+    /// The line's baseline.
+    pub y: f64,
+    /// How wide it is: up to the next printed glyph, or `open` when nothing follows.
+    pub width: f64,
+}
+
+/// Room left on either side of what is written in a blank, so that it never touches a printed
+/// glyph.
+const BLANK_MARGIN: f64 = 1.5;
+
+/// The blank after character `last` of `line`: up to the next non-space glyph, or `open`
+/// points when the line ends there.
+fn blank_after(line: &TextLine, last: usize, open: f64) -> Blank {
+    let x = line.ends[last] + BLANK_MARGIN;
+    let next = (last + 1..line.chars.len())
+        .find(|&i| !line.chars[i].is_whitespace() && line.chars[i] != '\u{a0}')
+        .map(|i| line.xs[i]);
+    Blank {
+        x,
+        y: line.y,
+        width: next.map_or(open, |n| (n - BLANK_MARGIN - x).max(0.0)),
+    }
+}
+
+/// The number's blank: after "Số:" on page 1, up to the "/" of the symbol (or 60 points when
+/// the line ends there), if the draft has the line.
+pub fn number_blank(doc: &Document<'_>) -> Option<Blank> {
     let lines = text_lines(doc, 1).ok()?;
     for line in &lines {
         for label in ["Số:", "Số :", "So:"] {
             if let Some(i) = line.find(label) {
-                let colon = i + label.chars().count() - 1;
-                return Some((line.ends[colon] + 2.0, line.y));
+                return Some(blank_after(line, i + label.chars().count() - 1, 60.0));
             }
         }
     }
     None
 }
 
-/// Where the day and month go on the "ngày … tháng … năm" line of page 1: after "ngày" and
-/// after "tháng" (baselines, points).
-pub fn date_anchors(doc: &Document<'_>) -> Option<((f64, f64), (f64, f64))> {
+/// The day's and the month's blanks on the "ngày … tháng … năm" line of page 1: between
+/// "ngày" and "tháng", between "tháng" and "năm".
+pub fn date_blanks(doc: &Document<'_>) -> Option<(Blank, Blank)> {
     let lines = text_lines(doc, 1).ok()?;
     for line in &lines {
         let lower: Vec<char> = line.text().to_lowercase().chars().collect();
@@ -458,8 +545,10 @@ pub fn date_anchors(doc: &Document<'_>) -> Option<((f64, f64), (f64, f64))> {
         if month <= day || (find("năm").is_none() && find("nam").is_none()) {
             continue;
         }
-        let after = |i: usize, len: usize| (line.ends[i + len - 1] + 3.0, line.y);
-        return Some((after(day, 4), after(month, 5)));
+        return Some((
+            blank_after(line, day + 3, 20.0),
+            blank_after(line, month + 4, 20.0),
+        ));
     }
     None
 }

@@ -93,6 +93,9 @@ pub struct FieldSpec {
     pub page: usize,
     /// x, y, width, height in points.
     pub rect: [f64; 4],
+    /// A blank found on the printed line: what is written is centred in it and made to fit
+    /// (`/Q 1`); else it starts at the given point.
+    pub centred: bool,
 }
 
 /// A text field to fill with a value drawn in the stamp font.
@@ -309,6 +312,9 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
         field.set(b"FT", Object::Name(b"Tx".to_vec()));
         field.set(b"T", text_string(&spec.name));
         field.set(b"DA", Object::String(b"/Helv 13 Tf 0 g".to_vec()));
+        if spec.centred {
+            field.set(b"Q", Object::Int(1));
+        }
         let [x, y, w, h] = spec.rect;
         field.set(
             b"Rect",
@@ -343,6 +349,12 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
                 fill.name
             )));
         };
+        let centred = doc.get(&dict, b"Q").as_int() == Some(1);
+        let (size, x) = if centred {
+            fit_in_blank(fonts.as_ref(), fill, x1 - x0)?
+        } else {
+            (fill.size, 1.0)
+        };
         let stamp = Stamp {
             placement: Placement {
                 page: 1,
@@ -351,9 +363,9 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
             image: None,
             lines: vec![TextLine {
                 text: fill.text.clone(),
-                size: fill.size,
+                size,
                 italic: fill.italic,
-                x: 1.0,
+                x,
                 y: fill.size * 0.25,
                 color: [0.0; 3],
             }],
@@ -432,6 +444,42 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
 }
 
 /// The regular and italic stamp fonts, loaded only when a stamp has text.
+/// The smallest size a number or a date is written at to fit a printed blank.
+pub const MIN_FILL_SIZE: f64 = 8.0;
+
+/// The size and left offset that centre `fill` in a blank `width` points wide: its own size
+/// when it fits, else smaller down to [`MIN_FILL_SIZE`].
+///
+/// # Errors
+/// [`Error::Placement`] when it does not fit even then (the draft's blank is too narrow).
+fn fit_in_blank(
+    fonts: Option<&StampFonts>,
+    fill: &FieldFill,
+    width: f64,
+) -> Result<(f64, f64), Error> {
+    let Some(fonts) = fonts else {
+        return Err(Error::Internal("no font for a field"));
+    };
+    let font = match (&fonts.italic, fill.italic) {
+        (Some(italic), true) => italic,
+        _ => &fonts.regular,
+    };
+    let natural = font.width(&fill.text, fill.size)?;
+    let size = if natural <= width {
+        fill.size
+    } else {
+        fill.size * width / natural.max(f64::EPSILON)
+    };
+    if size < MIN_FILL_SIZE {
+        return Err(Error::Placement(format!(
+            "\"{}\" does not fit the blank the draft leaves for it ({width:.1} pt wide, even at {MIN_FILL_SIZE} pt): give the number's and the date's places (number-at, date-at) when the leader signs",
+            fill.text
+        )));
+    }
+    let used = font.width(&fill.text, size)?;
+    Ok((size, ((width - used) / 2.0).max(0.0)))
+}
+
 struct StampFonts {
     regular: super::text::Font,
     italic: Option<super::text::Font>,

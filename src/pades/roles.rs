@@ -500,40 +500,32 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
             };
             // The places where the clerk will write the number and the date.
             let mut create_fields = Vec::new();
-            let field = |name: &str, at: Anchor, width: f64| FieldSpec {
+            // A place given: what is written starts there. A blank found on the draft: it is
+            // centred in the blank and made to fit it, never over a printed glyph.
+            let at_point = |name: &str, at: Anchor, width: f64| FieldSpec {
                 name: name.to_string(),
                 page: at.page,
                 rect: [at.x, at.y - 13.0 * 0.25, width, 13.0 * 1.3],
+                centred: false,
+            };
+            let in_blank = |name: &str, blank: super::layout::Blank| FieldSpec {
+                name: name.to_string(),
+                page: 1,
+                rect: [blank.x, blank.y - 13.0 * 0.25, blank.width, 13.0 * 1.3],
+                centred: true,
             };
             // Given places win; otherwise the "Số:" and "ngày … tháng … năm" lines of page 1.
-            let number_at = number_at.or_else(|| {
-                super::layout::number_anchor(doc).map(|(x, y)| Anchor { page: 1, x, y })
-            });
-            if let Some(at) = number_at {
-                create_fields.push(field(NUMBER_FIELD, at, 40.0));
+            match (number_at, super::layout::number_blank(doc)) {
+                (Some(at), _) => create_fields.push(at_point(NUMBER_FIELD, *at, 40.0)),
+                (None, Some(blank)) => create_fields.push(in_blank(NUMBER_FIELD, blank)),
+                (None, None) => {}
             }
             match date_at {
-                Some(at) => create_fields.push(field(DATE_FIELD, *at, 190.0)),
+                Some(at) => create_fields.push(at_point(DATE_FIELD, *at, 190.0)),
                 None => {
-                    if let Some(((dx, dy), (mx, my))) = super::layout::date_anchors(doc) {
-                        create_fields.push(field(
-                            DAY_FIELD,
-                            Anchor {
-                                page: 1,
-                                x: dx,
-                                y: dy,
-                            },
-                            20.0,
-                        ));
-                        create_fields.push(field(
-                            MONTH_FIELD,
-                            Anchor {
-                                page: 1,
-                                x: mx,
-                                y: my,
-                            },
-                            20.0,
-                        ));
+                    if let Some((day, month)) = super::layout::date_blanks(doc) {
+                        create_fields.push(in_blank(DAY_FIELD, day));
+                        create_fields.push(in_blank(MONTH_FIELD, month));
                     }
                 }
             }
@@ -558,14 +550,21 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
             let missing =
                 |name: &str| -> Result<bool, Error> { Ok(find_field(doc, name)?.is_none()) };
             if let Some(number) = number {
-                if missing(NUMBER_FIELD)? {
+                let Some((_, field)) = find_field(doc, NUMBER_FIELD)? else {
                     return Err(Error::PlacementNotFound(
                         "the draft has no place for the number: prepare the leader's signature with the number's position (after Số:)".into(),
                     ));
-                }
+                };
+                // The blank of "Số: …/QĐ-UBND" takes the number alone: the symbol is printed
+                // after it, so "15/QĐ-UBND" is written "15".
+                let in_blank = doc.get(&field, b"Q").as_int() == Some(1);
+                let text = match number.split_once('/') {
+                    Some((alone, _)) if in_blank && !alone.trim().is_empty() => alone.trim(),
+                    _ => number.as_str(),
+                };
                 fill_fields.push(FieldFill {
                     name: NUMBER_FIELD.into(),
-                    text: number.clone(),
+                    text: text.to_string(),
                     size: 13.0,
                     italic: false,
                 });

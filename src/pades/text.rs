@@ -24,6 +24,23 @@ pub struct Font {
     italic_angle: f64,
 }
 
+/// The folders where the Liberation fonts are installed (Debian's fonts-liberation2 and
+/// others).
+const LIBERATION_DIRS: [&str; 4] = [
+    "/usr/share/fonts/truetype/liberation2",
+    "/usr/share/fonts/truetype/liberation",
+    "/usr/share/fonts/liberation-serif",
+    "/usr/share/fonts/liberation",
+];
+
+/// A font file of the system by name (`LiberationSans-Regular.ttf`), if installed.
+pub fn system_font(file: &str) -> Option<PathBuf> {
+    LIBERATION_DIRS
+        .iter()
+        .map(|dir| Path::new(dir).join(file))
+        .find(|path| path.is_file())
+}
+
 /// Where the default stamp fonts are looked for, regular then italic.
 fn default_font_paths(italic: bool) -> Vec<PathBuf> {
     let file = if italic {
