@@ -1520,3 +1520,104 @@ fn number_and_date_fit_inside_the_printed_blanks() {
         assert!(digits >= 1, "{on_line:?}");
     }
 }
+
+/// The README's gallery: page 1 of the bundled Vietnamese draft after each role — the leader's
+/// approval, the clerk's issue (number, date, seal), an appendix, a copy, and the receiving
+/// agency's "ĐẾN" block — rendered by poppler into `docs/gallery/` on every run.
+#[test]
+fn the_gallery_shows_each_role_on_the_bundled_draft() {
+    let d = docs();
+    let draft = d.dir.join("draft-vi.pdf");
+    let signature = d.dir.join("signature.png").display().to_string();
+    let seal = d.dir.join("seal.png").display().to_string();
+    let step = |name: &str, input: &Path, clerk: bool, args: &[&str]| {
+        let output = d.dir.join(format!("gallery-{name}.pdf"));
+        let out = sign_role(input, &output, clerk, args);
+        assert!(out.status.success(), "{name}: {:?}", text(&out));
+        output
+    };
+    let approved = step(
+        "approve",
+        &draft,
+        false,
+        &[
+            "--role",
+            "approve",
+            "--image",
+            &signature,
+            "--anchor",
+            "Nguyễn Văn An",
+        ],
+    );
+    let issued = step(
+        "issue",
+        &approved,
+        true,
+        &[
+            "--role",
+            "issue",
+            "--image",
+            &seal,
+            "--number",
+            "12",
+            "--date",
+            "2026-12-07",
+        ],
+    );
+    let appendix = step(
+        "appendix",
+        &draft,
+        true,
+        &["--role", "appendix", "--number", "12/QĐ-UBND"],
+    );
+    let copy = step(
+        "copy",
+        &issued,
+        true,
+        &["--role", "copy", "--copy-form", "SAO Y"],
+    );
+    let incoming = step(
+        "incoming",
+        &issued,
+        true,
+        &[
+            "--role",
+            "incoming",
+            "--number",
+            "245",
+            "--date",
+            "2026-12-08",
+            "--forward-to",
+            "Phòng Tổng hợp",
+        ],
+    );
+    let gallery = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/gallery");
+    std::fs::create_dir_all(&gallery).expect("gallery");
+    for (name, pdf) in [
+        ("approve", &approved),
+        ("issue", &issued),
+        ("appendix", &appendix),
+        ("copy", &copy),
+        ("incoming", &incoming),
+    ] {
+        let out = Command::new("pdftoppm")
+            .args(["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"])
+            .arg(pdf)
+            .arg(gallery.join(name))
+            .output()
+            .expect("pdftoppm");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let png = std::fs::read(gallery.join(format!("{name}.png"))).expect("png");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{name}: {} bytes",
+            png.len()
+        );
+    }
+    let (code, report) = ours(&incoming, true, true);
+    assert_eq!(code, 0, "{report:#}");
+}
