@@ -64,7 +64,8 @@ fi
 cleanup() {
   [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
   $SUDO dpkg --purge kyso-bridge >/dev/null 2>&1 || true
-  $SUDO rm -rf /etc/kyso/trust-anchors/kyso-test-root.pem
+  $SUDO rm -f /etc/kyso/trust-anchors/kyso-test-root.pem
+  $SUDO rmdir /etc/kyso/trust-anchors /etc/kyso 2>/dev/null || true
 }
 trap cleanup EXIT
 for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; done
@@ -89,5 +90,5 @@ pass "/metrics counts them"
 rm -f "$TOKEN_FILE"
 
 cleanup; trap - EXIT
-[ ! -e /etc/kyso/bridge.token ] && [ ! -e "$UNIT" ] || fail "purge left files"
+[ ! -e /etc/kyso ] && [ ! -e "$UNIT" ] || fail "purge left files"
 pass "purged"
