@@ -414,7 +414,7 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
         reason: input.reason,
         contents_size: input.contents_size.unwrap_or(0),
     };
-    let source = match pdf {
+    let pdf = match pdf {
         Source::Bytes(pdf) => pdf,
         Source::File(input) => {
             let output = files::output()?;
@@ -450,7 +450,6 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
             .await;
         }
     };
-    let pdf = source;
     let result = run_limited(admission, move || {
         let doc = crate::pades::pdf::Document::load(&pdf)?;
         let request = roles::prepare_request(&doc, &pdf, &role_request, extras)?;

@@ -215,7 +215,15 @@ pub(super) async fn observe(
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     let code = response.extensions().get::<ErrorCode>().copied();
-    let bytes_out = response.body().size_hint().exact().unwrap_or(0);
+    // A streamed PDF has no exact size hint; its Content-Length says it.
+    let bytes_out = response.body().size_hint().exact().unwrap_or_else(|| {
+        response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    });
     shared
         .metrics
         .record(&route, status, code, seconds, (bytes_in, bytes_out));

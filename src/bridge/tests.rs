@@ -334,6 +334,15 @@ async fn a_pdf_can_travel_as_a_binary_part_and_come_back_as_a_pdf() {
     hasher.update(&prepared[range[0]..range[0] + range[1]]);
     hasher.update(&prepared[range[2]..range[2] + range[3]]);
     assert_eq!(hasher.finish(), digest);
+    // The streamed answer is counted by its length.
+    let metrics = call(&app, Method::GET, "/metrics", None, &[]).await;
+    let sent: u64 = metrics
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("kyso_bridge_response_bytes_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(sent >= prepared.len() as u64, "{sent} < {}", prepared.len());
     // The same file over JSON gives the same digest facts.
     let json = call(
         &app,
