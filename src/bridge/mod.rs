@@ -543,44 +543,14 @@ async fn embed_request(shared: Arc<Shared>, request: Request) -> Result<Response
         }
     }
     let offline = shared.config.offline;
-    let prepared = match prepared {
-        Source::Bytes(bytes) => bytes,
-        Source::File(input) => {
-            let output = files::output()?;
-            let written = output.to_path_buf();
-            run_limited(admission, move || {
-                let network = crate::pki::revocation::HttpFetch::default();
-                let revocation: &dyn crate::pki::revocation::Fetch = if offline {
-                    &crate::pki::revocation::NoFetch
-                } else {
-                    &network
-                };
-                let tsa = tsa_url.as_deref().map(|url| crate::pades::timestamp::Tsa {
-                    url,
-                    anchors: &anchors,
-                    fetch: &network,
-                });
-                let stamp = tsa.as_ref().filter(|_| level.needs_tsa());
-                crate::pades::embed_file(&input, &cms, &written, stamp)?;
-                let plain = dss_level <= crate::pades::archive::Level::T && data.is_empty();
-                if !plain {
-                    // B-LT and above read the signed file again to store its validation data;
-                    // that pass holds the file in memory once.
-                    let signed = crate::pades::map_file(&written)?;
-                    let extra = parse_certificates(&data.certs);
-                    let extended = crate::pades::archive::extend(
-                        &signed, dss_level, data, &extra, revocation, stamp,
-                    )?;
-                    drop(signed);
-                    std::fs::write(&written, extended)?;
-                }
-                Ok(())
-            })
-            .await?;
-            return files::pdf_response(output, Vec::new()).await;
-        }
+    // A prepared file that came as a binary part is signed from disk into a temporary file
+    // and streamed back; one that came in the JSON is signed in memory.
+    let output = match &prepared {
+        Source::File(_) => Some(files::output()?),
+        Source::Bytes(_) => None,
     };
-    run_limited(admission, move || {
+    let written = output.as_ref().map(|o| o.to_path_buf());
+    let signed = run_limited(admission, move || {
         let network = crate::pki::revocation::HttpFetch::default();
         let revocation: &dyn crate::pki::revocation::Fetch = if offline {
             &crate::pki::revocation::NoFetch
@@ -593,17 +563,39 @@ async fn embed_request(shared: Arc<Shared>, request: Request) -> Result<Response
             fetch: &network,
         });
         let stamp = tsa.as_ref().filter(|_| level.needs_tsa());
-        let signed = crate::pades::embed_bytes(&prepared, &cms, stamp)?;
         let extra = parse_certificates(&data.certs);
-        crate::pades::archive::extend(&signed, dss_level, data, &extra, revocation, stamp)
+        match (prepared, written) {
+            (Source::File(input), Some(written)) => {
+                crate::pades::embed_file(&input, &cms, &written, stamp)?;
+                if dss_level > crate::pades::archive::Level::T || !data.is_empty() {
+                    // B-LT and above read the signed file again to store its validation data;
+                    // that pass holds the file in memory once.
+                    let signed = crate::pades::map_file(&written)?;
+                    let extended = crate::pades::archive::extend(
+                        &signed, dss_level, data, &extra, revocation, stamp,
+                    )?;
+                    drop(signed);
+                    std::fs::write(&written, extended)?;
+                }
+                Ok(None)
+            }
+            (Source::Bytes(prepared), _) => {
+                let signed = crate::pades::embed_bytes(&prepared, &cms, stamp)?;
+                crate::pades::archive::extend(&signed, dss_level, data, &extra, revocation, stamp)
+                    .map(Some)
+            }
+            (Source::File(_), None) => Err(crate::pades::Error::Internal("no output file")),
+        }
     })
-    .await
-    .map(|signed| {
-        Json(EmbedResponse {
+    .await?;
+    match (signed, output) {
+        (Some(signed), _) => Ok(Json(EmbedResponse {
             signed: B64.encode(signed),
         })
-        .into_response()
-    })
+        .into_response()),
+        (None, Some(output)) => files::pdf_response(output, Vec::new()).await,
+        (None, None) => Err(Failure::new(ErrorCode::Internal)),
+    }
 }
 
 /// Each signature valid, unknown or invalid (integrity, path, revocation, later revisions),
