@@ -1038,6 +1038,103 @@ fn a_vietnamese_draft_from_a_real_producer_gets_number_date_and_stamps_where_the
     assert!(lines.contains("Nguyễn Văn An"), "{lines}");
 }
 
+/// A draft that already carries another party's signature (made by pyHanko, as other
+/// software would): the leader's preparation cannot add text fields for the number and date
+/// (pyHanko's strict analysis calls any new text field after a signature "More form fields
+/// added than expected"), so it records their places in its own field and says so; the clerk's
+/// signature then draws them itself — in its one widget when they are on the seal's page, as
+/// widgets of its field on another page. All three signatures stay valid for Kyso, pyHanko and
+/// poppler, and the number and date read back in the blanks.
+#[test]
+fn a_draft_signed_by_other_software_stays_valid_through_leader_and_clerk() {
+    let d = docs();
+    let fx = fixture("pdf");
+    let signature = d.dir.join("signature.png").display().to_string();
+    let cases: [(&str, &[&str], &str, &str); 2] = [
+        (
+            "draft-vi",
+            &["--anchor", "Nguyễn Văn An"],
+            "Số: 12 /QĐ-UBND",
+            "ngày 05 tháng 12 năm 2026",
+        ),
+        // The leader signs on page 2; the number and date are on page 1.
+        (
+            "draft-2p",
+            &["--page", "2", "--rect", "300,560,150,60"],
+            "So: 12 /QD-UBND",
+            "ngay 05 thang 12 nam 2026",
+        ),
+    ];
+    for (name, place, number_line, date_line) in cases {
+        let foreign = d.dir.join(format!("{name}.foreign.pdf"));
+        let out = Command::new(pyhanko_bin())
+            .args([
+                "sign",
+                "addsig",
+                "--field",
+                "ChuKyPhoiHop",
+                "pemder",
+                "--no-pass",
+            ])
+            .arg("--key")
+            .arg(fx.pki.join("personal-ec.key"))
+            .arg("--cert")
+            .arg(fx.pem("personal-ec"))
+            .arg("--chain")
+            .arg(fx.pem("ca"))
+            .arg(d.dir.join(format!("{name}.pdf")))
+            .arg(&foreign)
+            .output()
+            .expect("pyhanko addsig");
+        assert!(out.status.success(), "{:?}", text(&out));
+        let approved = d.dir.join(format!("{name}.foreign.approved.pdf"));
+        let mut args = vec!["--role", "approve", "--image", &signature];
+        args.extend(place);
+        let out = sign_role(&foreign, &approved, false, &args);
+        assert!(out.status.success(), "{name}: {:?}", text(&out));
+        assert!(
+            text(&out)
+                .1
+                .contains("places are recorded in this signature"),
+            "{name}: {:?}",
+            text(&out)
+        );
+        let (ok, py) = pyhanko(&approved);
+        assert!(
+            ok && py.matches("judged VALID").count() == 2,
+            "{name}: {py}"
+        );
+
+        let issued = d.dir.join(format!("{name}.foreign.issued.pdf"));
+        let out = issue_with_seal(&approved, &issued);
+        assert!(out.status.success(), "{name}: {:?}", text(&out));
+        assert!(
+            text(&out).1.contains("drawn by this signature"),
+            "{name}: {:?}",
+            text(&out)
+        );
+        let layout = pdftotext_with(&issued, &["-layout", "-f", "1", "-l", "1"]);
+        assert!(layout.contains(number_line), "{name}: {layout}");
+        assert!(layout.contains(date_line), "{name}: {layout}");
+        let (ok, py) = pyhanko(&issued);
+        assert!(
+            ok && py.matches("judged VALID").count() == 3,
+            "{name}: {py}"
+        );
+        assert!(!py.contains("More form fields"), "{name}: {py}");
+        let (code, report) = ours(&issued, true, true);
+        assert_eq!(code, 0, "{name}: {report:#}");
+        assert_eq!(verdicts(&report), vec!["valid"; 3], "{name}: {report:#}");
+        let sig = pdfsig(&issued);
+        assert_eq!(
+            sig.matches("Signature is Valid.").count(),
+            3,
+            "{name}: {sig}"
+        );
+        assert!(!sig.contains("not signed"), "{name}: {sig}");
+    }
+}
+
 /// The published PDF attacks (shadow hide / replace / hide-and-replace, stamp swaps through
 /// `/Annots` and `/AcroForm`, signature wrapping, an xref in the `/Contents` gap, trailing
 /// bytes), made by `tests/fixtures/attacks.py` on a leader-signed draft: none is valid in

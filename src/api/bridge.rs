@@ -139,6 +139,13 @@ pub struct PrepareResponse {
     pub byte_range: [u64; 4],
     /// The signature field's name.
     pub field: String,
+    /// How the places of the number and the date were dealt with: `formFields` (the
+    /// leader's signature created text fields for the clerk), `recorded` (the draft already
+    /// carried signatures, which a new text field would break: the places are recorded in the
+    /// leader's field), `filledFields` (the clerk filled the fields) or `signatureWidgets` (the
+    /// clerk's signature drew them as its own widgets). Absent when the role has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerk_places: Option<crate::pades::prepare::ClerkPlaces>,
 }
 
 /// `POST /v1/embed`: the prepared file and the agent's CMS.

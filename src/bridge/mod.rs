@@ -306,6 +306,8 @@ JSON request, the PDF itself for a multipart one",
             ("Kyso-Digest-Algorithm" = String, description = "multipart: SHA-256"),
             ("Kyso-Byte-Range" = String, description = "multipart: the /ByteRange, four numbers"),
             ("Kyso-Field" = String, description = "multipart: the signature field's name"),
+            ("Kyso-Clerk-Places" = String, description = "multipart: how the number's and \
+date's places were dealt with (`clerkPlaces`)"),
         ),
     )),
 )]
@@ -429,25 +431,28 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
             })
             .await?;
             let [a, b, c, d] = prepared.byte_range;
-            return files::pdf_response(
-                output,
-                vec![
-                    (
-                        HeaderName::from_static("kyso-digest"),
-                        B64.encode(&prepared.digest),
-                    ),
-                    (
-                        HeaderName::from_static("kyso-digest-algorithm"),
-                        "SHA-256".into(),
-                    ),
-                    (
-                        HeaderName::from_static("kyso-byte-range"),
-                        format!("{a} {b} {c} {d}"),
-                    ),
-                    (HeaderName::from_static("kyso-field"), prepared.field),
-                ],
-            )
-            .await;
+            let mut headers = vec![
+                (
+                    HeaderName::from_static("kyso-digest"),
+                    B64.encode(&prepared.digest),
+                ),
+                (
+                    HeaderName::from_static("kyso-digest-algorithm"),
+                    "SHA-256".into(),
+                ),
+                (
+                    HeaderName::from_static("kyso-byte-range"),
+                    format!("{a} {b} {c} {d}"),
+                ),
+                (HeaderName::from_static("kyso-field"), prepared.field),
+            ];
+            if let Some(places) = prepared.clerk_places {
+                headers.push((
+                    HeaderName::from_static("kyso-clerk-places"),
+                    places.wire_name().into(),
+                ));
+            }
+            return files::pdf_response(output, headers).await;
         }
     };
     let result = run_limited(admission, move || {
@@ -464,6 +469,7 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
         digest_algorithm: crate::digest::DigestAlgorithm::Sha256,
         byte_range: prepared.byte_range,
         field: prepared.field,
+        clerk_places: prepared.clerk_places,
     })
     .into_response())
 }

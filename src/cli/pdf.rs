@@ -368,6 +368,7 @@ pub fn pdf_prepare(
             "byteRange": prepared.byte_range,
             "field": prepared.field,
             "capacity": prepared.capacity,
+            "clerkPlaces": prepared.clerk_places,
         }));
     } else {
         eprintln!(
@@ -376,6 +377,7 @@ pub fn pdf_prepare(
             prepared.field,
             prepared.byte_range
         );
+        print_places(&prepared);
         println!("{}", B64.encode(&prepared.digest));
     }
     Ok(prepared)
@@ -539,6 +541,13 @@ impl Finish<'_> {
     }
 }
 
+/// Says how the number's and date's places were dealt with, when the role has them.
+fn print_places(prepared: &kyso::pades::prepare::Prepared) {
+    if let Some(places) = prepared.clerk_places {
+        eprintln!("kyso: {}", kyso::i18n::both(places.message_id(), &[]));
+    }
+}
+
 pub fn pdf_sign(
     app: &App,
     input: &std::path::Path,
@@ -598,6 +607,7 @@ pub fn pdf_sign(
                 level,
             }
             .run(&prepared_path, &cms, output, given)?;
+            print_places(&prepared);
             println!("{}", output.display());
             Ok(ExitCode::SUCCESS)
         }

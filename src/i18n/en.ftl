@@ -243,3 +243,10 @@ cli-signed = Signed
 renewal-heading = Certificate renewal details
 renewal-saved = saved
 renewal-paste = Paste into the renewal list for the CA.
+
+## Where the document's number and date are written (kyso pdf sign/prepare)
+
+places-form-fields = number and date: empty form fields created for the clerk
+places-recorded = number and date: the draft already carries signatures, so their places are recorded in this signature (the clerk's signature will draw them; no form field is added, which keeps the earlier signatures valid)
+places-filled-fields = number and date: written into the form fields the leader's signature created
+places-signature-widgets = number and date: drawn by this signature in the places the leader recorded (keeps the earlier signatures valid)

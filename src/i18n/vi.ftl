@@ -246,3 +246,10 @@ cli-signed = Đã ký
 renewal-heading = Thông tin gia hạn chứng thư số
 renewal-saved = Đã lưu
 renewal-paste = Dán vào danh sách đề nghị gia hạn gửi đơn vị cấp chứng thư.
+
+## Nơi ghi số và ngày của văn bản (kyso pdf sign/prepare)
+
+places-form-fields = số và ngày: đã tạo ô trống để văn thư điền
+places-recorded = số và ngày: văn bản đã có chữ ký, nên vị trí được ghi lại trong chữ ký này (chữ ký của văn thư sẽ ghi số và ngày; không thêm ô biểu mẫu, để các chữ ký trước vẫn hợp lệ)
+places-filled-fields = số và ngày: đã ghi vào các ô do chữ ký của lãnh đạo tạo
+places-signature-widgets = số và ngày: chữ ký này ghi vào vị trí lãnh đạo đã đánh dấu (các chữ ký trước vẫn hợp lệ)

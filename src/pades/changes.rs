@@ -358,6 +358,24 @@ fn step(
     {
         push(0, "pages added, removed or reordered".into(), false);
     }
+    // Widget kids of signature fields, by object number, with their field.
+    let signature_kids: HashMap<u32, Dict> = fields_of(next)
+        .into_iter()
+        .map(|n| dict_of(next, n))
+        .filter(|d| field_facts(next, d).1)
+        .flat_map(|field| {
+            next.get(&field, b"Kids")
+                .as_array()
+                .map(|kids| {
+                    kids.iter()
+                        .take(64)
+                        .filter_map(Object::as_ref)
+                        .map(|(kid, _)| (kid, field.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
     // Annotations: none removed; new ones are signature widgets (or, under DocMDP P=3, any
     // annotation that is not a form widget).
     for ((_, before), (_, after)) in prev_pages.iter().zip(&next_pages) {
@@ -367,9 +385,15 @@ fn step(
             push(*n, "annotation removed".into(), false);
         }
         for n in new.iter().filter(|n| !old.contains(n)) {
-            let dict = dict_of(next, *n);
-            let (name, is_sig) = field_facts(next, &dict);
+            let mut dict = dict_of(next, *n);
+            let (mut name, mut is_sig) = field_facts(next, &dict);
             let widget = dict.get(b"Subtype").and_then(Object::as_name) == Some(b"Widget");
+            // A widget kid listed by a signature field without naming it as /Parent (Kyso's
+            // clerk signature on a multi-page draft): judged as that field's widget.
+            if let (true, false, Some(field)) = (widget, is_sig, signature_kids.get(n)) {
+                (name, is_sig) = field_facts(next, field);
+                dict = field.clone();
+            }
             let (what, allowed) = if widget && is_sig {
                 // A new signature widget may not show an existing signature (a stamp swap).
                 let shows_old = dict
@@ -423,7 +447,7 @@ fn step(
         let dict = dict_of(next, *n);
         let (name, is_sig) = field_facts(next, &dict);
         let has_kids = dict.get(b"Kids").is_some();
-        if is_sig || (has_kids && dict.get(b"FT").is_none()) {
+        if is_sig || (has_kids && dict.get(b"FT").is_none()) || signature_kids.contains_key(n) {
             continue;
         }
         push(*n, format!("form field added ({name})"), false);

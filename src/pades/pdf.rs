@@ -1144,20 +1144,38 @@ fn read_section(data: &[u8], offset: usize) -> Result<Section, Error> {
 }
 
 /// Serialises an object in PDF syntax.
+/// A real as PDF writes it (no exponent). A number read from a file is written back exactly
+/// (its shortest round-trip form, at most 15 significant digits): an object rewritten in an
+/// update (a page gaining `/Annots`) must keep its other values, or strict verifiers see a
+/// change (pyHanko: "/MediaBox differ"). A computed one is rounded to 4 decimals.
+fn real_text(r: f64) -> String {
+    if !r.is_finite() {
+        return "0".into();
+    }
+    let exact = format!("{r}");
+    let significant = exact
+        .trim_start_matches('-')
+        .trim_start_matches(['0', '.'])
+        .chars()
+        .filter(char::is_ascii_digit)
+        .count();
+    if significant <= 15 {
+        return exact;
+    }
+    let text = format!("{r:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    match text {
+        "" | "-" | "-0" => "0".into(),
+        t => t.into(),
+    }
+}
+
 pub fn write_object(out: &mut Vec<u8>, object: &Object) {
     match object {
         Object::Null => out.extend_from_slice(b"null"),
         Object::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Object::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Object::Real(r) => {
-            let text = format!("{r:.4}");
-            let text = text.trim_end_matches('0').trim_end_matches('.');
-            out.extend_from_slice(if text.is_empty() || text == "-" {
-                b"0"
-            } else {
-                text.as_bytes()
-            });
-        }
+        Object::Real(r) => out.extend_from_slice(real_text(*r).as_bytes()),
         Object::Name(n) => {
             out.push(b'/');
             for b in n {
@@ -1242,6 +1260,17 @@ mod tests {
         );
         assert_eq!(d.get(b"N"), Some(&Object::Int(12)));
         assert_eq!(d.get(b"R"), Some(&Object::Real(-3.5)));
+        // Reals read from a file are written back as they were; computed ones are rounded.
+        for (value, text) in [
+            (594.95996, "594.95996"),
+            (-3.5, "-3.5"),
+            (841.0, "841"),
+            (0.1 + 0.2, "0.3"),
+            (1e-7, "0.0000001"),
+            (-0.00001, "-0.00001"),
+        ] {
+            assert_eq!(real_text(value), text);
+        }
         assert_eq!(d.get(b"S"), Some(&Object::String(b"a(b)cA".to_vec())));
         assert_eq!(d.get(b"H"), Some(&Object::String(b"HI".to_vec())));
         assert_eq!(d.get(b"X Y"), Some(&Object::Bool(true)));

@@ -115,7 +115,7 @@ pub struct FieldFill {
 ///
 /// # Errors
 /// A broken document.
-pub fn find_field(doc: &Document<'_>, name: &str) -> Result<Option<(u32, Dict)>, Error> {
+fn find_field(doc: &Document<'_>, name: &str) -> Result<Option<(u32, Dict)>, Error> {
     let (_, catalog) = doc.catalog()?;
     let acroform = doc.get(&catalog, b"AcroForm");
     let fields = acroform
@@ -154,6 +154,123 @@ pub struct Prepared {
     pub field: String,
     /// DER bytes the placeholder can take.
     pub capacity: usize,
+    /// Where the number and the date are (to be) written, when this signature deals with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clerk_places: Option<ClerkPlaces>,
+}
+
+/// How a signature dealt with the places of the document's number and date.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum ClerkPlaces {
+    /// The leader's preparation created empty text fields for the clerk: filling them is form
+    /// filling, which every earlier signature allows.
+    FormFields,
+    /// The draft already carried signatures, which a new text field would break in strict
+    /// verifiers: the places are recorded in the leader's signature field instead.
+    Recorded,
+    /// The clerk filled the text fields.
+    FilledFields,
+    /// The clerk's signature drew the number and date as widgets of its own field (the places
+    /// the leader recorded), so that no text field is added after a signature.
+    SignatureWidgets,
+}
+
+impl ClerkPlaces {
+    /// Its name on the wire (`formFields`…), as serde writes it.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::FormFields => "formFields",
+            Self::Recorded => "recorded",
+            Self::FilledFields => "filledFields",
+            Self::SignatureWidgets => "signatureWidgets",
+        }
+    }
+
+    /// Its catalogue message id (`places-*`).
+    pub fn message_id(self) -> &'static str {
+        match self {
+            Self::FormFields => "places-form-fields",
+            Self::Recorded => "places-recorded",
+            Self::FilledFields => "places-filled-fields",
+            Self::SignatureWidgets => "places-signature-widgets",
+        }
+    }
+}
+
+/// The key of a signature field's dictionary holding the places the leader recorded for the
+/// clerk (`<< /SoVanBan [page x0 y0 x1 y1 centred] … >>`), when text fields could not be added.
+const PLACES_KEY: &[u8] = b"KysoClerkPlaces";
+
+/// Where the clerk writes one of the document's fields (number, date, day, month).
+#[derive(Clone, Debug)]
+pub struct ClerkPlace {
+    /// Page, from 1.
+    pub page: usize,
+    /// `[x0, y0, x1, y1]` in points.
+    pub rect: [f64; 4],
+    /// A blank of the printed line: what is written is centred and made to fit.
+    pub centred: bool,
+    /// The text field (object number, dictionary), or none for a place recorded in the
+    /// leader's signature field.
+    pub field: Option<(u32, Dict)>,
+}
+
+/// The place of `name`: its text field, else a place recorded by the leader's signature.
+///
+/// # Errors
+/// A broken document.
+pub fn clerk_place(doc: &Document<'_>, name: &str) -> Result<Option<ClerkPlace>, Error> {
+    let numbers = |o: &Object| -> Vec<f64> {
+        o.as_array()
+            .map(|a| a.iter().filter_map(|v| doc.resolve(v).as_f64()).collect())
+            .unwrap_or_default()
+    };
+    if let Some((n, dict)) = find_field(doc, name)? {
+        let page = match dict.get(b"P").and_then(Object::as_ref) {
+            Some((page_n, _)) => doc
+                .pages()?
+                .iter()
+                .position(|(p, _)| *p == page_n)
+                .map_or(1, |i| i + 1),
+            None => 1,
+        };
+        let [x0, y0, x1, y1] = numbers(&doc.get(&dict, b"Rect"))[..] else {
+            return Err(Error::Placement(format!(
+                "the field {name} has no rectangle"
+            )));
+        };
+        return Ok(Some(ClerkPlace {
+            page,
+            rect: [x0, y0, x1, y1],
+            centred: doc.get(&dict, b"Q").as_int() == Some(1),
+            field: Some((n, dict)),
+        }));
+    }
+    for (_, _, widget) in super::verify::signature_fields(doc) {
+        let Some(places) = doc.get(&widget, PLACES_KEY).as_dict().cloned() else {
+            continue;
+        };
+        let entry = doc.get(&places, name.as_bytes());
+        let values = numbers(&entry);
+        let centred = entry
+            .as_array()
+            .and_then(|a| a.last())
+            .is_some_and(|v| matches!(doc.resolve(v), Object::Bool(true)));
+        if let [page, x0, y0, x1, y1] = values[..] {
+            if page >= 1.0 && x1 > x0 && y1 > y0 {
+                return Ok(Some(ClerkPlace {
+                    page: page as usize,
+                    rect: [x0, y0, x1, y1],
+                    centred,
+                    field: None,
+                }));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Default DER bytes reserved: a chain of 3–4 certificates plus a timestamp fits.
@@ -180,7 +297,10 @@ fn pdf_date(t: time::OffsetDateTime) -> String {
 }
 
 /// Builds the update for `doc`; returns it with the field name.
-fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update, String), Error> {
+fn build_update(
+    doc: &Document<'_>,
+    request: &PrepareRequest,
+) -> Result<(Update, String, Option<ClerkPlaces>), Error> {
     let pages = doc.pages()?;
     let page_of = |index: usize| {
         pages
@@ -268,96 +388,42 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
         widget.set(b"P", Object::Ref(page_n, 0));
         widget
     };
-    // (page object, widget object) pairs.
-    let mut placed: Vec<(u32, u32)> = Vec::new();
+    let rect_object = |[x, y, w, h]: [f64; 4]| {
+        Object::Array(
+            [x, y, x + w, y + h]
+                .iter()
+                .map(|v| Object::Real(*v))
+                .collect(),
+        )
+    };
     if request.stamps.len() > 1 {
         return Err(Error::Placement("one visible stamp per signature".into()));
     }
-    let (page_n, _) = page_of(
-        request
-            .stamps
-            .first()
-            .map(|s| s.placement.page)
-            .unwrap_or(1),
-    )?;
-    let mut widget = widget_base(page_n);
-    widget.set(b"FT", Object::Name(b"Sig".to_vec()));
-    widget.set(b"T", text_string(&field_name));
-    widget.set(b"V", Object::Ref(sig_n, 0));
-    let rect = match request.stamps.first() {
-        Some(stamp) => {
-            let appearance = appearance_stream(&mut update, stamp, fonts.as_ref())?;
-            let mut ap = Dict::default();
-            ap.set(b"N", Object::Ref(appearance, 0));
-            widget.set(b"AP", Object::Dict(ap));
-            let [x, y, w, h] = stamp.placement.rect;
-            [x, y, x + w, y + h]
-        }
-        None => [0.0; 4],
-    };
-    widget.set(
-        b"Rect",
-        Object::Array(rect.iter().map(|v| Object::Real(*v)).collect()),
-    );
-    let field_n = update.add(&Object::Dict(widget));
-    placed.push((page_n, field_n));
+    let field_n = update.reserve();
+    // (page object, widget object) pairs to list in the pages' /Annots.
+    let mut placed: Vec<(u32, u32)> = Vec::new();
+    let mut clerk_places = None;
 
-    // Empty text fields the clerk will fill (created with the leader's signature, so that
-    // filling them later is form filling, which keeps the leader's signature valid).
-    let mut new_fields = Vec::new();
-    for spec in &request.create_fields {
-        let (page_n, _) = page_of(spec.page)?;
-        let mut field = widget_base(page_n);
-        field.set(b"F", Object::Int(4));
-        field.set(b"FT", Object::Name(b"Tx".to_vec()));
-        field.set(b"T", text_string(&spec.name));
-        field.set(b"DA", Object::String(b"/Helv 13 Tf 0 g".to_vec()));
-        if spec.centred {
-            field.set(b"Q", Object::Int(1));
-        }
-        let [x, y, w, h] = spec.rect;
-        field.set(
-            b"Rect",
-            Object::Array(
-                [x, y, x + w, y + h]
-                    .iter()
-                    .map(|v| Object::Real(*v))
-                    .collect(),
-            ),
-        );
-        let n = update.add(&Object::Dict(field));
-        placed.push((page_n, n));
-        new_fields.push(Object::Ref(n, 0));
-    }
-
-    // Fill the clerk's fields: value and appearance (number, date) in this revision.
+    // The clerk's number and date: an existing text field is filled (form filling); a place
+    // the leader recorded becomes a widget of this signature's own field.
+    // (page object, appearance, [x, y, w, h]) of what this signature draws besides its stamp.
+    let mut parts: Vec<(u32, u32, [f64; 4])> = Vec::new();
     for fill in &request.fill_fields {
-        let (n, dict) = find_field(doc, &fill.name)?.ok_or_else(|| {
+        let place = clerk_place(doc, &fill.name)?.ok_or_else(|| {
             Error::PlacementNotFound(format!(
                 "the draft has no field {}: prepare the leader's signature with its place",
                 fill.name
             ))
         })?;
-        let rect: Vec<f64> = doc
-            .get(&dict, b"Rect")
-            .as_array()
-            .map(|a| a.iter().filter_map(Object::as_f64).collect())
-            .unwrap_or_default();
-        let [x0, y0, x1, y1] = rect[..] else {
-            return Err(Error::Placement(format!(
-                "the field {} has no rectangle",
-                fill.name
-            )));
-        };
-        let centred = doc.get(&dict, b"Q").as_int() == Some(1);
-        let (size, x) = if centred {
+        let [x0, y0, x1, y1] = place.rect;
+        let (size, x) = if place.centred {
             fit_in_blank(fonts.as_ref(), fill, x1 - x0)?
         } else {
             (fill.size, 1.0)
         };
         let stamp = Stamp {
             placement: Placement {
-                page: 1,
+                page: place.page,
                 rect: [x0, y0, x1 - x0, y1 - y0],
             },
             image: None,
@@ -372,12 +438,135 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
             frame: None,
         };
         let appearance = appearance_stream(&mut update, &stamp, fonts.as_ref())?;
-        let mut filled = dict.clone();
-        filled.set(b"V", text_string(&fill.text));
         let mut ap = Dict::default();
         ap.set(b"N", Object::Ref(appearance, 0));
-        filled.set(b"AP", Object::Dict(ap));
-        update.put(n, generation(doc, n), &Object::Dict(filled));
+        match place.field {
+            Some((n, dict)) => {
+                let mut filled = dict;
+                filled.set(b"V", text_string(&fill.text));
+                filled.set(b"AP", Object::Dict(ap));
+                update.put(n, generation(doc, n), &Object::Dict(filled));
+                clerk_places = Some(ClerkPlaces::FilledFields);
+            }
+            None => {
+                let (page_n, _) = page_of(place.page)?;
+                parts.push((page_n, appearance, stamp.placement.rect));
+                clerk_places = Some(ClerkPlaces::SignatureWidgets);
+            }
+        }
+    }
+
+    // The signature's field and its widget (one dictionary, or a field with the widgets as
+    // kids when the clerk's number and date are drawn by this signature).
+    let (page_n, _) = page_of(
+        request
+            .stamps
+            .first()
+            .map(|s| s.placement.page)
+            .unwrap_or(1),
+    )?;
+    let mut widget = widget_base(page_n);
+    let (mut rect, mut appearance) = match request.stamps.first() {
+        Some(stamp) => (
+            stamp.placement.rect,
+            Some(appearance_stream(&mut update, stamp, fonts.as_ref())?),
+        ),
+        None => ([0.0; 4], None),
+    };
+    // What is drawn on the stamp's page joins the stamp in one widget; only what lies on
+    // another page needs a widget of its own, a kid of this field. Poppler before 23 reads a
+    // kid that names its /Parent as a field of its own and then reports the signature as
+    // unsigned, so the kids do not name it (the field lists them; pyHanko and Kyso find them
+    // from there).
+    if let Some(main) = appearance {
+        let (same_page, other_pages): (Vec<_>, Vec<_>) =
+            parts.into_iter().partition(|(p, _, _)| *p == page_n);
+        if !same_page.is_empty() {
+            let mut all = vec![(main, rect)];
+            all.extend(same_page.iter().map(|(_, a, r)| (*a, *r)));
+            let (union, joined) = composite_appearance(&mut update, &all);
+            rect = union;
+            appearance = Some(joined);
+        }
+        parts = other_pages;
+    }
+    if let Some(appearance) = appearance {
+        let mut ap = Dict::default();
+        ap.set(b"N", Object::Ref(appearance, 0));
+        widget.set(b"AP", Object::Dict(ap));
+    }
+    widget.set(b"Rect", rect_object(rect));
+    let kid_widgets: Vec<(u32, Dict)> = parts
+        .into_iter()
+        .map(|(page_n, appearance, rect)| {
+            let mut kid = widget_base(page_n);
+            let mut ap = Dict::default();
+            ap.set(b"N", Object::Ref(appearance, 0));
+            kid.set(b"AP", Object::Dict(ap));
+            kid.set(b"Rect", rect_object(rect));
+            (page_n, kid)
+        })
+        .collect();
+    let mut field = Dict::default();
+    field.set(b"FT", Object::Name(b"Sig".to_vec()));
+    field.set(b"T", text_string(&field_name));
+    field.set(b"V", Object::Ref(sig_n, 0));
+
+    // Empty text fields the clerk will fill, created with the leader's signature so that
+    // filling them later is form filling, which keeps the leader's signature valid. A text
+    // field added after another party's signature is a change strict verifiers refuse
+    // (pyHanko: "More form fields added than expected"): then the places are recorded in
+    // this signature's field instead, for the clerk's signature to draw in.
+    let signed_before = !super::verify::signature_fields(doc).is_empty();
+    let mut new_fields = Vec::new();
+    if signed_before && !request.create_fields.is_empty() {
+        let mut places = Dict::default();
+        for spec in &request.create_fields {
+            page_of(spec.page)?;
+            let [x, y, w, h] = spec.rect;
+            let mut entry = vec![Object::Int(spec.page as i64)];
+            entry.extend([x, y, x + w, y + h].iter().map(|v| Object::Real(*v)));
+            entry.push(Object::Bool(spec.centred));
+            places.set(spec.name.as_bytes(), Object::Array(entry));
+        }
+        field.set(PLACES_KEY, Object::Dict(places));
+        clerk_places = Some(ClerkPlaces::Recorded);
+    } else {
+        for spec in &request.create_fields {
+            let (page_n, _) = page_of(spec.page)?;
+            let mut text_field = widget_base(page_n);
+            text_field.set(b"F", Object::Int(4));
+            text_field.set(b"FT", Object::Name(b"Tx".to_vec()));
+            text_field.set(b"T", text_string(&spec.name));
+            text_field.set(b"DA", Object::String(b"/Helv 13 Tf 0 g".to_vec()));
+            if spec.centred {
+                text_field.set(b"Q", Object::Int(1));
+            }
+            text_field.set(b"Rect", rect_object(spec.rect));
+            let n = update.add(&Object::Dict(text_field));
+            placed.push((page_n, n));
+            new_fields.push(Object::Ref(n, 0));
+            clerk_places = Some(ClerkPlaces::FormFields);
+        }
+    }
+
+    if kid_widgets.is_empty() {
+        for (key, value) in field.0 {
+            widget.set(&key, value);
+        }
+        update.put(field_n, 0, &Object::Dict(widget));
+        placed.push((page_n, field_n));
+    } else {
+        let main = update.add(&Object::Dict(widget));
+        placed.push((page_n, main));
+        let mut kids = vec![Object::Ref(main, 0)];
+        for (page_n, kid) in kid_widgets {
+            let n = update.add(&Object::Dict(kid));
+            placed.push((page_n, n));
+            kids.push(Object::Ref(n, 0));
+        }
+        field.set(b"Kids", Object::Array(kids));
+        update.put(field_n, 0, &Object::Dict(field));
     }
 
     // Each page's /Annots, wherever its array lives.
@@ -440,7 +629,7 @@ fn build_update(doc: &Document<'_>, request: &PrepareRequest) -> Result<(Update,
             );
         }
     }
-    Ok((update, field_name))
+    Ok((update, field_name, clerk_places))
 }
 
 /// The regular and italic stamp fonts, loaded only when a stamp has text.
@@ -590,6 +779,56 @@ fn appearance_stream(
     Ok(update.add_stream(dict, content.as_bytes()))
 }
 
+/// One form XObject that paints the given appearances (`[x, y, w, h]` each, page space) where
+/// they are: the signature's stamp and the number and date it writes on the same page.
+/// Returns the union rectangle and the form.
+fn composite_appearance(update: &mut Update, parts: &[(u32, [f64; 4])]) -> ([f64; 4], u32) {
+    let x0 = parts
+        .iter()
+        .map(|(_, r)| r[0])
+        .fold(f64::INFINITY, f64::min);
+    let y0 = parts
+        .iter()
+        .map(|(_, r)| r[1])
+        .fold(f64::INFINITY, f64::min);
+    let x1 = parts
+        .iter()
+        .map(|(_, r)| r[0] + r[2])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let y1 = parts
+        .iter()
+        .map(|(_, r)| r[1] + r[3])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut xobjects = Dict::default();
+    let mut content = String::new();
+    for (i, (form, [x, y, _, _])) in parts.iter().enumerate() {
+        let name = format!("P{i}");
+        xobjects.set(name.as_bytes(), Object::Ref(*form, 0));
+        content.push_str(&format!(
+            "q 1 0 0 1 {:.3} {:.3} cm /{name} Do Q\n",
+            x - x0,
+            y - y0
+        ));
+    }
+    let mut resources = Dict::default();
+    resources.set(b"XObject", Object::Dict(xobjects));
+    let mut dict = Dict::default();
+    dict.set(b"Type", Object::Name(b"XObject".to_vec()));
+    dict.set(b"Subtype", Object::Name(b"Form".to_vec()));
+    dict.set(
+        b"BBox",
+        Object::Array(vec![
+            Object::Int(0),
+            Object::Int(0),
+            Object::Real(x1 - x0),
+            Object::Real(y1 - y0),
+        ]),
+    );
+    dict.set(b"Resources", Object::Dict(resources));
+    let form = update.add_stream(dict, content.as_bytes());
+    ([x0, y0, x1 - x0, y1 - y0], form)
+}
+
 fn generation(doc: &Document<'_>, n: u32) -> u16 {
     match doc.xref.get(&n) {
         Some(super::pdf::XrefEntry::Offset(_, g)) => *g,
@@ -608,7 +847,7 @@ pub fn prepare(
     mut out: impl Write,
     request: &PrepareRequest,
 ) -> Result<Prepared, Error> {
-    let (update, field) = build_update(doc, request)?;
+    let (update, field, clerk_places) = build_update(doc, request)?;
     let original_len = doc.data.len();
     let needs_newline = !matches!(doc.data.last(), Some(b'\n' | b'\r'));
     let base = original_len + usize::from(needs_newline);
@@ -671,5 +910,6 @@ pub fn prepare(
         digest: hasher.finalize().to_vec(),
         field,
         capacity,
+        clerk_places,
     })
 }

@@ -13,7 +13,7 @@
 use super::image::RgbaImage;
 use super::iso8601_vn;
 use super::pdf::{Document, Object};
-use super::prepare::{find_field, FieldFill, FieldSpec, Placement, Stamp, TextLine};
+use super::prepare::{clerk_place, FieldFill, FieldSpec, Placement, Stamp, TextLine};
 use super::Error;
 
 /// A signing role.
@@ -548,16 +548,16 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
             };
             let mut fill_fields = Vec::new();
             let missing =
-                |name: &str| -> Result<bool, Error> { Ok(find_field(doc, name)?.is_none()) };
+                |name: &str| -> Result<bool, Error> { Ok(clerk_place(doc, name)?.is_none()) };
             if let Some(number) = number {
-                let Some((_, field)) = find_field(doc, NUMBER_FIELD)? else {
+                let Some(place) = clerk_place(doc, NUMBER_FIELD)? else {
                     return Err(Error::PlacementNotFound(
                         "the draft has no place for the number: prepare the leader's signature with the number's position (after Số:)".into(),
                     ));
                 };
                 // The blank of "Số: …/QĐ-UBND" takes the number alone: the symbol is printed
                 // after it, so "15/QĐ-UBND" is written "15".
-                let in_blank = doc.get(&field, b"Q").as_int() == Some(1);
+                let in_blank = place.centred;
                 let text = match number.split_once('/') {
                     Some((alone, _)) if in_blank && !alone.trim().is_empty() => alone.trim(),
                     _ => number.as_str(),

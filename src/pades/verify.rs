@@ -240,7 +240,7 @@ impl Report {
 }
 
 /// Signature fields: (field name, signature dictionary, widget dictionary).
-fn signature_fields(doc: &Document<'_>) -> Vec<(String, Dict, Dict)> {
+pub(crate) fn signature_fields(doc: &Document<'_>) -> Vec<(String, Dict, Dict)> {
     let mut out = Vec::new();
     let Ok((_, catalog)) = doc.catalog() else {
         return out;
@@ -299,7 +299,19 @@ fn signature_fields(doc: &Document<'_>) -> Vec<(String, Dict, Dict)> {
     out
 }
 
-fn has_image(doc: &Document<'_>, widget: &Dict) -> bool {
+/// Whether a signature field shows an image: its own widget, or one of its widget kids (a
+/// clerk's signature that also draws the number and date has three).
+fn has_image(doc: &Document<'_>, field: &Dict) -> bool {
+    widget_has_image(doc, field)
+        || doc.get(field, b"Kids").as_array().is_some_and(|kids| {
+            kids.iter()
+                .take(16)
+                .filter_map(|kid| doc.resolve(kid).as_dict().cloned())
+                .any(|kid| widget_has_image(doc, &kid))
+        })
+}
+
+fn widget_has_image(doc: &Document<'_>, widget: &Dict) -> bool {
     let rect: Vec<f64> = doc
         .get(widget, b"Rect")
         .as_array()

@@ -257,6 +257,11 @@ export interface components {
             allowed: boolean;
         };
         /**
+         * @description How a signature dealt with the places of the document's number and date.
+         * @enum {string}
+         */
+        ClerkPlaces: "formFields" | "recorded" | "filledFields" | "signatureWidgets";
+        /**
          * @description A SHA-2 digest algorithm accepted for signing. SHA-1 is refused on purpose.
          * @enum {string}
          */
@@ -525,6 +530,7 @@ export interface components {
             byteRange: number[];
             /** @description The signature field's name. */
             field: string;
+            clerkPlaces?: components["schemas"]["ClerkPlaces"] | null;
         };
         /**
          * @description `multipart/form-data` of `/v1/prepare`, for large PDFs: the options as JSON and the PDF as a
@@ -985,6 +991,8 @@ export interface operations {
                 headers: {
                     /** @description multipart: the /ByteRange, four numbers */
                     "Kyso-Byte-Range"?: string;
+                    /** @description multipart: how the number's and date's places were dealt with (`clerkPlaces`) */
+                    "Kyso-Clerk-Places"?: string;
                     /** @description multipart: the digest to sign, base64 */
                     "Kyso-Digest"?: string;
                     /** @description multipart: SHA-256 */
