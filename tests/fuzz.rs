@@ -162,6 +162,9 @@ fn exercise_pdf(data: &[u8]) {
             }
         }
         let _ = kyso::pades::layout::text_lines(&doc, 1);
+        let _ = kyso::pades::layout::occupied(&doc, 1);
+        let _ = kyso::pades::layout::incoming_anchors(&doc);
+        let _ = kyso::pades::prepare::clerk_place(&doc, "SoVanBan");
     }
     let _ = kyso::pades::verify::verify(data, &kyso::pades::verify::Options::integrity_only());
 }

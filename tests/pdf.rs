@@ -1135,6 +1135,128 @@ fn a_draft_signed_by_other_software_stays_valid_through_leader_and_clerk() {
     }
 }
 
+/// The words `after` has on page 1 that `before` has not (what a stamp added), and a check
+/// that their box meets none of `before`'s words: returns that box (`pdftotext -bbox`
+/// coordinates, y downwards).
+fn added_block_covers_nothing(before: &Path, after: &Path) -> [f64; 4] {
+    let key =
+        |w: &(String, f64, f64, f64, f64)| (w.0.clone(), w.1.round() as i64, w.2.round() as i64);
+    let old = word_boxes(before);
+    let old_keys: Vec<_> = old.iter().map(key).collect();
+    let added: Vec<_> = word_boxes(after)
+        .into_iter()
+        .filter(|w| !old_keys.contains(&key(w)))
+        .collect();
+    assert!(!added.is_empty(), "nothing added to {}", after.display());
+    let block = [
+        added.iter().map(|w| w.1).fold(f64::INFINITY, f64::min),
+        added.iter().map(|w| w.2).fold(f64::INFINITY, f64::min),
+        added.iter().map(|w| w.3).fold(f64::NEG_INFINITY, f64::max),
+        added.iter().map(|w| w.4).fold(f64::NEG_INFINITY, f64::max),
+    ];
+    for (word, x0, y0, x1, y1) in &old {
+        let apart = x1 < &(block[0] - 2.0)
+            || x0 > &(block[2] + 2.0)
+            || y1 < &(block[1] - 2.0)
+            || y0 > &(block[3] + 2.0);
+        assert!(apart, "{word:?} at {x0},{y0} is under the block {block:?}");
+    }
+    block
+}
+
+/// Phụ lục IV's place for the "ĐẾN" block: the free space below the number and symbol (a
+/// document with a type name) or below the summary line (a công văn), over no printed text;
+/// a page with no such space (a scan) is a clear error that names the place option.
+#[test]
+fn the_incoming_block_goes_in_free_space_below_the_number_or_summary() {
+    let d = docs();
+    let incoming = |input: &Path, output: &Path| {
+        sign_role(
+            input,
+            output,
+            true,
+            &[
+                "--role",
+                "incoming",
+                "--number",
+                "245",
+                "--date",
+                "2026-12-08",
+                "--forward-to",
+                "Phòng Tổng hợp",
+            ],
+        )
+    };
+    let word = |file: &Path, text: &str| {
+        word_boxes(file)
+            .into_iter()
+            .find(|w| w.0 == text)
+            .unwrap_or_else(|| panic!("{text:?} not in {}", file.display()))
+    };
+
+    // A decision, issued: below "Số:", in the number's column, clear of the body and stamps.
+    let approved = d.dir.join("den.approved.pdf");
+    let signature = d.dir.join("signature.png").display().to_string();
+    let out = sign_role(
+        &d.dir.join("draft-vi.pdf"),
+        &approved,
+        false,
+        &[
+            "--role",
+            "approve",
+            "--image",
+            &signature,
+            "--anchor",
+            "Nguyễn Văn An",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let issued = d.dir.join("den.issued.pdf");
+    assert!(issue_with_seal(&approved, &issued).status.success());
+    let received = d.dir.join("den.received.pdf");
+    let out = incoming(&issued, &received);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let block = added_block_covers_nothing(&issued, &received);
+    let number = word(&issued, "Số:");
+    assert!(
+        block[1] > number.4,
+        "block {block:?} not below Số: {number:?}"
+    );
+    let (code, report) = ours(&received, true, false);
+    assert_eq!(code, 0, "{report:#}");
+    let (ok, py) = pyhanko(&received);
+    assert!(ok && py.matches("judged VALID").count() == 3, "{py}");
+
+    // A công văn: below the summary "V/v …", left of "Kinh gui", above the body.
+    let received = d.dir.join("congvan.received.pdf");
+    let out = incoming(&d.dir.join("congvan.pdf"), &received);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let block = added_block_covers_nothing(&d.dir.join("congvan.pdf"), &received);
+    let summary = word(&received, "V/v");
+    let body = word(&received, "Thuc");
+    let addressee = word(&received, "Kinh");
+    assert!(
+        block[1] > summary.4,
+        "block {block:?} not below V/v {summary:?}"
+    );
+    assert!(
+        block[3] < body.2,
+        "block {block:?} not above the body {body:?}"
+    );
+    assert!(
+        block[2] < addressee.1,
+        "block {block:?} not left of Kinh gui"
+    );
+
+    // A scan has no free space: a clear error naming the place option, nothing written.
+    let never = d.dir.join("scan.received.pdf");
+    let out = incoming(&d.dir.join("scan.pdf"), &never);
+    assert!(!out.status.success());
+    let (_, err) = text(&out);
+    assert!(err.contains("no free") && err.contains("rect"), "{err}");
+    assert!(!never.exists());
+}
+
 /// The published PDF attacks (shadow hide / replace / hide-and-replace, stamp swaps through
 /// `/Annots` and `/AcroForm`, signature wrapping, an xref in the `/Contents` gap, trailing
 /// bytes), made by `tests/fixtures/attacks.py` on a leader-signed draft: none is valid in

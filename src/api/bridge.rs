@@ -72,7 +72,8 @@ pub struct PrepareRequest {
     /// (agencies whose images differ); the transparent background is still required.
     #[serde(default)]
     pub any_image_colour: bool,
-    /// Where the stamp goes; else `anchor`, else the role's default place.
+    /// Where the stamp goes; else `anchor`, else the role's default place (`incoming`: the
+    /// free space below the number or summary line, covering no printed text).
     #[serde(default)]
     pub rect: Option<PageRect>,
     /// A text in the document the stamp is placed under (the signer's title, say).

@@ -76,7 +76,8 @@ pub struct StampArgs {
     /// Page of the stamp, from 1.
     #[arg(long, default_value_t = 1)]
     page: usize,
-    /// Stamp rectangle in points: x,y,width,height (origin bottom-left). None: invisible.
+    /// Stamp rectangle in points: x,y,width,height (origin bottom-left). None: invisible (the
+    /// "ĐẾN" block: the free space below the number or summary).
     #[arg(long)]
     rect: Option<String>,
     /// Instead of --rect: centre the image above the line holding this text (the signer's

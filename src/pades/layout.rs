@@ -286,20 +286,49 @@ fn next_item(p: &mut Parser<'_>, data: &[u8]) -> Option<Item> {
     }
 }
 
-/// The text lines of page `page` (from 1), top to bottom.
-///
-/// # Errors
-/// A page that does not exist or a broken document.
-pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Error> {
+/// One glyph drawn on a page: baseline start and end x, baseline y, its character and size.
+struct Glyph {
+    x: f64,
+    y: f64,
+    end: f64,
+    c: char,
+    size: f64,
+}
+
+/// What a page's content draws that matters for placing things: glyphs, and the boxes of its
+/// images (`[x0, y0, x1, y1]`).
+#[derive(Default)]
+struct Marks {
+    glyphs: Vec<Glyph>,
+    images: Vec<[f64; 4]>,
+}
+
+/// How deep form XObjects are followed (a form drawing a form…), and how many are drawn at
+/// most: a crafted page cannot make the interpreter loop or blow up.
+const MAX_FORM_DEPTH: usize = 8;
+const MAX_FORMS: usize = 256;
+
+/// The box of the unit square under `m`: where an image is drawn.
+fn unit_box(m: &Matrix) -> [f64; 4] {
+    let corners = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
+        .map(|(u, v)| (u * m[0] + v * m[2] + m[4], u * m[1] + v * m[3] + m[5]));
+    let xs = corners.map(|c| c.0);
+    let ys = corners.map(|c| c.1);
+    [
+        xs.iter().copied().fold(f64::INFINITY, f64::min),
+        ys.iter().copied().fold(f64::INFINITY, f64::min),
+        xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    ]
+}
+
+/// Interprets page `page` (from 1): its content streams and the forms they draw.
+fn page_marks(doc: &Document<'_>, page: usize) -> Result<Marks, Error> {
     let pages = doc.pages()?;
     let (_, dict) = pages
         .get(page.wrapping_sub(1))
         .ok_or_else(|| Error::PlacementNotFound(format!("no page {page}")))?;
     let resources = doc.inherited(dict, b"Resources");
-    let fonts = resources
-        .as_dict()
-        .map(|r| doc.get(r, b"Font"))
-        .unwrap_or(Object::Null);
     let mut content = Vec::new();
     match dict.get(b"Contents").map(|c| doc.resolve(c)) {
         Some(Object::Array(items)) => {
@@ -311,17 +340,49 @@ pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Erro
         Some(stream @ Object::Stream(..)) => content = doc.stream_data(&stream).unwrap_or_default(),
         _ => {}
     }
+    let mut marks = Marks::default();
+    let mut forms = Forms::default();
+    run_content(doc, &content, &resources, IDENTITY, &mut forms, &mut marks);
+    Ok(marks)
+}
+
+/// The forms being drawn (a form that draws itself, directly or not, is cut there) and how
+/// many were drawn in all.
+#[derive(Default)]
+struct Forms {
+    open: Vec<u32>,
+    drawn: usize,
+}
+
+/// Runs one content stream with its resources under `base` (the CTM it starts with),
+/// collecting glyphs and image boxes into `marks`.
+fn run_content(
+    doc: &Document<'_>,
+    content: &[u8],
+    resources: &Object,
+    base: Matrix,
+    forms: &mut Forms,
+    marks: &mut Marks,
+) {
+    let resources = doc.resolve(resources);
+    let fonts = resources
+        .as_dict()
+        .map(|r| doc.get(r, b"Font"))
+        .unwrap_or(Object::Null);
+    let xobjects = resources
+        .as_dict()
+        .map(|r| doc.get(r, b"XObject"))
+        .unwrap_or(Object::Null);
     let mut cache: HashMap<Vec<u8>, FontInfo> = HashMap::new();
-    let mut glyphs: Vec<(f64, f64, f64, char, f64)> = Vec::new(); // x, y, end x, char, size
     let mut operands: Vec<Object> = Vec::new();
-    let mut ctm = IDENTITY;
+    let mut ctm = base;
     let mut stack: Vec<Matrix> = Vec::new();
     let (mut tm, mut tlm) = (IDENTITY, IDENTITY);
     let (mut tc, mut tw, mut th, mut tl, mut fs) = (0.0, 0.0, 1.0, 0.0, 12.0);
     let mut font_name: Vec<u8> = Vec::new();
-    let mut p = Parser::new(&content, 0);
+    let mut p = Parser::new(content, 0);
     let num = |o: &Object| o.as_f64().unwrap_or(0.0);
-    while let Some(item) = next_item(&mut p, &content) {
+    while let Some(item) = next_item(&mut p, content) {
         let op = match item {
             Item::Operand(o) => {
                 operands.push(o);
@@ -333,9 +394,55 @@ pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Erro
         let arg = |i: usize| operands.get(n.wrapping_sub(i)).map(num).unwrap_or(0.0);
         match op.as_slice() {
             b"q" => stack.push(ctm),
-            b"Q" => ctm = stack.pop().unwrap_or(IDENTITY),
+            b"Q" => ctm = stack.pop().unwrap_or(base),
             b"cm" if n >= 6 => {
                 ctm = multiply(&[arg(6), arg(5), arg(4), arg(3), arg(2), arg(1)], &ctm)
+            }
+            b"Do" if n >= 1 => {
+                let name = operands[n - 1]
+                    .as_name()
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default();
+                let raw = xobjects.as_dict().and_then(|x| x.get(&name)).cloned();
+                let form_n = raw.as_ref().and_then(Object::as_ref).map(|r| r.0);
+                let xobject = raw.map(|o| doc.resolve(&o)).unwrap_or(Object::Null);
+                let Some(dict) = xobject.as_dict() else {
+                    operands.clear();
+                    continue;
+                };
+                let cycle = form_n.is_some_and(|n| forms.open.contains(&n));
+                match dict.get(b"Subtype").and_then(Object::as_name) {
+                    Some(b"Image") => marks.images.push(unit_box(&ctm)),
+                    Some(b"Form")
+                        if !cycle
+                            && forms.open.len() < MAX_FORM_DEPTH
+                            && forms.drawn < MAX_FORMS =>
+                    {
+                        forms.drawn += 1;
+                        let matrix: Vec<f64> = doc
+                            .get(dict, b"Matrix")
+                            .as_array()
+                            .map(|a| a.iter().filter_map(Object::as_f64).collect())
+                            .unwrap_or_default();
+                        let matrix: Matrix = matrix.try_into().unwrap_or(IDENTITY);
+                        let form_resources = match dict.get(b"Resources") {
+                            Some(r) => r.clone(),
+                            None => resources.clone(),
+                        };
+                        let data = doc.stream_data(&xobject).unwrap_or_default();
+                        forms.open.push(form_n.unwrap_or(0));
+                        run_content(
+                            doc,
+                            &data,
+                            &form_resources,
+                            multiply(&matrix, &ctm),
+                            forms,
+                            marks,
+                        );
+                        forms.open.pop();
+                    }
+                    _ => {}
+                }
             }
             b"BT" => {
                 tm = IDENTITY;
@@ -428,7 +535,13 @@ pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Erro
                                 let end = multiply(&[1.0, 0.0, 0.0, 1.0, advance, 0.0], &m);
                                 let size = fs * m[3].abs().max(m[0].abs());
                                 for c in text.chars() {
-                                    glyphs.push((m[4], m[5], end[4], c, size));
+                                    marks.glyphs.push(Glyph {
+                                        x: m[4],
+                                        y: m[5],
+                                        end: end[4],
+                                        c,
+                                        size,
+                                    });
                                 }
                                 tm = multiply(&[1.0, 0.0, 0.0, 1.0, advance, 0.0], &tm);
                             }
@@ -441,7 +554,8 @@ pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Erro
                 }
             }
             b"BI" => {
-                // Skip an inline image up to EI.
+                // An inline image: its box, then skip its data up to EI.
+                marks.images.push(unit_box(&ctm));
                 if let Some(end) = super::pdf::find(&content[p.pos..], b"EI") {
                     p.pos += end + 2;
                 }
@@ -450,9 +564,22 @@ pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Erro
         }
         operands.clear();
     }
+}
+
+/// The text lines of page `page` (from 1), top to bottom.
+///
+/// # Errors
+/// A page that does not exist or a broken document.
+pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Error> {
+    let marks = page_marks(doc, page)?;
+    Ok(lines_of(marks.glyphs))
+}
+
+/// Glyphs grouped into lines, top to bottom.
+fn lines_of(glyphs: Vec<Glyph>) -> Vec<TextLine> {
     // Lines: glyphs whose baselines are within a third of the font size, left to right.
     let mut lines: Vec<TextLine> = Vec::new();
-    for (x, y, end, c, size) in glyphs {
+    for Glyph { x, y, end, c, size } in glyphs {
         match lines
             .iter_mut()
             .find(|l| (l.y - y).abs() < size.max(1.0) / 3.0)
@@ -479,7 +606,7 @@ pub fn text_lines(doc: &Document<'_>, page: usize) -> Result<Vec<TextLine>, Erro
         line.ends = order.iter().map(|i| line.ends[*i]).collect();
     }
     lines.sort_by(|a, b| b.y.total_cmp(&a.y));
-    Ok(lines)
+    lines
 }
 
 /// A blank a draft leaves on a printed line for the clerk to write in: from the end of the
@@ -574,4 +701,187 @@ pub fn above_anchor(
         }
     }
     None
+}
+
+/// What a new block on page `page` must not cover (`[x0, y0, x1, y1]` each): every printed
+/// glyph but spaces (from a little below the baseline to the top of the capitals), every image
+/// the content draws (a scanned page is one), and every visible annotation (signatures'
+/// stamps, other blocks).
+///
+/// # Errors
+/// A page that does not exist or a broken document.
+pub fn occupied(doc: &Document<'_>, page: usize) -> Result<Vec<[f64; 4]>, Error> {
+    let marks = page_marks(doc, page)?;
+    let mut boxes: Vec<[f64; 4]> = marks
+        .glyphs
+        .iter()
+        .filter(|g| !g.c.is_whitespace() && g.c != '\u{a0}')
+        .map(|g| {
+            [
+                g.x.min(g.end),
+                g.y - 0.25 * g.size,
+                g.x.max(g.end),
+                g.y + 0.85 * g.size,
+            ]
+        })
+        .collect();
+    boxes.extend(marks.images);
+    let pages = doc.pages()?;
+    if let Some((_, dict)) = pages.get(page.wrapping_sub(1)) {
+        for annot in doc
+            .get(dict, b"Annots")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let Some(annot) = doc.resolve(&annot).as_dict().cloned() else {
+                continue;
+            };
+            let hidden = doc.get(&annot, b"F").as_int().unwrap_or(0) & 2 != 0;
+            let rect: Vec<f64> = doc
+                .get(&annot, b"Rect")
+                .as_array()
+                .map(|a| a.iter().filter_map(Object::as_f64).collect())
+                .unwrap_or_default();
+            if let (&[x0, y0, x1, y1], false) = (rect.as_slice(), hidden) {
+                if (x1 - x0).abs() > 0.5 && (y1 - y0).abs() > 0.5 {
+                    boxes.push([x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)]);
+                }
+            }
+        }
+    }
+    Ok(boxes)
+}
+
+/// Where Phụ lục IV puts the "ĐẾN" block on page 1, in its order: below the summary line of
+/// a công văn ("V/v …") or else the number and symbol ("Số: …"); then below the date line.
+/// Each is the y the block's top may not pass and the x of that line's column centre.
+pub fn incoming_anchors(doc: &Document<'_>) -> Vec<(f64, f64)> {
+    let Ok(lines) = text_lines(doc, 1) else {
+        return Vec::new();
+    };
+    let around = |line: &TextLine, start: usize| {
+        // The run of text from `start` until a gap wider than two em (the other column).
+        let mut end = start;
+        while end + 1 < line.chars.len()
+            && line.xs[end + 1] - line.ends[end] < 2.0 * line.size.max(1.0)
+        {
+            end += 1;
+        }
+        (
+            line.y - 0.3 * line.size,
+            (line.xs[start] + line.ends[end]) / 2.0,
+        )
+    };
+    let find = |labels: &[&str]| {
+        lines.iter().find_map(|line| {
+            let lower: Vec<char> = line.text().to_lowercase().chars().collect();
+            labels.iter().find_map(|label| {
+                let pat: Vec<char> = label.chars().collect();
+                lower
+                    .windows(pat.len())
+                    .position(|w| w == pat.as_slice())
+                    .map(|i| around(line, i))
+            })
+        })
+    };
+    find(&["v/v "])
+        .or_else(|| find(&["số:", "số :", "so:"]))
+        .into_iter()
+        .chain(find(&["ngày", "ngay"]))
+        .collect()
+}
+
+/// The free place for a `width` × `height` block on a page (`page_box` `[x0, y0, x1, y1]`)
+/// among `boxes` (what it must not cover, kept `clearance` away): the highest place whose top
+/// is at most `top`, and at that height the one whose centre is nearest `centre_x` (with
+/// `in_column`, only places that span `centre_x`: the column of the line above), at least
+/// `margin` inside the page. `[x, y, width, height]`, or none when nothing fits.
+pub fn free_place(
+    boxes: &[[f64; 4]],
+    page_box: [f64; 4],
+    (top, centre_x, in_column): (f64, f64, bool),
+    size: (f64, f64),
+    margin: f64,
+    clearance: f64,
+) -> Option<[f64; 4]> {
+    let (width, height) = size;
+    let (left, right) = (page_box[0] + margin, page_box[2] - margin);
+    let bottom = page_box[1] + margin;
+    let mut y_top = top.min(page_box[3] - margin);
+    const STEP: f64 = 2.0;
+    while y_top - height >= bottom {
+        let y0 = y_top - height;
+        // What the band [y0, y_top] meets, as x intervals, left to right.
+        let mut blocked: Vec<(f64, f64)> = boxes
+            .iter()
+            .filter(|b| b[1] < y_top + clearance && b[3] > y0 - clearance)
+            .map(|b| (b[0] - clearance, b[2] + clearance))
+            .collect();
+        blocked.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut best: Option<f64> = None;
+        let mut free_from = left;
+        let consider = |from: f64, to: f64, best: &mut Option<f64>| {
+            if to - from >= width {
+                let x = (centre_x - width / 2.0).clamp(from, to - width);
+                if in_column && !(x <= centre_x && centre_x <= x + width) {
+                    return;
+                }
+                let distance = |x: f64| (x + width / 2.0 - centre_x).abs();
+                if best.is_none_or(|b| distance(x) < distance(b)) {
+                    *best = Some(x);
+                }
+            }
+        };
+        for (b0, b1) in blocked {
+            consider(free_from, b0.min(right), &mut best);
+            free_from = free_from.max(b1);
+        }
+        consider(free_from, right, &mut best);
+        if let Some(x) = best {
+            return Some([x, y0, width, height]);
+        }
+        y_top -= STEP;
+    }
+    None
+}
+
+#[cfg(test)]
+mod free_place_tests {
+    use super::free_place;
+
+    const A4: [f64; 4] = [0.0, 0.0, 595.0, 842.0];
+
+    #[test]
+    fn the_block_goes_highest_in_the_column_and_never_over_a_box() {
+        // A left-column line at y 700..712 (the summary), a centred line across both columns
+        // at 600..612, the body from 400 to 560 across the page.
+        let boxes = [
+            [70.0, 700.0, 200.0, 712.0],
+            [250.0, 600.0, 450.0, 612.0],
+            [60.0, 400.0, 540.0, 560.0],
+        ];
+        let place = free_place(&boxes, A4, (698.0, 135.0, true), (142.0, 99.0), 28.0, 2.0)
+            .expect("room between the summary and the body, left of the centred line");
+        let [x, y, w, h] = place;
+        assert!(x <= 135.0 && 135.0 <= x + w, "{place:?} not in the column");
+        assert!(y + h <= 698.0 && y >= 562.0, "{place:?}");
+        for b in boxes {
+            let apart = x + w < b[0] || x > b[2] || y + h < b[1] || y > b[3];
+            assert!(apart, "{place:?} covers {b:?}");
+        }
+        // Only a column that is full from top to bottom has no place.
+        let wall = [[100.0, 0.0, 200.0, 842.0]];
+        assert_eq!(
+            free_place(&wall, A4, (800.0, 150.0, true), (142.0, 99.0), 28.0, 2.0),
+            None
+        );
+        assert!(free_place(&wall, A4, (800.0, 150.0, false), (142.0, 99.0), 28.0, 2.0).is_some());
+        // A page that is one image (a scan) has none at all.
+        let scan = [[0.0, 0.0, 595.0, 842.0]];
+        assert_eq!(
+            free_place(&scan, A4, (800.0, 300.0, false), (142.0, 99.0), 28.0, 2.0),
+            None
+        );
+    }
 }

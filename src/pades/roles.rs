@@ -370,6 +370,12 @@ fn text_stamp(
 }
 
 fn page_size(doc: &Document<'_>, page: usize) -> Result<(f64, f64), Error> {
+    let [x0, y0, x1, y1] = page_box(doc, page)?;
+    Ok((x1 - x0, y1 - y0))
+}
+
+/// The page's MediaBox `[x0, y0, x1, y1]` (A4 when it has none).
+fn page_box(doc: &Document<'_>, page: usize) -> Result<[f64; 4], Error> {
     let pages = doc.pages()?;
     let (_, dict) = pages
         .get(page.wrapping_sub(1))
@@ -380,8 +386,8 @@ fn page_size(doc: &Document<'_>, page: usize) -> Result<(f64, f64), Error> {
         .map(|a| a.iter().filter_map(Object::as_f64).collect())
         .unwrap_or_default();
     match media[..] {
-        [x0, y0, x1, y1] => Ok((x1 - x0, y1 - y0)),
-        _ => Ok((595.28, 841.89)),
+        [x0, y0, x1, y1] => Ok([x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)]),
+        _ => Ok([0.0, 0.0, 595.28, 841.89]),
     }
 }
 
@@ -402,6 +408,41 @@ fn top_right(doc: &Document<'_>, font: &super::text::Font, text: &str) -> Result
         size,
         false,
     )
+}
+
+/// Where the "ĐẾN" block goes when no place is given (Phụ lục IV): the free space of page 1
+/// nearest below the summary line (công văn) or the number and symbol (else the date line),
+/// covering no printed text, image or stamp, 10 mm inside the page.
+///
+/// # Errors
+/// [`Error::PlacementNotFound`] when page 1 has no such free space (a scan, a full page).
+fn incoming_place(doc: &Document<'_>, size: (f64, f64)) -> Result<Placement, Error> {
+    let mm = 72.0 / 25.4;
+    let page = page_box(doc, 1)?;
+    let anchors = super::layout::incoming_anchors(doc);
+    let boxes = super::layout::occupied(doc, 1)?;
+    let find = |anchor: (f64, f64, bool)| {
+        super::layout::free_place(&boxes, page, anchor, size, 10.0 * mm, 2.0)
+    };
+    // Below the number or summary, in its column; then below the date, in its column; then
+    // anywhere below the first of them (the top of the page for a draft with neither).
+    let fallback = anchors
+        .first()
+        .map_or((page[3], (page[0] + page[2]) / 2.0, false), |&(top, x)| {
+            (top, x, false)
+        });
+    anchors
+        .iter()
+        .find_map(|&(top, x)| find((top, x, true)))
+        .or_else(|| find(fallback))
+    .map(|rect| Placement { page: 1, rect })
+    .ok_or_else(|| {
+        Error::PlacementNotFound(format!(
+            "page 1 has no free {:.0} × {:.0} mm space for the \"ĐẾN\" block below the number or summary (it would cover printed text): give its place (rect)",
+            size.0 / mm,
+            size.1 / mm
+        ))
+    })
 }
 
 /// Name of the text field for the document number.
@@ -620,13 +661,7 @@ fn plan_role(doc: &Document<'_>, data: &[u8], request: &RoleRequest) -> Result<P
             let (w, h) = (50.0 * mm, 35.0 * mm);
             let placement = match placement {
                 Some(p) => *p,
-                None => {
-                    let (page_w, page_h) = page_size(doc, 1)?;
-                    Placement {
-                        page: 1,
-                        rect: [page_w - 15.0 * mm - w, page_h - 10.0 * mm - h, w, h],
-                    }
-                }
+                None => incoming_place(doc, (w, h))?,
             };
             let font = super::text::Font::stamp(request.font.as_deref(), false)?;
             let red = [0.8, 0.0, 0.0];

@@ -10,12 +10,16 @@ use super::verify::{verify, Options, Verdict};
 
 /// A one-page PDF with a classic cross-reference table.
 pub(crate) fn minimal_pdf() -> Vec<u8> {
-    let objects = [
+    pdf_of(&[
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
         "<< /Length 36 >>\nstream\nBT /F1 12 Tf 72 770 Td (Hello) Tj ET\nendstream",
-    ];
+    ])
+}
+
+/// A PDF of `objects` (numbered from 1, the first the catalog) with a classic xref table.
+fn pdf_of(objects: &[&str]) -> Vec<u8> {
     let mut out = b"%PDF-1.7\n".to_vec();
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {
@@ -157,4 +161,26 @@ fn every_reason_code_has_a_catalogue_message() {
         tsa,
         "the timestamp is not proven: a certificate was revoked"
     );
+}
+
+/// A form XObject that draws itself, and one that draws an image through a scaled form: the
+/// layout reader follows forms to a bounded depth and count, and finds the image's box.
+#[test]
+fn forms_are_followed_to_a_bound_and_their_images_found() {
+    let data = pdf_of(&[
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R \
+         /Resources << /XObject << /Loop 5 0 R /Scaled 6 0 R >> >> >>",
+        "<< /Length 42 >>\nstream\n/Loop Do q 1 0 0 1 100 200 cm /Scaled Do Q\nendstream",
+        "<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /Loop 5 0 R >> >> \
+         /Length 26 >>\nstream\n/Loop Do /Loop Do /Loop Do\nendstream",
+        "<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Matrix [50 0 0 20 0 0] \
+         /Resources << /XObject << /Im 7 0 R >> >> /Length 6 >>\nstream\n/Im Do\nendstream",
+        "<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray \
+         /BitsPerComponent 8 /Length 1 >>\nstream\n\u{0}\nendstream",
+    ]);
+    let doc = super::pdf::Document::load(&data).expect("load");
+    let boxes = super::layout::occupied(&doc, 1).expect("occupied");
+    assert_eq!(boxes, vec![[100.0, 200.0, 150.0, 220.0]]);
 }
