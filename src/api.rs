@@ -83,13 +83,22 @@ pub enum ErrorCode {
     ImageInvalid,
     /// The timestamp authority did not answer, or answered with an unusable token.
     TsaUnavailable,
+    /// The DMS ticket does not hold: a wrong signature or algorithm, another origin, digest
+    /// or algorithm, or an origin the policy sets no key for.
+    TicketInvalid,
+    /// The DMS ticket is past its `exp`.
+    TicketExpired,
+    /// The DMS ticket's nonce (`jti`) was used before.
+    TicketReplayed,
+    /// The policy requires a DMS ticket from this origin and the request has none.
+    TicketRequired,
 }
 
 pub use crate::i18n::Lang;
 
 impl ErrorCode {
     /// Every code, in the order of the contract.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 28] = [
         Self::OriginNotAllowed,
         Self::UserCancelled,
         Self::Timeout,
@@ -114,6 +123,10 @@ impl ErrorCode {
         Self::PlacementNotFound,
         Self::ImageInvalid,
         Self::TsaUnavailable,
+        Self::TicketInvalid,
+        Self::TicketExpired,
+        Self::TicketReplayed,
+        Self::TicketRequired,
     ];
 
     /// The message a user reads for this code (the catalogue's `error-…`).
@@ -135,7 +148,11 @@ impl ErrorCode {
             Self::PlacementNotFound => 422,
             Self::TsaUnavailable => 502,
             Self::LimitExceeded => 413,
-            Self::OriginNotAllowed => 403,
+            Self::OriginNotAllowed
+            | Self::TicketInvalid
+            | Self::TicketExpired
+            | Self::TicketReplayed
+            | Self::TicketRequired => 403,
             Self::CertificateNotFound => 404,
             Self::Timeout => 408,
             Self::UserCancelled
@@ -176,6 +193,10 @@ impl ErrorCode {
             Self::PlacementNotFound => "PLACEMENT_NOT_FOUND",
             Self::ImageInvalid => "IMAGE_INVALID",
             Self::TsaUnavailable => "TSA_UNAVAILABLE",
+            Self::TicketInvalid => "TICKET_INVALID",
+            Self::TicketExpired => "TICKET_EXPIRED",
+            Self::TicketReplayed => "TICKET_REPLAYED",
+            Self::TicketRequired => "TICKET_REQUIRED",
         }
     }
 }
@@ -214,6 +235,19 @@ pub enum Purpose {
     Copy,
     /// An incoming document ("Ký văn bản đến").
     Incoming,
+}
+
+impl From<crate::pades::roles::Role> for Purpose {
+    fn from(role: crate::pades::roles::Role) -> Self {
+        use crate::pades::roles::Role;
+        match role {
+            Role::Approve => Self::Approve,
+            Role::Issue => Self::Issue,
+            Role::Appendix => Self::Appendix,
+            Role::Copy => Self::Copy,
+            Role::Incoming => Self::Incoming,
+        }
+    }
 }
 
 impl Purpose {
@@ -413,6 +447,40 @@ pub struct SignRequest {
     pub format: SignFormat,
     /// The document.
     pub document: Document,
+    /// The DMS server's ticket for this signature (a JWS compact JWT: `origin`, `digest`,
+    /// `digestAlgorithm`, `document`, `exp`, `jti`), when the policy attests the origin: the
+    /// PIN dialog then shows the ticket's document as attested by the DMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+/// What a DMS ticket says: the payload of the JWS compact JWT (ES256, EdDSA or RS256) a DMS
+/// server signs with its own key to vouch for one signature, passed by the page as `ticket` in
+/// `/v1/sign` (or per item of a batch). The agent checks it with the public key its policy
+/// sets for the origin (`[attested_origins."https://…"]`) and then shows the ticket's document
+/// in the PIN dialog, marked as confirmed by the DMS.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketClaims {
+    /// The page origin the ticket is for (`https://qlvb.example.gov.vn`).
+    pub origin: String,
+    /// The digest to sign, base64, exactly as sent to `/v1/sign` (format `cms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The signed attributes, base64 (format `raw`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_attributes: Option<String>,
+    /// The digest algorithm.
+    pub digest_algorithm: DigestAlgorithm,
+    /// What the dialog shows.
+    pub document: Document,
+    /// Expiry, Unix seconds: at most 5 minutes ahead.
+    pub exp: i64,
+    /// A nonce: each ticket is accepted once.
+    pub jti: String,
+    /// Issued at, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
 }
 
 /// `GET /v1/certificates` answer.
@@ -435,6 +503,9 @@ pub struct BatchItem {
     pub signed_attributes: Option<String>,
     /// The document.
     pub document: Document,
+    /// The DMS server's ticket for this document (as in `/v1/sign`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 /// `POST /v1/sign/batch`: one certificate, one algorithm, one format for every item.
@@ -512,6 +583,10 @@ mod tests {
             ErrorCode::PlacementNotFound => 21,
             ErrorCode::ImageInvalid => 22,
             ErrorCode::TsaUnavailable => 23,
+            ErrorCode::TicketInvalid => 24,
+            ErrorCode::TicketExpired => 25,
+            ErrorCode::TicketReplayed => 26,
+            ErrorCode::TicketRequired => 27,
         };
         for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
             assert_eq!(position(code), i);

@@ -111,6 +111,20 @@ pub struct Settings {
     /// sign when the status cannot be established, `warn` (default) warns in the PIN dialog,
     /// `off` does not check.
     pub revocation_check: Option<RevocationCheck>,
+    /// DMS-attested origins (policy only): the DMS server's public keys that sign tickets,
+    /// and whether a ticket is required (`[attested_origins."https://qlvb.example.gov.vn"]`).
+    pub attested_origins: Option<std::collections::BTreeMap<String, AttestedOriginSettings>>,
+}
+
+/// One origin's attestation settings (see [`crate::signing::ticket`]).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AttestedOriginSettings {
+    /// PEM public keys (`PUBLIC KEY`, `RSA PUBLIC KEY`) or certificates of the DMS server.
+    pub keys: Vec<PathBuf>,
+    /// Refuse requests from this origin that carry no valid ticket.
+    #[serde(default)]
+    pub require_ticket: bool,
 }
 
 /// Where a module path came from.
@@ -147,6 +161,9 @@ pub struct Config {
     pub offline: bool,
     /// The status check before signing.
     pub revocation_check: RevocationCheck,
+    /// DMS-attested origins and their keys (from the policy only: a user's file cannot make a
+    /// site look attested).
+    pub attested_origins: Vec<(String, AttestedOriginSettings)>,
     /// Prompt timeout.
     pub prompt_timeout: Duration,
     /// Token call timeout.
@@ -241,8 +258,45 @@ pub fn settings_from_values(get: impl Fn(&str) -> Option<String>) -> Settings {
         autostart: text("Autostart").map(|v| v != "0"),
         offline: text("Offline").map(|v| v != "0"),
         revocation_check: text("RevocationCheck").and_then(|v| RevocationCheck::parse(&v)),
+        attested_origins: attested_from_values(text("AttestedOrigins"), text("TicketRequired")),
         ..Settings::default()
     }
+}
+
+/// The registry's (and the MSI's) form of `attested_origins`: `AttestedOrigins` lists
+/// `ORIGIN=KEY[,KEY…]` entries separated by `;`, and `TicketRequired` the origins (separated
+/// by `;`, `,` or spaces) that must send a ticket.
+fn attested_from_values(
+    attested: Option<String>,
+    required: Option<String>,
+) -> Option<std::collections::BTreeMap<String, AttestedOriginSettings>> {
+    let attested = attested?;
+    let required: Vec<String> = required
+        .unwrap_or_default()
+        .split([';', ',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    Some(
+        attested
+            .split(';')
+            .filter_map(|entry| entry.split_once('='))
+            .map(|(origin, keys)| {
+                let origin = origin.trim().to_string();
+                let settings = AttestedOriginSettings {
+                    keys: keys
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(PathBuf::from)
+                        .collect(),
+                    require_ticket: required.contains(&origin),
+                };
+                (origin, settings)
+            })
+            .collect(),
+    )
 }
 
 /// `over`'s keys win over `base`'s (both are policy: the registry over the file).
@@ -264,6 +318,7 @@ fn overlay(base: Settings, over: Settings) -> Settings {
         autostart: over.autostart.or(base.autostart),
         offline: over.offline.or(base.offline),
         revocation_check: over.revocation_check.or(base.revocation_check),
+        attested_origins: over.attested_origins.or(base.attested_origins),
     }
 }
 
@@ -352,6 +407,16 @@ impl Config {
                 .revocation_check
                 .or(user.revocation_check)
                 .unwrap_or_default(),
+            attested_origins: {
+                if user.attested_origins.is_some() {
+                    tracing::warn!("attested_origins in the user's settings is ignored: only the policy may set it");
+                }
+                policy
+                    .attested_origins
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect()
+            },
             trust_anchors: policy
                 .trust_anchors
                 .or(user.trust_anchors)
@@ -386,6 +451,52 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn attested_origins_come_from_the_policy_file_or_the_registry_never_the_users_file() {
+        let policy: Settings = toml::from_str(
+            "[attested_origins.\"https://qlvb.example.gov.vn\"]\nkeys = [\"/etc/kyso/dms/qlvb.pem\"]\nrequire_ticket = true\n",
+        )
+        .expect("toml");
+        let user: Settings = toml::from_str(
+            "[attested_origins.\"https://evil.example\"]\nkeys = [\"/tmp/evil.pem\"]\n",
+        )
+        .expect("toml");
+        let config = Config::merge(
+            user,
+            policy,
+            PathBuf::from("d"),
+            PathBuf::from("u"),
+            PathBuf::from("p"),
+            true,
+        );
+        assert_eq!(
+            config.attested_origins,
+            vec![(
+                "https://qlvb.example.gov.vn".to_string(),
+                AttestedOriginSettings {
+                    keys: vec![PathBuf::from("/etc/kyso/dms/qlvb.pem")],
+                    require_ticket: true,
+                }
+            )]
+        );
+        let registry = settings_from_values(|name| {
+            match name {
+            "AttestedOrigins" => Some(
+                "https://qlvb.example.gov.vn=C:\\dms\\a.pem, C:\\dms\\b.pem;https://vb.example.gov.vn=C:\\dms\\vb.pem"
+                    .to_string(),
+            ),
+            "TicketRequired" => Some("https://qlvb.example.gov.vn".to_string()),
+            _ => None,
+        }
+        });
+        let attested = registry.attested_origins.expect("attested");
+        assert_eq!(attested.len(), 2);
+        let qlvb = &attested["https://qlvb.example.gov.vn"];
+        assert_eq!(qlvb.keys.len(), 2);
+        assert!(qlvb.require_ticket);
+        assert!(!attested["https://vb.example.gov.vn"].require_ticket);
+    }
+
     #[test]
     fn registry_values_map_to_policy_settings_and_win_over_the_policy_file() {
         let values = |name: &str| match name {

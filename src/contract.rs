@@ -32,7 +32,14 @@ and the DMS bridge (`kyso bridge`, on the DMS server). Errors are \
     ),
     tags(
         (name = "agent", description = "The signing agent on the workstation: tokens, certificates, \
-signing. Browser calls need an allowed Origin; the PIN is asked in the agent's own dialog."),
+signing. Browser calls need an allowed Origin; the PIN is asked in the agent's own dialog. \
+DMS-attested requests: a DMS server signs a ticket (a JWS compact JWT, ES256, EdDSA or RS256, \
+whose payload is `TicketClaims`: the page origin, the digest, the document, `exp` at most 5 \
+minutes ahead, a `jti` nonce) and the page passes it as `ticket`; the agent verifies it with \
+the public key its policy sets for the origin (`[attested_origins.\"https://…\"] keys = [...]`, \
+`require_ticket`), shows the ticket's document as confirmed by the DMS, and refuses a bad one \
+before any dialog (`TICKET_INVALID`, `TICKET_EXPIRED`, `TICKET_REPLAYED`, `TICKET_REQUIRED`). \
+The bridge mints tickets when given the DMS's key (`prepare`'s `ticket`)."),
         (name = "bridge", description = "The stateless PDF service on the DMS server: prepare, \
 embed, verify."),
     ),
@@ -46,7 +53,7 @@ embed, verify."),
         crate::bridge::embed,
         crate::bridge::verify,
     ),
-    components(schemas(api::ErrorResponse, api::ErrorBody, api::ErrorCode)),
+    components(schemas(api::ErrorResponse, api::ErrorBody, api::ErrorCode, api::TicketClaims)),
     modifiers(&ErrorAnswers),
 )]
 struct ApiDoc;
@@ -71,7 +78,7 @@ const AGENT_GUARD: [Answer; 4] = [
 ];
 
 /// What a signing call can meet past the guard.
-const SIGNING: [Answer; 13] = [
+const SIGNING: [Answer; 17] = [
     code(ErrorCode::BadRequest),
     Answer(ErrorCode::BadRequest, Some(415)),
     code(ErrorCode::CertificateNotFound),
@@ -85,6 +92,10 @@ const SIGNING: [Answer; 13] = [
     code(ErrorCode::Busy),
     code(ErrorCode::RevocationUnavailable),
     code(ErrorCode::Timeout),
+    code(ErrorCode::TicketInvalid),
+    code(ErrorCode::TicketExpired),
+    code(ErrorCode::TicketReplayed),
+    code(ErrorCode::TicketRequired),
 ];
 
 /// What every bridge call can meet.

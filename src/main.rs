@@ -125,6 +125,10 @@ enum Command {
         /// Bridge and demo page port (0: a free one).
         #[arg(long, default_value_t = 47480)]
         bridge_port: u16,
+        /// Attested requests: the bridge mints DMS tickets with a demo key and the agent's
+        /// policy requires them from the page's origin.
+        #[arg(long)]
+        attested: bool,
         /// The web-sdk folder (demo page and built SDK).
         #[arg(long, default_value = "web-sdk")]
         web_dir: PathBuf,
@@ -161,6 +165,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // While the process has one thread: the only time the system's UTC offset can be read.
+    kyso::i18n::init_local_offset();
     // Usage errors exit 3: 1 and 2 are verdicts (invalid, validity unknown) for the verify
     // commands, and a script must never read a typo as "validity unknown".
     let mut cli = match Cli::try_parse() {
@@ -285,9 +291,17 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
         agent_port,
         bridge_port,
         web_dir,
+        attested,
     } = &command
     {
-        return cli::demo::command(dir, *headless, *agent_port, *bridge_port, web_dir);
+        return cli::demo::command(
+            dir,
+            *headless,
+            *agent_port,
+            *bridge_port,
+            web_dir,
+            *attested,
+        );
     }
     // The same global options, for a child `kyso serve` (the agent benchmark).
     let prompter = cli.prompter.clone().unwrap_or_else(|| {

@@ -523,3 +523,328 @@ fn wait_until(what: &str, condition: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A DMS key pair made by openssl: (private PKCS#8 PEM, public key file).
+fn dms_key(dir: &Path, name: &str, spec: &[&str]) -> (Vec<u8>, PathBuf) {
+    let private = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub.pem"));
+    let out = Command::new("openssl")
+        .arg("genpkey")
+        .args(spec)
+        .arg("-out")
+        .arg(&private)
+        .output()
+        .expect("openssl genpkey");
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&private)
+        .arg("-out")
+        .arg(&public)
+        .output()
+        .expect("openssl pkey");
+    assert!(out.status.success(), "{:?}", text(&out));
+    (std::fs::read(&private).expect("key"), public)
+}
+
+/// DMS-attested requests against the running agent: the policy names the DMS's public keys
+/// (P-256, Ed25519, RSA) for its origin and requires tickets. Every refusal comes before any
+/// dialog, with its code; a good ticket signs, and the dialog shows the ticket's document as
+/// confirmed by the DMS, never the page's; the same ticket twice is a replay. An origin the
+/// policy allows without keys signs as before, its document marked as stated by the page.
+#[test]
+fn dms_tickets_are_checked_before_any_dialog_and_their_document_is_shown() {
+    use base64::Engine as _;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    const QLVB: &str = "https://qlvb.example.gov.vn";
+    let fx = fixture("agent");
+    let dir = fx.dir.join("tickets-keys");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (ec, ec_pub) = dms_key(
+        &dir,
+        "ec",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let (ed, ed_pub) = dms_key(&dir, "ed", &["-algorithm", "ED25519"]);
+    let (rsa, rsa_pub) = dms_key(
+        &dir,
+        "rsa",
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+    );
+    let (stranger, _) = dms_key(
+        &dir,
+        "stranger",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[attested_origins.\"{QLVB}\"]\nkeys = [{:?}, {:?}, {:?}]\nrequire_ticket = true\n",
+            ec_pub.display().to_string(),
+            ed_pub.display().to_string(),
+            rsa_pub.display().to_string()
+        ),
+    )
+    .expect("policy");
+    let record = dir.join("shown.jsonl");
+    let agent = start(
+        "tickets",
+        Options {
+            script: &format!(
+                "pin = \"123456\"\nrecord = {:?}\n",
+                record.display().to_string()
+            ),
+            env: vec![("KYSO_POLICY_FILE", policy)],
+            ..Options::default()
+        },
+    )
+    .expect("agent");
+    let (content, digest) = document(&agent.dir, "ticketed.bin", "SHA-256");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let mut nonce = 0;
+    let mut claims = |change: &dyn Fn(&mut serde_json::Value)| {
+        nonce += 1;
+        let mut c = serde_json::json!({
+            "origin": QLVB,
+            "digest": digest,
+            "digestAlgorithm": "SHA-256",
+            "document": {"title": "Quyết định phê duyệt kế hoạch 2027", "number": "15/QĐ-UBND", "purpose": "approve"},
+            "exp": now + 120,
+            "jti": format!("nonce-{nonce}-{}", rand_suffix()),
+        });
+        change(&mut c);
+        c
+    };
+    let sign = |pem: &[u8], alg: Algorithm, claims: &serde_json::Value| {
+        let key = match alg {
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem),
+            _ => EncodingKey::from_ec_pem(pem),
+        }
+        .expect("key");
+        jsonwebtoken::encode(&Header::new(alg), claims, &key).expect("jwt")
+    };
+    // What the page sends: its own, harmless-looking title, and the ticket (or none).
+    let body = |ticket: Option<&str>| {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&sign_body(fx, "personal", &digest)).expect("body");
+        body["document"]["title"] = "Thư mời họp (vô hại)".into();
+        if let Some(ticket) = ticket {
+            body["ticket"] = ticket.into();
+        }
+        body.to_string()
+    };
+    let shown = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("record"))
+            .collect()
+    };
+    let refused = |ticket: Option<String>, code: &str, why: &str| {
+        let reply = agent.post("/v1/sign", QLVB, &body(ticket.as_deref()));
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, code.to_string()),
+            "{why}: {}",
+            reply.body
+        );
+        assert!(
+            shown().is_empty(),
+            "{why}: a dialog was shown: {:?}",
+            shown()
+        );
+    };
+    let b64url = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+
+    refused(None, "TICKET_REQUIRED", "no ticket");
+    refused(
+        Some(sign(&stranger, Algorithm::ES256, &claims(&|_| {}))),
+        "TICKET_INVALID",
+        "another key",
+    );
+    refused(
+        Some(format!(
+            "{}.{}.",
+            b64url(&serde_json::json!({"alg": "none"})),
+            b64url(&claims(&|_| {}))
+        )),
+        "TICKET_INVALID",
+        "alg none",
+    );
+    refused(
+        Some(sign(
+            &ec,
+            Algorithm::ES256,
+            &claims(&|c| c["exp"] = (now - 10).into()),
+        )),
+        "TICKET_EXPIRED",
+        "expired",
+    );
+    refused(
+        Some(sign(
+            &ec,
+            Algorithm::ES256,
+            &claims(&|c| c["origin"] = "https://dms.example.vn".into()),
+        )),
+        "TICKET_INVALID",
+        "another origin",
+    );
+    refused(
+        Some(sign(
+            &ec,
+            Algorithm::ES256,
+            &claims(&|c| {
+                c["digest"] = base64::engine::general_purpose::STANDARD
+                    .encode([1u8; 32])
+                    .into()
+            }),
+        )),
+        "TICKET_INVALID",
+        "another digest",
+    );
+    refused(
+        Some(sign(
+            &ec,
+            Algorithm::ES256,
+            &claims(&|c| c["digestAlgorithm"] = "SHA-512".into()),
+        )),
+        "TICKET_INVALID",
+        "another digest algorithm",
+    );
+    // A batch is refused whole when one of its documents lacks its ticket.
+    let good_item = sign(&ec, Algorithm::ES256, &claims(&|_| {}));
+    let mut batch: serde_json::Value = serde_json::from_str(&batch_body(
+        fx,
+        "personal",
+        [
+            (
+                digest.as_str(),
+                serde_json::json!({"title": "a", "purpose": "approve"}),
+            ),
+            (
+                digest.as_str(),
+                serde_json::json!({"title": "b", "purpose": "approve"}),
+            ),
+        ],
+    ))
+    .expect("batch");
+    batch["items"][0]["ticket"] = good_item.into();
+    let reply = agent.post("/v1/sign/batch", QLVB, &batch.to_string());
+    assert_eq!(
+        (reply.status, reply.code()),
+        (403, "TICKET_REQUIRED".to_string()),
+        "{}",
+        reply.body
+    );
+    assert!(shown().is_empty());
+
+    // Good tickets from each of the DMS's keys sign; the dialog shows the ticket's document.
+    let mut signed = 0;
+    for (pem, alg) in [
+        (&ec, Algorithm::ES256),
+        (&ed, Algorithm::EdDSA),
+        (&rsa, Algorithm::RS256),
+    ] {
+        let ticket = sign(pem, alg, &claims(&|_| {}));
+        let reply = agent.post("/v1/sign", QLVB, &body(Some(&ticket)));
+        assert_eq!(reply.status, 200, "{alg:?}: {}", reply.body);
+        signed += 1;
+        let cms = agent.dir.join(format!("ticketed-{signed}.p7s"));
+        std::fs::write(&cms, b64(reply.json()["cms"].as_str().expect("cms"))).expect("cms");
+        openssl_verify(fx, &cms, &content).expect("openssl cms -verify");
+        let last = shown().pop().expect("a dialog");
+        let document = &last["view"]["documents"][0];
+        assert_eq!(
+            document["title"], "Quyết định phê duyệt kế hoạch 2027",
+            "{last}"
+        );
+        assert_eq!(document["attested"], true, "{last}");
+        assert_eq!(
+            document["source"], "xác nhận bởi hệ thống quản lý văn bản",
+            "{last}"
+        );
+        assert_eq!(last["view"]["allowedBy"], "được cơ quan cho phép", "{last}");
+        assert!(
+            !last.to_string().contains("vô hại"),
+            "the page's title was shown: {last}"
+        );
+        // The same ticket again is a replay, refused before the dialog.
+        let before = shown().len();
+        let reply = agent.post("/v1/sign", QLVB, &body(Some(&ticket)));
+        assert_eq!(reply.code(), "TICKET_REPLAYED", "{}", reply.body);
+        assert_eq!(shown().len(), before);
+    }
+
+    // The README's Node example (no JOSE library) makes tickets the agent accepts.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/node/ticket.mjs");
+    let out = Command::new("node")
+        .arg(&example)
+        .args([
+            QLVB,
+            digest.as_str(),
+            "Công văn 7/UBND-VP",
+            "7/UBND-VP",
+            "issue",
+        ])
+        .env("KYSO_TICKET_KEY", dir.join("ec.key"))
+        .output()
+        .expect("node (installed by tests/install-deps.sh)");
+    assert!(out.status.success(), "{:?}", text(&out));
+    let ticket = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let reply = agent.post("/v1/sign", QLVB, &body(Some(&ticket)));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let last = shown().pop().expect("a dialog");
+    assert_eq!(
+        last["view"]["documents"][0]["title"], "Công văn 7/UBND-VP",
+        "{last}"
+    );
+    assert_eq!(
+        last["view"]["documents"][0]["action"], "Ký phát hành",
+        "{last}"
+    );
+
+    // The plainly allowed origin: no keys, so a ticket cannot be checked and is refused; without
+    // one it signs as before, its document marked as stated by the page.
+    let reply = agent.post(
+        "/v1/sign",
+        DMS,
+        &body(Some(&sign(
+            &ec,
+            Algorithm::ES256,
+            &claims(&|c| c["origin"] = DMS.into()),
+        ))),
+    );
+    assert_eq!(reply.code(), "TICKET_INVALID", "{}", reply.body);
+    let reply = agent.post("/v1/sign", DMS, &body(None));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let last = shown().pop().expect("a dialog");
+    assert_eq!(
+        last["view"]["documents"][0]["title"], "Thư mời họp (vô hại)",
+        "{last}"
+    );
+    assert_eq!(last["view"]["documents"][0]["attested"], false, "{last}");
+    assert_eq!(
+        last["view"]["documents"][0]["source"], "do trang web cung cấp",
+        "{last}"
+    );
+    // Dates as users read them, one language.
+    let until = last["view"]["certificate"]["validUntil"]
+        .as_str()
+        .expect("until");
+    assert!(
+        until.len() == 10 && until.as_bytes()[2] == b'/' && until.as_bytes()[5] == b'/',
+        "{until}"
+    );
+    assert!(
+        !last["lines"].to_string().contains("Requested by"),
+        "{last}"
+    );
+}

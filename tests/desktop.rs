@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -163,9 +163,10 @@ impl Desktop {
         self.xdotool(&["key", key]);
     }
 
-    /// A PNG of one window, for the README.
+    /// A PNG of one window, for the README: written to `docs/screenshots/` on every run, so the
+    /// README always shows the dialogs as they are.
     fn screenshot(&self, window: &Window, name: &str) -> PathBuf {
-        let dir = target_dir().join("screenshots");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
         std::fs::create_dir_all(&dir).expect("screenshots dir");
         let path = dir.join(format!("{name}.png"));
         // import waits for ever on a window that closes under it: bound it.

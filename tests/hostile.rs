@@ -146,6 +146,7 @@ fn bridge(max_body: usize, concurrency: usize) -> Bridge {
         openapi: Some(kyso::contract::document()),
         token: None,
         seal_size_mm: None,
+        ticket_key: None,
     };
     runtime.spawn(async move {
         let _ = kyso::bridge::serve(listener, config).await;

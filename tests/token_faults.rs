@@ -156,6 +156,8 @@ impl Harness {
                 purpose: Purpose::Approve,
             },
             rsa_pss: false,
+            ticket: None,
+            attested: None,
         };
         (order, content)
     }
@@ -371,7 +373,10 @@ fn every_operation_logs_out_and_asks_the_pin_again() {
     let first = &h.prompt.asked()[0];
     assert_eq!(first.origin.as_deref(), Some("https://dms.test"));
     assert_eq!(first.signer.holder, "Nguyễn Văn An");
-    assert_eq!(first.documents[0].number.as_deref(), Some("12/TTr-UBND"));
+    assert_eq!(
+        first.documents[0].document.number.as_deref(),
+        Some("12/TTr-UBND")
+    );
 }
 
 #[test]

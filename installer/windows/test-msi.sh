@@ -29,7 +29,9 @@ expect_reg 'SOFTWARE\Policies\Kyso' Pkcs11Modules '[PKCS11_MODULES]'
 expect_reg 'SOFTWARE\Policies\Kyso' TrustAnchors '[TRUST_ROOTS]'
 expect_reg 'SOFTWARE\Policies\Kyso' Autostart '[AUTOSTART]'
 expect_reg 'SOFTWARE\Policies\Kyso' RevocationCheck '[REVOCATION_CHECK]'
-pass "ALLOWED_ORIGINS, PKCS11_MODULES, TRUST_ROOTS, AUTOSTART, REVOCATION_CHECK -> HKLM\\SOFTWARE\\Policies\\Kyso"
+expect_reg 'SOFTWARE\Policies\Kyso' AttestedOrigins '[ATTESTED_ORIGINS]'
+expect_reg 'SOFTWARE\Policies\Kyso' TicketRequired '[TICKET_REQUIRED]'
+pass "ALLOWED_ORIGINS, PKCS11_MODULES, TRUST_ROOTS, AUTOSTART, REVOCATION_CHECK, ATTESTED_ORIGINS, TICKET_REQUIRED -> HKLM\\SOFTWARE\\Policies\\Kyso"
 expect_reg 'SOFTWARE\Microsoft\Windows\CurrentVersion\Run' Kyso '"[INSTALLDIR]kyso.exe" run --autostart'
 pass "Run entry: \"[INSTALLDIR]kyso.exe\" run --autostart"
 export_table File | grep -qP '\tkyso.exe\t' || fail "kyso.exe not in the File table"
@@ -44,11 +46,11 @@ export_table Upgrade | grep -q '6B7F3C2E-4A51-4E0B-9C1D-8E2F5A6B7C3D' || fail "u
 pass "major upgrades replace older versions (Upgrade table)"
 # The Group Policy template writes the values the agent reads (src/config.rs).
 ADMX=$HERE/admx/kyso.admx
-for name in AllowedOrigins Pkcs11Modules TrustAnchors UserApprovals Autostart RevocationCheck; do
+for name in AllowedOrigins Pkcs11Modules TrustAnchors UserApprovals Autostart RevocationCheck AttestedOrigins TicketRequired; do
   grep -q "valueName=\"$name\"" "$ADMX" || fail "ADMX lacks $name"
   grep -qE "(text|paths)\(\"$name\"\)" "$HERE/../../src/config.rs" || fail "the agent does not read $name"
   for lang in en-US vi-VN; do grep -q "id=\"$name\"" "$HERE/admx/$lang/kyso.adml" || fail "$lang ADML lacks $name"; done
 done
-[ "$(grep -c 'key="SOFTWARE\\Policies\\Kyso"' "$ADMX")" -eq 6 ] || fail "ADMX policies outside SOFTWARE\\Policies\\Kyso"
+[ "$(grep -c 'key="SOFTWARE\\Policies\\Kyso"' "$ADMX")" -eq 8 ] || fail "ADMX policies outside SOFTWARE\\Policies\\Kyso"
 python3 -c 'import sys, xml.dom.minidom as m; [m.parse(f) for f in sys.argv[1:]]' "$ADMX" "$HERE"/admx/*/kyso.adml || fail "ADMX/ADML not well-formed"
-pass "ADMX/ADML (en-US, vi-VN): the same six values, all read by the agent"
+pass "ADMX/ADML (en-US, vi-VN): the same eight values, all read by the agent"

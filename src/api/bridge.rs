@@ -116,6 +116,24 @@ pub struct PrepareRequest {
     /// Bytes reserved for the CMS (≤ 1 MiB); default large enough for a B-LT signature.
     #[serde(default)]
     pub contents_size: Option<usize>,
+    /// Mint a DMS ticket for this signature with the bridge's key (`--ticket-key`): the
+    /// page passes it to the agent, which then shows this title and number as confirmed by
+    /// the DMS (and refuses requests without one where the policy requires it).
+    #[serde(default)]
+    pub ticket: Option<TicketRequest>,
+}
+
+/// What a minted ticket vouches for, besides the digest (and the purpose, from the role).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TicketRequest {
+    /// The DMS page's origin, which will call the agent (`https://qlvb.example.gov.vn`).
+    pub origin: String,
+    /// The document's title, as the PIN dialog shows it.
+    pub title: String,
+    /// Its number and symbol, when it has one.
+    #[serde(default)]
+    pub number: Option<String>,
 }
 
 /// `POST /v1/prepare` answer: the prepared file, to keep until the signature comes back, and
@@ -147,6 +165,10 @@ pub struct PrepareResponse {
     /// clerk's signature drew them as its own widgets). Absent when the role has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clerk_places: Option<crate::pades::prepare::ClerkPlaces>,
+    /// The DMS ticket for this digest, when `ticket` was asked: pass it as `ticket` to the
+    /// agent's `/v1/sign` (the SDK's `sign({…, ticket})`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 /// `POST /v1/embed`: the prepared file and the agent's CMS.

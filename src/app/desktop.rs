@@ -82,7 +82,14 @@ pub fn run(app: App, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), 
         .map_err(|_| "the agent thread ended".to_string())??;
     on_ready(&urls);
 
-    let lang = Arc::new(Mutex::new(Lang::Vi));
+    // The language chosen in the tray before (saved in the data folder), else the system's.
+    let saved = std::fs::read_to_string(language_file(&app.config))
+        .ok()
+        .and_then(|text| Lang::parse(&text));
+    if let Some(saved) = saved {
+        crate::i18n::set_user_lang(saved);
+    }
+    let lang = Arc::new(Mutex::new(crate::i18n::user_lang()));
     let wake = Arc::new(AtomicBool::new(false));
     let tray = Tray {
         icon: None,
@@ -318,12 +325,22 @@ fn spawn_refresher(
     }
 }
 
+/// Where the tray's language choice is kept.
+fn language_file(config: &crate::config::Config) -> std::path::PathBuf {
+    config.data_dir.join("language")
+}
+
 fn perform(app: &App, lang: &Mutex<Lang>, action: Action) {
     let current = lang.lock().map(|l| *l).unwrap_or_default();
     match action {
         Action::Language(chosen) => {
             if let Ok(mut l) = lang.lock() {
                 *l = chosen;
+            }
+            // The dialogs follow the tray, now and after a restart.
+            crate::i18n::set_user_lang(chosen);
+            if let Err(e) = std::fs::write(language_file(&app.config), chosen.tag()) {
+                tracing::warn!(error = %e, "language choice not saved");
             }
         }
         Action::RevokeSite(site) => match Origin::parse(&site).map(|o| app.policy.revoke(&o)) {

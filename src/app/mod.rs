@@ -42,6 +42,9 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// The policy names a DMS key that cannot be read or used.
+    #[error("policy: {0}")]
+    Policy(String),
 }
 
 /// The running parts.
@@ -128,6 +131,10 @@ impl App {
     /// An unreadable chain certificate file.
     pub fn start(config: Config, prompt: Arc<dyn Prompt>) -> Result<Self, Error> {
         let extra_chain = chain_certificates(&config)?;
+        let attestation = crate::signing::Attestation::load(&config.attested_origins, |path| {
+            std::fs::read(path).map_err(|e| e.to_string())
+        })
+        .map_err(Error::Policy)?;
         let tokens = Arc::new(Pkcs11Tokens::start(
             module_specs(&config),
             Settings {
@@ -144,17 +151,24 @@ impl App {
         } else {
             Arc::new(crate::pki::revocation::HttpFetch::default())
         };
-        let signing = Arc::new(
-            SigningService::new(tokens.clone(), prompt, extra_chain).with_status_check(Some(
-                Arc::new(StatusChecker::new(config.revocation_check, fetch)),
-            )),
-        );
+        // An origin whose DMS attests its requests is one the agency allows.
+        let mut allowed = config.allowed_origins.clone();
+        allowed.extend(attestation.origins().map(ToString::to_string));
         let policy = Arc::new(OriginPolicy::new(
-            &config.allowed_origins,
+            &allowed,
             config.user_approvals,
             Arc::new(ApprovalFile::new(&config.data_dir)),
             DENY_COOLDOWN,
         ));
+        let signing = Arc::new(
+            SigningService::new(tokens.clone(), prompt, extra_chain)
+                .with_status_check(Some(Arc::new(StatusChecker::new(
+                    config.revocation_check,
+                    fetch,
+                ))))
+                .with_attestation(Arc::new(attestation))
+                .with_origin_policy(policy.clone()),
+        );
         Ok(Self {
             config,
             tokens,

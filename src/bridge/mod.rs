@@ -7,6 +7,7 @@
 
 mod files;
 mod service;
+pub mod ticket;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +62,8 @@ pub struct BridgeConfig {
     pub token: Option<String>,
     /// The agency seal's real width (mm) for seal PNGs that do not say their resolution.
     pub seal_size_mm: Option<f64>,
+    /// The DMS's private key: prepare mints a ticket when asked (`ticket`).
+    pub ticket_key: Option<std::sync::Arc<ticket::TicketKey>>,
 }
 
 pub(crate) struct Shared {
@@ -306,6 +309,7 @@ JSON request, the PDF itself for a multipart one",
             ("Kyso-Digest-Algorithm" = String, description = "multipart: SHA-256"),
             ("Kyso-Byte-Range" = String, description = "multipart: the /ByteRange, four numbers"),
             ("Kyso-Field" = String, description = "multipart: the signature field's name"),
+            ("Kyso-Ticket" = String, description = "multipart: the DMS ticket, when `ticket` was asked"),
             ("Kyso-Clerk-Places" = String, description = "multipart: how the number's and \
 date's places were dealt with (`clerkPlaces`)"),
         ),
@@ -416,6 +420,46 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
         reason: input.reason,
         contents_size: input.contents_size.unwrap_or(0),
     };
+    // A ticket for the digest, when the DMS asks the bridge to vouch for it.
+    let minter = match (input.ticket, &shared.config.ticket_key) {
+        (Some(request), Some(key)) => {
+            // The agent compares it with the page's origin exactly; here only its shape.
+            let origin = request.origin.trim();
+            if origin.len() > 255
+                || !(origin.starts_with("https://") || origin.starts_with("http://"))
+                || origin.splitn(4, '/').nth(3).is_some()
+            {
+                return Err(bad("ticket.origin is an origin (https://host[:port])"));
+            }
+            if request.title.trim().is_empty() || request.title.len() > 1000 {
+                return Err(bad("ticket.title is 1 to 1000 bytes"));
+            }
+            let key = key.clone();
+            let purpose = crate::api::Purpose::from(role);
+            Some(move |digest: &str| {
+                key.mint(
+                    &request.origin,
+                    digest,
+                    crate::api::Document {
+                        title: request.title,
+                        number: request.number,
+                        purpose,
+                    },
+                    time::OffsetDateTime::now_utc().unix_timestamp(),
+                )
+                .map_err(|e| {
+                    tracing::error!(error = %e, "ticket not minted");
+                    Failure::new(ErrorCode::Internal)
+                })
+            })
+        }
+        (Some(_), None) => {
+            return Err(bad(
+                "this bridge has no ticket key (kyso bridge --ticket-key) to mint tickets with",
+            ))
+        }
+        (None, _) => None,
+    };
     let pdf = match pdf {
         Source::Bytes(pdf) => pdf,
         Source::File(input) => {
@@ -452,6 +496,12 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
                     places.wire_name().into(),
                 ));
             }
+            if let Some(mint) = minter {
+                headers.push((
+                    HeaderName::from_static("kyso-ticket"),
+                    mint(&B64.encode(&prepared.digest))?,
+                ));
+            }
             return files::pdf_response(output, headers).await;
         }
     };
@@ -463,13 +513,19 @@ async fn prepare_request(shared: Arc<Shared>, request: Request) -> Result<Respon
     })
     .await?;
     let (bytes, prepared) = result;
+    let digest = B64.encode(&prepared.digest);
+    let ticket = match minter {
+        Some(mint) => Some(mint(&digest)?),
+        None => None,
+    };
     Ok(Json(PrepareResponse {
         prepared: B64.encode(&bytes),
-        digest: B64.encode(&prepared.digest),
+        digest,
         digest_algorithm: crate::digest::DigestAlgorithm::Sha256,
         byte_range: prepared.byte_range,
         field: prepared.field,
         clerk_places: prepared.clerk_places,
+        ticket,
     })
     .into_response())
 }
@@ -688,7 +744,12 @@ async fn verify_request(shared: Arc<Shared>, request: Request) -> Result<Respons
 }
 
 async fn demo_config(State(shared): State<Arc<Shared>>) -> Response {
-    Json(serde_json::json!({ "agentPort": shared.config.agent_port.unwrap_or(crate::config::DEFAULT_PORT) })).into_response()
+    Json(serde_json::json!({
+        "agentPort": shared.config.agent_port.unwrap_or(crate::config::DEFAULT_PORT),
+        // The page asks for DMS tickets when the bridge can mint them.
+        "tickets": shared.config.ticket_key.is_some(),
+    }))
+    .into_response()
 }
 
 async fn openapi(State(shared): State<Arc<Shared>>) -> Response {

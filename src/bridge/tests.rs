@@ -27,6 +27,7 @@ fn config(token: Option<&str>) -> BridgeConfig {
         openapi: Some("{}"),
         token: token.map(String::from),
         seal_size_mm: None,
+        ticket_key: None,
     }
 }
 
@@ -384,4 +385,83 @@ async fn a_pdf_can_travel_as_a_binary_part_and_come_back_as_a_pdf() {
     )
     .await;
     assert_eq!(status.as_u16(), 400);
+}
+
+/// With the DMS's key, prepare mints a ticket for its digest that the agent's check accepts
+/// with the public key (origin, digest, the document and the role's purpose); without a key,
+/// asking for one is a clear `BAD_REQUEST`.
+#[tokio::test]
+async fn prepare_mints_a_ticket_the_agent_accepts() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("key");
+    let mut with_key = config(None);
+    with_key.ticket_key = Some(std::sync::Arc::new(
+        super::ticket::TicketKey::from_pem(key.serialize_pem().as_bytes()).expect("ticket key"),
+    ));
+    let ask = serde_json::json!({
+        "pdf": pdf(),
+        "ticket": {"origin": "https://qlvb.example.gov.vn", "title": "Quyết định 12", "number": "12/QĐ-UBND"}
+    });
+    let answer = call(
+        &router(with_key),
+        Method::POST,
+        "/v1/prepare",
+        Some(ask.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let ticket = answer.json["ticket"].as_str().expect("a ticket");
+    let digest = B64
+        .decode(answer.json["digest"].as_str().expect("digest"))
+        .expect("b64");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let public = dir.path().join("dms.pub.pem");
+    std::fs::write(&public, key.public_key_pem()).expect("write");
+    let attestation = crate::signing::Attestation::load(
+        &[(
+            "https://qlvb.example.gov.vn".to_string(),
+            crate::config::AttestedOriginSettings {
+                keys: vec![public],
+                require_ticket: true,
+            },
+        )],
+        |p| std::fs::read(p).map_err(|e| e.to_string()),
+    )
+    .expect("attestation");
+    let mut order = crate::signing::SignOrder::from_request(crate::api::SignRequest {
+        certificate_id: "ab".repeat(32),
+        digest: Some(B64.encode(&digest)),
+        signed_attributes: None,
+        digest_algorithm: crate::digest::DigestAlgorithm::Sha256,
+        format: crate::api::SignFormat::Cms,
+        document: crate::api::Document {
+            title: "what the page says".into(),
+            number: None,
+            purpose: crate::api::Purpose::Copy,
+        },
+        ticket: Some(ticket.to_string()),
+    })
+    .expect("order");
+    let origin = crate::signing::Origin::parse("https://qlvb.example.gov.vn").expect("origin");
+    let ticket = order.ticket.take();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert_eq!(
+        attestation.check(Some(&origin), &mut order, ticket.as_deref(), now),
+        Ok(crate::signing::Attested::Yes)
+    );
+    assert_eq!(order.document.title, "Quyết định 12");
+    assert_eq!(order.document.number.as_deref(), Some("12/QĐ-UBND"));
+    assert_eq!(order.document.purpose, crate::api::Purpose::Approve);
+
+    let refused = call(
+        &router(config(None)),
+        Method::POST,
+        "/v1/prepare",
+        Some(ask),
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert!(refused.text.contains("ticket key"), "{}", refused.text);
 }

@@ -38,6 +38,10 @@ pub struct BridgeArgs {
     /// CRLs (PEM or DER) applied to every verification (air-gapped servers).
     #[arg(long)]
     pub crl: Vec<PathBuf>,
+    /// The DMS's private key (PEM: PKCS#8 P-256, Ed25519 or RSA): prepare then mints a DMS
+    /// ticket when asked (`ticket`), which the workstations' policy checks with the public key.
+    #[arg(long, env = "KYSO_BRIDGE_TICKET_KEY")]
+    pub ticket_key: Option<PathBuf>,
 }
 
 /// The token in `path`, trimmed: at least 16 characters, so that a placeholder or an empty
@@ -67,6 +71,16 @@ pub fn run(config: &Config, args: &BridgeArgs) -> Result<ExitCode, String> {
             None
         }
     };
+    let ticket_key = match &args.ticket_key {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(std::sync::Arc::new(
+                kyso::bridge::ticket::TicketKey::from_pem(&pem)
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
+            ))
+        }
+        None => None,
+    };
     let bridge = kyso::bridge::BridgeConfig {
         max_body: args.max_body_mb * 1024 * 1024,
         concurrency: args.concurrency,
@@ -80,6 +94,7 @@ pub fn run(config: &Config, args: &BridgeArgs) -> Result<ExitCode, String> {
         openapi: Some(kyso::contract::document()),
         token,
         seal_size_mm: config.seal_size_mm,
+        ticket_key,
     };
     let listen = args.listen;
     runtime()?.block_on(async move {

@@ -177,6 +177,7 @@ pub fn command(
     agent_port: u16,
     bridge_port: u16,
     web_dir: &std::path::Path,
+    attested: bool,
 ) -> Result<ExitCode, String> {
     // Before any PKCS#11 module is loaded, on the only thread there is.
     std::env::set_var("SOFTHSM2_CONF", dir.join("token/softhsm2.conf"));
@@ -191,7 +192,20 @@ pub fn command(
             "pkcs11_modules = [\"/usr/lib/softhsm/libsofthsm2.so\"]\ndiscover_modules = false\nallowed_origins = [\"{origin}\"]\n"
         ))
         .map_err(|e| e.to_string())?;
-        let config = Config::merge(settings, Default::default(), dir.join("data"), dir.join("config.toml"), dir.join("no-policy"), false);
+        let mut config = Config::merge(settings, Default::default(), dir.join("data"), dir.join("config.toml"), dir.join("no-policy"), false);
+        // Attested: a DMS key made for this run; the agent requires its tickets from the page.
+        let ticket_key = if attested {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+            let public = dir.join("dms.pub.pem");
+            std::fs::write(&public, key.public_key_pem()).map_err(|e| e.to_string())?;
+            config.attested_origins = vec![(
+                origin.clone(),
+                kyso::config::AttestedOriginSettings { keys: vec![public], require_ticket: true },
+            )];
+            Some(std::sync::Arc::new(kyso::bridge::ticket::TicketKey::from_pem(key.serialize_pem().as_bytes())?))
+        } else {
+            None
+        };
         // A person at a desktop gets the real PIN dialog; the headless run (and a machine
         // without a display) answers from the demo's pins.toml.
         let desktop = !headless
@@ -233,6 +247,7 @@ pub fn command(
             // The demo page calls the bridge itself, on loopback: no token.
             token: None,
             seal_size_mm: None,
+            ticket_key,
         };
         tokio::spawn(async move {
             let _ = kyso::bridge::serve(bridge_listener, bridge).await;

@@ -586,6 +586,8 @@ pub fn pdf_sign(
             purpose: stamp.role.into(),
         },
         rsa_pss: false,
+        ticket: None,
+        attested: None,
     };
     let outcome = app.signing.sign(order, None);
     let result = match outcome {

@@ -111,6 +111,7 @@ fn sign_order(app: &App, args: &SignCommand) -> Result<SignOrder, signing::Error
             number: args.number.clone(),
             purpose: args.purpose.into(),
         },
+        ticket: None,
     })?;
     order.rsa_pss = args.pss;
     Ok(order)

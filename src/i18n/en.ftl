@@ -26,6 +26,10 @@ error-signature-too-large = The signature is larger than the space reserved in t
 error-placement-not-found = Where the stamp should go is not in the document.
 error-image-invalid = The signature or seal image is not a usable PNG file.
 error-tsa-unavailable = The timestamp server did not answer, or answered with an unusable token.
+error-ticket-invalid = The document management system's confirmation of this request is not valid: nothing was signed.
+error-ticket-expired = The document management system's confirmation of this request has expired: reload the page and try again.
+error-ticket-replayed = This confirmation from the document management system was already used: reload the page and try again.
+error-ticket-required = This site must have each signing request confirmed by its document management system: nothing was signed.
 
 ## What an error adds to its code's message (detail-*: not codes, the SDK does not take them)
 
@@ -250,3 +254,25 @@ places-form-fields = number and date: empty form fields created for the clerk
 places-recorded = number and date: the draft already carries signatures, so their places are recorded in this signature (the clerk's signature will draw them; no form field is added, which keeps the earlier signatures valid)
 places-filled-fields = number and date: written into the form fields the leader's signature created
 places-signature-widgets = number and date: drawn by this signature in the places the leader recorded (keeps the earlier signatures valid)
+
+## What the PIN and batch dialogs show (one language at a time)
+
+action-approve = Sign to approve
+action-issue = Sign to issue
+action-appendix = Sign an attachment
+action-copy = Sign a copy
+action-incoming = Sign an incoming document
+dialog-attested = confirmed by the document management system
+dialog-stated-by-page = as stated by the web page
+dialog-stated-by-cli = as given on the command line
+dialog-allowed-by-agency = allowed by your agency
+dialog-allowed-by-user = allowed by you earlier
+dialog-requester = Requested by
+dialog-requester-cli = kyso (command line)
+dialog-issuer = Issued by
+dialog-valid-until = valid until
+dialog-expires-soon = This certificate expires in { $days } days: ask for a renewal.
+dialog-section-document = Document
+dialog-section-certificate = Certificate
+dialog-section-requester = Request
+dialog-app-name = Kyso — digital signature agent

@@ -17,7 +17,8 @@ pub const VI: &str = include_str!("vi.ftl");
 pub const EN: &str = include_str!("en.ftl");
 
 /// A language for what users read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// Tiếng Việt (default).
     #[default]
@@ -42,6 +43,103 @@ impl Lang {
             Self::Vi
         }
     }
+}
+
+impl Lang {
+    /// The language of `KYSO_LANG` (`vi`, `en`), else of the system's locale (`LC_ALL`,
+    /// `LC_MESSAGES`, `LANG`, then `LANGUAGE`): English when it is English, else Vietnamese.
+    pub fn from_locale_env(get: impl Fn(&str) -> Option<String>) -> Self {
+        let locale = ["KYSO_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"]
+            .iter()
+            .filter_map(|name| get(name))
+            .find(|v| !v.is_empty() && v != "C" && v != "POSIX")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if locale.starts_with("en") {
+            Self::En
+        } else {
+            Self::Vi
+        }
+    }
+
+    /// `vi` / `en`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Vi => "vi",
+            Self::En => "en",
+        }
+    }
+
+    /// Parses `vi` / `en` (as saved by [`Lang::tag`]).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim() {
+            "vi" => Some(Self::Vi),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+}
+
+static USER_LANG: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(u8::MAX);
+
+/// The language the user reads dialogs and the tray in: the tray's choice once made
+/// ([`set_user_lang`]), else the system locale's.
+pub fn user_lang() -> Lang {
+    match USER_LANG.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Lang::Vi,
+        1 => Lang::En,
+        _ => Lang::from_locale_env(|name| std::env::var(name).ok()),
+    }
+}
+
+/// Sets the user's language (the tray's language menu, or the saved choice at start).
+pub fn set_user_lang(lang: Lang) {
+    let value = match lang {
+        Lang::Vi => 0,
+        Lang::En => 1,
+    };
+    USER_LANG.store(value, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Vietnam's offset, used when the system's cannot be read.
+const VIETNAM: time::UtcOffset = time::macros::offset!(+7);
+
+static LOCAL_OFFSET: OnceLock<time::UtcOffset> = OnceLock::new();
+
+/// Reads the system's UTC offset once, while the process has a single thread (the only time
+/// the `time` crate may read it on Unix): call first thing in `main`.
+pub fn init_local_offset() {
+    let _ = LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(VIETNAM));
+}
+
+/// The offset dates are shown in: the system's ([`init_local_offset`]), else +07:00.
+pub fn local_offset() -> time::UtcOffset {
+    LOCAL_OFFSET.get().copied().unwrap_or(VIETNAM)
+}
+
+/// A date as Vietnamese users read it, in the local zone: `29/11/2028`.
+pub fn local_date(unix: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(local_offset());
+    format!("{:02}/{:02}/{:04}", t.day(), u8::from(t.month()), t.year())
+}
+
+/// A date and time in the local zone with its offset: `29/11/2028 20:11 (+07:00)`.
+pub fn local_time(unix: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(local_offset());
+    let (h, m, _) = t.offset().as_hms();
+    let sign = if t.offset().is_negative() { '-' } else { '+' };
+    format!(
+        "{} {:02}:{:02} ({sign}{:02}:{:02})",
+        local_date(unix),
+        t.hour(),
+        t.minute(),
+        h.unsigned_abs(),
+        m.unsigned_abs()
+    )
 }
 
 type Bundle = FluentBundle<FluentResource>;

@@ -29,6 +29,10 @@ error-signature-too-large = Chữ ký lớn hơn chỗ dành sẵn trong tệp; 
 error-placement-not-found = Không tìm thấy vị trí đặt dấu chữ ký trong văn bản.
 error-image-invalid = Ảnh chữ ký hoặc con dấu không phải tệp PNG dùng được.
 error-tsa-unavailable = Máy chủ dấu thời gian không trả lời hoặc trả lời không hợp lệ.
+error-ticket-invalid = Xác nhận của hệ thống quản lý văn bản cho yêu cầu này không hợp lệ: chưa ký gì.
+error-ticket-expired = Xác nhận của hệ thống quản lý văn bản đã hết hạn: hãy tải lại trang và thử lại.
+error-ticket-replayed = Xác nhận này của hệ thống quản lý văn bản đã được dùng: hãy tải lại trang và thử lại.
+error-ticket-required = Trang này phải được hệ thống quản lý văn bản xác nhận từng yêu cầu ký: chưa ký gì.
 
 ## What an error adds to its code's message (detail-*: not codes, the SDK does not take them)
 
@@ -253,3 +257,25 @@ places-form-fields = số và ngày: đã tạo ô trống để văn thư đi�
 places-recorded = số và ngày: văn bản đã có chữ ký, nên vị trí được ghi lại trong chữ ký này (chữ ký của văn thư sẽ ghi số và ngày; không thêm ô biểu mẫu, để các chữ ký trước vẫn hợp lệ)
 places-filled-fields = số và ngày: đã ghi vào các ô do chữ ký của lãnh đạo tạo
 places-signature-widgets = số và ngày: chữ ký này ghi vào vị trí lãnh đạo đã đánh dấu (các chữ ký trước vẫn hợp lệ)
+
+## Hộp thoại PIN và ký nhiều văn bản (mỗi lần một ngôn ngữ)
+
+action-approve = Ký phê duyệt
+action-issue = Ký phát hành
+action-appendix = Ký văn bản kèm theo
+action-copy = Ký sao văn bản
+action-incoming = Ký văn bản đến
+dialog-attested = xác nhận bởi hệ thống quản lý văn bản
+dialog-stated-by-page = do trang web cung cấp
+dialog-stated-by-cli = do dòng lệnh cung cấp
+dialog-allowed-by-agency = được cơ quan cho phép
+dialog-allowed-by-user = bạn đã cho phép
+dialog-requester = Yêu cầu từ
+dialog-requester-cli = kyso (dòng lệnh)
+dialog-issuer = Cấp bởi
+dialog-valid-until = hiệu lực đến
+dialog-expires-soon = Chứng thư số còn { $days } ngày là hết hạn: hãy đề nghị gia hạn.
+dialog-section-document = Văn bản
+dialog-section-certificate = Chứng thư số
+dialog-section-requester = Yêu cầu
+dialog-app-name = Kyso — phần mềm ký số

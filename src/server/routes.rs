@@ -360,15 +360,22 @@ pub(crate) async fn sign(State(state): State<AppState>, request: Request) -> Res
         Ok(body) => body,
         Err(response) => return response,
     };
-    let order = match SignOrder::from_request(body) {
+    let mut order = match SignOrder::from_request(body) {
         Ok(order) => order,
         Err(e) => return error_response(&e, lang),
     };
+    let origin_text = origin.0.as_ref().map(|o| o.to_string());
+    // A ticket is judged before anything is shown: a refused one opens no dialog at all.
+    if let Err(e) = state
+        .signing
+        .attest(origin_text.as_deref(), std::slice::from_mut(&mut order))
+    {
+        return error_response(&e, lang);
+    }
     if let Err(e) = authorize(&state, &origin).await {
         return error_response(&e, lang);
     }
     let signing = state.signing.clone();
-    let origin_text = origin.0.map(|o| o.to_string());
     match blocking(move || signing.sign(order, origin_text.as_deref())).await {
         Ok(signed) => Json(signed.to_response()).into_response(),
         Err(e) => error_response(&e, lang),
@@ -399,17 +406,20 @@ pub(crate) async fn sign_batch(State(state): State<AppState>, request: Request) 
         Ok(body) => body,
         Err(response) => return response,
     };
-    let orders = match SignOrder::from_batch(body) {
+    let mut orders = match SignOrder::from_batch(body) {
         Ok(orders) => orders,
         Err(e) => return error_response(&e, lang),
     };
+    let origin_text = origin.0.as_ref().map(|o| o.to_string());
+    if let Err(e) = state.signing.attest(origin_text.as_deref(), &mut orders) {
+        return error_response(&e, lang);
+    }
     if let Err(e) = authorize(&state, &origin).await {
         return error_response(&e, lang);
     }
     let abort = Arc::new(AtomicBool::new(false));
     let guard = AbortOnDrop(abort.clone());
     let signing = state.signing.clone();
-    let origin_text = origin.0.map(|o| o.to_string());
     let outcome = blocking(move || signing.sign_batch(orders, origin_text.as_deref(), abort)).await;
     std::mem::forget(guard);
     match outcome {

@@ -53,6 +53,9 @@ pub enum Error {
     /// The policy requires a status check and the status could not be established.
     #[error("revocation status unavailable: {0}")]
     RevocationUnavailable(String),
+    /// The DMS ticket was refused (before any dialog).
+    #[error(transparent)]
+    Ticket(#[from] super::ticket::TicketError),
     /// Anything else; the detail goes to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +75,12 @@ impl Error {
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::Busy => ErrorCode::Busy,
             Self::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            Self::Ticket(e) => match e {
+                super::ticket::TicketError::Invalid(_) => ErrorCode::TicketInvalid,
+                super::ticket::TicketError::Expired => ErrorCode::TicketExpired,
+                super::ticket::TicketError::Replayed => ErrorCode::TicketReplayed,
+                super::ticket::TicketError::Required => ErrorCode::TicketRequired,
+            },
             Self::CertificateRevoked(_) => ErrorCode::CertificateRevoked,
             Self::RevocationUnavailable(_) => ErrorCode::RevocationUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
@@ -104,7 +113,10 @@ impl Error {
             Self::CertificateNotValid(Validity::Expired) => {
                 return text(lang, "detail-certificate-expired")
             }
-            Self::BadRequest(detail) => return format!("{base} ({detail})"),
+            Self::BadRequest(detail)
+            | Self::Ticket(super::ticket::TicketError::Invalid(detail)) => {
+                return format!("{base} ({detail})")
+            }
             _ => return base,
         };
         format!("{base} {more}")

@@ -8,6 +8,7 @@ mod error;
 mod origin;
 mod prompt;
 mod status;
+pub mod ticket;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -19,9 +20,11 @@ use der::Encode as _;
 pub use error::Error;
 pub use origin::{ApprovalStore, Origin, OriginPolicy, Standing};
 pub use prompt::{
-    BatchProgress, BatchPrompt, OneAtATime, OriginDecision, PinPrompt, Prompt, SignerSummary,
+    BatchProgress, BatchPrompt, OneAtATime, OriginDecision, PinPrompt, Prompt, ShownDocument,
+    SignerSummary,
 };
 pub use status::{checking_line, Checked, PendingCheck, StatusChecker};
+pub use ticket::{Attestation, Attested, TicketError};
 
 use crate::config::RevocationCheck;
 
@@ -57,6 +60,10 @@ pub struct SignOrder {
     pub document: Document,
     /// Use RSASSA-PSS on an RSA key instead of PKCS#1 v1.5.
     pub rsa_pss: bool,
+    /// The DMS server's ticket for this signature, as the page passed it.
+    pub ticket: Option<String>,
+    /// Whether the document was vouched for by a ticket; `None` until checked.
+    pub attested: Option<Attested>,
 }
 
 impl SignOrder {
@@ -73,6 +80,13 @@ impl SignOrder {
             request.signed_attributes.as_deref(),
             request.document,
         )
+        .map(|order| order.with_ticket(request.ticket))
+    }
+
+    /// The order with the page's ticket.
+    fn with_ticket(mut self, ticket: Option<String>) -> Self {
+        self.ticket = ticket;
+        self
     }
 
     /// Validates a batch request into one order per item.
@@ -99,6 +113,7 @@ impl SignOrder {
                     item.signed_attributes.as_deref(),
                     item.document,
                 )
+                .map(|order| order.with_ticket(item.ticket))
                 .map_err(|e| match e {
                     Error::BadRequest(m) => Error::BadRequest(format!("items[{i}]: {m}")),
                     other => other,
@@ -156,6 +171,8 @@ impl SignOrder {
             payload,
             document,
             rsa_pss: false,
+            ticket: None,
+            attested: None,
         })
     }
 }
@@ -238,6 +255,8 @@ impl SignerCertificate {
                 .clone()
                 .unwrap_or_else(|| self.info.issuer.clone()),
             valid_until: certificate::iso8601(self.info.not_after),
+            not_after: i64::try_from(self.info.not_after).unwrap_or(i64::MAX),
+            days_left: self.info.days_left(),
             kind: self.info.kind,
             serial: self.info.serial.clone(),
         }
@@ -277,6 +296,8 @@ pub struct SigningService {
     prompt: Arc<dyn Prompt>,
     extra_chain: Vec<CertificateInfo>,
     status: Option<Arc<StatusChecker>>,
+    attestation: Arc<Attestation>,
+    origins: Option<Arc<OriginPolicy>>,
 }
 
 /// How long a request waits for the status check before the first dialog opens: an answer
@@ -297,7 +318,59 @@ impl SigningService {
             prompt,
             extra_chain,
             status: None,
+            attestation: Arc::new(Attestation::default()),
+            origins: None,
         }
+    }
+
+    /// Checks DMS tickets with the policy's keys (`attested_origins`).
+    #[must_use]
+    pub fn with_attestation(mut self, attestation: Arc<Attestation>) -> Self {
+        self.attestation = attestation;
+        self
+    }
+
+    /// The origin policy, so that a dialog can say whether the agency or the user allowed the
+    /// requesting site.
+    #[must_use]
+    pub fn with_origin_policy(mut self, origins: Arc<OriginPolicy>) -> Self {
+        self.origins = Some(origins);
+        self
+    }
+
+    /// Checks the DMS tickets of `orders` from `origin` (each order once): an attested
+    /// document takes the ticket's title, number and purpose. Called before anything is shown
+    /// to the user, so a refused ticket opens no dialog.
+    ///
+    /// # Errors
+    /// [`Error::Ticket`] for the first order whose ticket is refused (or missing where the
+    /// policy requires one): nothing of the request is signed.
+    pub fn attest(&self, origin: Option<&str>, orders: &mut [SignOrder]) -> Result<(), Error> {
+        let origin = origin.and_then(|o| Origin::parse(o).ok());
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for (i, order) in orders.iter_mut().enumerate() {
+            if order.attested.is_some() {
+                continue;
+            }
+            let ticket = order.ticket.take();
+            match self
+                .attestation
+                .check(origin.as_ref(), order, ticket.as_deref(), now)
+            {
+                Ok(attested) => order.attested = Some(attested),
+                Err(e) => {
+                    tracing::warn!(item = i, origin = ?origin.as_ref().map(Origin::to_string), error = %e, "ticket refused");
+                    return Err(Error::Ticket(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How the requesting site was allowed, for the dialog.
+    fn standing(&self, origin: Option<&str>) -> Option<Standing> {
+        let origin = Origin::parse(origin?).ok()?;
+        Some(self.origins.as_ref()?.standing(&origin))
     }
 
     /// Checks the certificate status before every signature (policy `revocation_check`;
@@ -433,6 +506,13 @@ impl SigningService {
         origin: Option<&str>,
         documents: Vec<Document>,
     ) -> Box<dyn Authenticator> {
+        let documents = documents
+            .into_iter()
+            .map(|document| ShownDocument {
+                document,
+                attested: false,
+            })
+            .collect();
         Box::new(self.prompt_authenticator(signer, origin, documents, None))
     }
 
@@ -440,12 +520,13 @@ impl SigningService {
         &self,
         signer: &SignerCertificate,
         origin: Option<&str>,
-        documents: Vec<Document>,
+        documents: Vec<ShownDocument>,
         status: Option<PendingCheck>,
     ) -> PromptAuthenticator {
         PromptAuthenticator {
             prompt: self.prompt.clone(),
             origin: origin.map(str::to_string),
+            standing: self.standing(origin),
             documents,
             signer: signer.summary(),
             status,
@@ -497,11 +578,14 @@ impl SigningService {
 
     fn sign_many(
         &self,
-        orders: Vec<SignOrder>,
+        mut orders: Vec<SignOrder>,
         origin: Option<&str>,
         abort: Arc<AtomicBool>,
         confirm: bool,
     ) -> Result<Vec<Result<Signed, Error>>, Error> {
+        // Whoever calls, a ticket is checked (and required where the policy says) before
+        // anything is shown.
+        self.attest(origin, &mut orders)?;
         let first = orders
             .first()
             .ok_or_else(|| Error::BadRequest("no document to sign".into()))?;
@@ -517,7 +601,14 @@ impl SigningService {
         }
         let signer = self.signer(&certificate_id)?;
         let scheme = scheme_for(&signer.info.key_algorithm, rsa_pss)?;
-        let documents: Vec<Document> = orders.iter().map(|o| o.document.clone()).collect();
+        let documents: Vec<ShownDocument> = orders
+            .iter()
+            .map(|o| ShownDocument {
+                document: o.document.clone(),
+                attested: o.attested == Some(Attested::Yes),
+            })
+            .collect();
+        let standing = self.standing(origin);
         // One status check per request (a batch included), started before any dialog.
         let status = self.start_status_check(&signer);
         if let Some(early) = status.as_ref().and_then(|s| s.wait(STATUS_HEAD_START)) {
@@ -530,6 +621,7 @@ impl SigningService {
             self.prompt
                 .confirm_batch(&BatchPrompt {
                     origin: origin.map(str::to_string),
+                    standing,
                     documents: documents.clone(),
                     signer: signer.summary(),
                 })
@@ -555,7 +647,9 @@ impl SigningService {
             };
             prepared.push((attrs, alg.digest(&attrs_der)));
         }
-        let authenticator = self.prompt_authenticator(&signer, origin, documents, status.clone());
+        let mut authenticator =
+            self.prompt_authenticator(&signer, origin, documents, status.clone());
+        authenticator.standing = standing;
         let withdrawn = authenticator.refusal.clone();
         let on_signed =
             (prepared.len() > 1).then(|| self.progress_window(prepared.len(), abort.clone()));
@@ -686,7 +780,8 @@ pub fn scheme_for(key: &KeyAlgorithm, rsa_pss: bool) -> Result<SignatureScheme, 
 struct PromptAuthenticator {
     prompt: Arc<dyn Prompt>,
     origin: Option<String>,
-    documents: Vec<Document>,
+    standing: Option<Standing>,
+    documents: Vec<ShownDocument>,
     signer: SignerSummary,
     status: Option<PendingCheck>,
     /// Why the PIN was withheld, for the caller to report instead of `USER_CANCELLED`.
@@ -728,6 +823,7 @@ impl Authenticator for PromptAuthenticator {
         }
         let asked = self.prompt.ask_pin(&PinPrompt {
             origin: self.origin.clone(),
+            standing: self.standing,
             documents: self.documents.clone(),
             signer: self.signer.clone(),
             token_label: request.token.label.clone(),
@@ -764,6 +860,7 @@ mod tests {
                 number: None,
                 purpose: Purpose::Approve,
             },
+            ticket: None,
         }
     }
 

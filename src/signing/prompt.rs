@@ -7,14 +7,26 @@ use crate::api::Document;
 use crate::certificate::Kind;
 use crate::token::{PinEntry, PinRefusal, PinState};
 
+/// A document as the prompt shows it: with whether the DMS server vouched for it (a ticket),
+/// or only the page stated it.
+#[derive(Clone, Debug)]
+pub struct ShownDocument {
+    /// Title, number, purpose.
+    pub document: Document,
+    /// From a DMS ticket the agent verified.
+    pub attested: bool,
+}
+
 /// Everything the PIN prompt shows: who asks, what is signed, with which certificate, and the
 /// token's PIN state.
 #[derive(Clone, Debug)]
 pub struct PinPrompt {
     /// The requesting origin in full (`https://dms.example.gov.vn`), or `None` for the CLI.
     pub origin: Option<String>,
+    /// How that origin was allowed: by the agency's policy or by the user's own approval.
+    pub standing: Option<super::Standing>,
     /// The documents (one, or every document of a batch).
-    pub documents: Vec<Document>,
+    pub documents: Vec<ShownDocument>,
     /// The signer certificate.
     pub signer: SignerSummary,
     /// The token label.
@@ -44,6 +56,10 @@ pub struct SignerSummary {
     pub issuer: String,
     /// notAfter, ISO 8601.
     pub valid_until: String,
+    /// notAfter, Unix seconds (shown as the user reads dates).
+    pub not_after: i64,
+    /// Whole days left before notAfter.
+    pub days_left: i64,
     /// Personal or organisation.
     pub kind: Kind,
     /// Certificate serial, hex.
@@ -55,8 +71,10 @@ pub struct SignerSummary {
 pub struct BatchPrompt {
     /// The requesting origin.
     pub origin: Option<String>,
+    /// How that origin was allowed.
+    pub standing: Option<super::Standing>,
     /// Every document.
-    pub documents: Vec<Document>,
+    pub documents: Vec<ShownDocument>,
     /// The one certificate for all of them.
     pub signer: SignerSummary,
 }

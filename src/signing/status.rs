@@ -28,8 +28,8 @@ impl Checked {
     /// The line the PIN prompt shows for this result.
     pub fn prompt_line(&self) -> String {
         match self {
-            Self::Good(_) => crate::i18n::both("status-good", &[]),
-            Self::Revoked(_) => crate::i18n::both("status-revoked", &[]),
+            Self::Good(_) => crate::i18n::text(crate::i18n::user_lang(), "status-good"),
+            Self::Revoked(_) => crate::i18n::text(crate::i18n::user_lang(), "status-revoked"),
             Self::Unknown(..) => unknown_warning(),
         }
     }
@@ -43,14 +43,15 @@ impl Checked {
     }
 }
 
-/// The warning line of the PIN dialog when the status is not determinable.
+/// The warning line of the PIN dialog when the status is not determinable (in the user's
+/// language, as the dialog).
 pub fn unknown_warning() -> String {
-    crate::i18n::both("status-unknown", &[])
+    crate::i18n::text(crate::i18n::user_lang(), "status-unknown")
 }
 
 /// The line shown while the check is still running.
 pub fn checking_line() -> String {
-    crate::i18n::both("status-checking", &[])
+    crate::i18n::text(crate::i18n::user_lang(), "status-checking")
 }
 
 /// The longest a signature waits for a check after the PIN was given (the fetches have their

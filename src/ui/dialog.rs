@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::{both, message, text, Lang};
+use crate::i18n::{message, text, user_lang, Lang};
 use crate::signing::{BatchPrompt, OriginDecision, PinPrompt, Prompt};
 use crate::token::{PinEntry, PinRefusal, PinState};
 
@@ -27,8 +27,8 @@ pub enum DialogRequest {
     /// Ask the PIN.
     #[serde(rename_all = "camelCase")]
     Pin {
-        /// Lines describing origin, documents and certificate.
-        lines: Vec<String>,
+        /// The documents, the certificate and who asks, in the user's language.
+        view: super::RequestView,
         /// Retries left when known.
         retries_left: Option<u32>,
         /// The next wrong PIN locks the token.
@@ -50,12 +50,18 @@ pub enum DialogRequest {
     Consent {
         /// The origin in full.
         origin: String,
+        /// The user's language.
+        #[serde(default)]
+        lang: Lang,
         /// Seconds before the dialog gives up (a denial).
         timeout_secs: u64,
     },
     /// Show text the user may read and copy (diagnostics, renewal row).
     #[serde(rename_all = "camelCase")]
     Info {
+        /// The user's language (for the buttons).
+        #[serde(default)]
+        lang: Lang,
         /// The window's heading.
         heading: String,
         /// The text, shown in a fixed-width font.
@@ -67,17 +73,30 @@ pub enum DialogRequest {
     Progress {
         /// Documents in the batch.
         total: usize,
+        /// The user's language.
+        #[serde(default)]
+        lang: Lang,
     },
     /// Confirm a batch.
     #[serde(rename_all = "camelCase")]
     Batch {
-        /// One line per document.
-        documents: Vec<String>,
-        /// The certificate line.
-        signer: String,
+        /// The documents, the certificate and who asks.
+        view: super::RequestView,
         /// Seconds before the dialog gives up.
         timeout_secs: u64,
     },
+}
+
+impl DialogRequest {
+    /// The language the dialog speaks.
+    fn lang(&self) -> Lang {
+        match self {
+            Self::Pin { view, .. } | Self::Batch { view, .. } => view.lang,
+            Self::Consent { lang, .. } | Self::Info { lang, .. } | Self::Progress { lang, .. } => {
+                *lang
+            }
+        }
+    }
 }
 
 /// The end of the certificate status check, as the PIN dialog shows it.
@@ -258,9 +277,12 @@ impl GuiPrompt {
         total: usize,
         abort: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> Option<GuiProgress> {
-        let mut child = spawn_dialog(&DialogRequest::Progress { total })
-            .map_err(|e| tracing::warn!(error = %e, "no progress window"))
-            .ok()?;
+        let mut child = spawn_dialog(&DialogRequest::Progress {
+            total,
+            lang: user_lang(),
+        })
+        .map_err(|e| tracing::warn!(error = %e, "no progress window"))
+        .ok()?;
         let stdin = child.stdin.take()?;
         let mut stdout = child.stdout.take()?;
         std::thread::spawn(move || {
@@ -292,7 +314,7 @@ impl Prompt for GuiPrompt {
         let warned = super::retries_line(request).is_some();
         let known = request.status.as_ref().map(|s| s.result());
         let dialog = DialogRequest::Pin {
-            lines: super::describe_request(request),
+            view: super::pin_view(request),
             retries_left: request.retries_left.filter(|_| warned),
             final_try: request.pin_state == PinState::FinalTry || request.retries_left == Some(1),
             pinpad: request.protected_auth_path,
@@ -328,7 +350,8 @@ impl Prompt for GuiPrompt {
 
     fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal> {
         let answer = self.ask(&DialogRequest::Consent {
-            origin: origin.to_string(),
+            origin: super::clean(origin, 255),
+            lang: user_lang(),
             timeout_secs: self.timeout.as_secs(),
         })?;
         Ok(match answer.decision.as_deref() {
@@ -339,27 +362,17 @@ impl Prompt for GuiPrompt {
     }
 
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
-        let documents = batch
-            .documents
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} — {}{}",
-                    d.purpose.label(Lang::Vi),
-                    d.title,
-                    d.number
-                        .as_deref()
-                        .map(|n| format!(
-                            " ({})",
-                            message(Lang::Vi, "dialog-document-number", &[("number", n.into())])
-                        ))
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
+        let view = super::request_view(
+            user_lang(),
+            batch.origin.as_deref(),
+            batch.standing,
+            &batch.documents,
+            &batch.signer,
+            "",
+            None,
+        );
         let answer = self.ask(&DialogRequest::Batch {
-            documents,
-            signer: format!("{} — {}", batch.signer.holder, batch.signer.issuer),
+            view,
             timeout_secs: self.timeout.as_secs(),
         })?;
         if answer.confirmed {
@@ -373,6 +386,7 @@ impl Prompt for GuiPrompt {
 /// Opens an information window and returns at once: the tray must not wait on the user.
 pub fn show_info(heading: &str, text: &str) {
     let request = DialogRequest::Info {
+        lang: user_lang(),
         heading: heading.to_string(),
         text: text.to_string(),
     };
@@ -397,6 +411,8 @@ struct DialogApp {
     closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// PIN: the status check's end, written by the agent while the dialog is open.
     status: std::sync::Arc<std::sync::Mutex<Option<StatusUpdate>>>,
+    /// Kyso's icon, drawn in the header.
+    icon: Option<eframe::egui::TextureHandle>,
 }
 
 fn vietnamese_fonts(ctx: &eframe::egui::Context) {
@@ -511,7 +527,7 @@ impl DialogApp {
         self.focus_requested = true;
         egui::CentralPanel::default().show(root, |ui| match &request {
             DialogRequest::Pin {
-                lines,
+                view,
                 retries_left,
                 final_try,
                 pinpad,
@@ -519,10 +535,9 @@ impl DialogApp {
                 checking,
                 ..
             } => {
-                ui.heading(both("dialog-sign-heading", &[]));
-                for line in lines {
-                    ui.label(line);
-                }
+                let lang = view.lang;
+                header(ui, lang, self.icon.as_ref());
+                request_block(ui, view);
                 let update = self
                     .status
                     .lock()
@@ -546,7 +561,7 @@ impl DialogApp {
                         ui.label(RichText::new(&u.line).color(Color32::from_rgb(0x1b, 0x6e, 0x20)));
                     }
                     None if still_checking => {
-                        ui.label(RichText::new(crate::signing::checking_line()).italics());
+                        ui.label(RichText::new(text(lang, "status-checking")).italics());
                     }
                     None => {}
                 }
@@ -554,26 +569,31 @@ impl DialogApp {
                 ui.separator();
                 if *final_try {
                     ui.label(
-                        RichText::new(both("dialog-final-try", &[]))
+                        RichText::new(text(lang, "dialog-final-try"))
                             .color(Color32::RED)
                             .strong(),
                     );
                 } else if let Some(n) = retries_left {
                     ui.label(
-                        RichText::new(both("dialog-tries-left", &[("n", (*n).into())])).strong(),
+                        RichText::new(message(lang, "dialog-tries-left", &[("n", (*n).into())]))
+                            .strong(),
                     );
                 }
                 if *pinpad {
                     // The token waits for its keypad; the agent closes this window when it answers.
                     ui.label(
-                        RichText::new(both("dialog-pinpad", &[]))
+                        RichText::new(text(lang, "dialog-pinpad"))
                             .strong()
                             .size(18.0),
                     );
-                    ui.label(both("dialog-pinpad-waits", &[("seconds", left.into())]));
+                    ui.label(message(
+                        lang,
+                        "dialog-pinpad-waits",
+                        &[("seconds", left.into())],
+                    ));
                     return;
                 } else {
-                    ui.label(both("dialog-pin", &[]));
+                    ui.label(text(lang, "dialog-pin"));
                     let field = ui.add(
                         egui::TextEdit::singleline(&mut self.typed)
                             .password(true)
@@ -583,10 +603,14 @@ impl DialogApp {
                         field.request_focus();
                     }
                 }
-                ui.label(both("dialog-closes-in", &[("seconds", left.into())]));
+                ui.label(message(
+                    lang,
+                    "dialog-closes-in",
+                    &[("seconds", left.into())],
+                ));
                 ui.horizontal(|ui| {
-                    let sign = ui.add_enabled(armed, primary(&both("dialog-sign", &[])));
-                    let cancel = ui.button(both("dialog-cancel", &[]));
+                    let sign = ui.add_enabled(armed, primary(&text(lang, "dialog-sign")));
+                    let cancel = ui.button(text(lang, "dialog-cancel"));
                     if (sign.clicked() || (armed && enter)) && (*pinpad || !self.typed.is_empty()) {
                         let pin = std::mem::take(&mut self.typed);
                         self.pin = SecretString::from(pin);
@@ -601,20 +625,21 @@ impl DialogApp {
                     }
                 });
             }
-            DialogRequest::Consent { origin, .. } => {
-                ui.heading(text(Lang::Vi, "dialog-origin-heading"));
+            DialogRequest::Consent { origin, lang, .. } => {
+                let lang = *lang;
+                header(ui, lang, self.icon.as_ref());
+                ui.heading(text(lang, "dialog-origin-heading"));
                 ui.label(RichText::new(origin).strong().size(17.0));
                 ui.label(message(
-                    Lang::En,
-                    "dialog-origin-question",
-                    &[("origin", origin.as_str().into())],
+                    lang,
+                    "dialog-closes-in",
+                    &[("seconds", left.into())],
                 ));
-                ui.label(both("dialog-closes-in", &[("seconds", left.into())]));
                 ui.horizontal(|ui| {
-                    let once = ui.add_enabled(armed, primary(&both("dialog-allow-once", &[])));
+                    let once = ui.add_enabled(armed, primary(&text(lang, "dialog-allow-once")));
                     let always =
-                        ui.add_enabled(armed, egui::Button::new(both("dialog-allow-always", &[])));
-                    let deny = ui.button(both("dialog-deny", &[]));
+                        ui.add_enabled(armed, egui::Button::new(text(lang, "dialog-allow-always")));
+                    let deny = ui.button(text(lang, "dialog-deny"));
                     let decision = if once.clicked() {
                         Some("once")
                     } else if always.clicked() {
@@ -635,17 +660,20 @@ impl DialogApp {
                     }
                 });
             }
-            DialogRequest::Progress { total } => {
+            DialogRequest::Progress { total, lang } => {
+                let lang = *lang;
                 let done = self.done.load(std::sync::atomic::Ordering::SeqCst);
-                ui.heading(both(
+                header(ui, lang, self.icon.as_ref());
+                ui.heading(message(
+                    lang,
                     "dialog-signing-progress",
                     &[("done", done.into()), ("total", (*total).into())],
                 ));
                 ui.add(
                     egui::ProgressBar::new(done as f32 / (*total).max(1) as f32).show_percentage(),
                 );
-                ui.label(both("dialog-keep-token", &[]));
-                if ui.button(both("dialog-stop", &[])).clicked() || escape {
+                ui.label(text(lang, "dialog-keep-token"));
+                if ui.button(text(lang, "dialog-stop")).clicked() || escape {
                     self.finish(
                         ctx,
                         DialogAnswer {
@@ -658,12 +686,17 @@ impl DialogApp {
                     self.finish(ctx, DialogAnswer::default());
                 }
             }
-            DialogRequest::Info { heading, text } => {
+            DialogRequest::Info {
+                heading,
+                text: shown_text,
+                lang,
+            } => {
+                let lang = *lang;
                 ui.heading(heading);
                 egui::ScrollArea::vertical()
                     .max_height(360.0)
                     .show(ui, |ui| {
-                        let mut shown = text.as_str();
+                        let mut shown = shown_text.as_str();
                         ui.add(
                             egui::TextEdit::multiline(&mut shown)
                                 .font(egui::TextStyle::Monospace)
@@ -671,33 +704,31 @@ impl DialogApp {
                         );
                     });
                 ui.horizontal(|ui| {
-                    if ui.button(both("dialog-copy", &[])).clicked() {
-                        ctx.copy_text(text.clone());
+                    if ui.button(text(lang, "dialog-copy")).clicked() {
+                        ctx.copy_text(shown_text.clone());
                     }
-                    if ui.button(both("dialog-close", &[])).clicked() || escape {
+                    if ui.button(text(lang, "dialog-close")).clicked() || escape {
                         self.finish(ctx, DialogAnswer::default());
                     }
                 });
             }
-            DialogRequest::Batch {
-                documents, signer, ..
-            } => {
-                ui.heading(both(
+            DialogRequest::Batch { view, .. } => {
+                let lang = view.lang;
+                header(ui, lang, self.icon.as_ref());
+                ui.heading(message(
+                    lang,
                     "dialog-batch-heading",
-                    &[("count", documents.len().into())],
+                    &[("count", view.documents.len().into())],
                 ));
-                ui.label(signer);
-                egui::ScrollArea::vertical()
-                    .max_height(240.0)
-                    .show(ui, |ui| {
-                        for (i, doc) in documents.iter().enumerate() {
-                            ui.label(format!("{}. {doc}", i + 1));
-                        }
-                    });
-                ui.label(both("dialog-closes-in", &[("seconds", left.into())]));
+                request_block(ui, view);
+                ui.label(message(
+                    lang,
+                    "dialog-closes-in",
+                    &[("seconds", left.into())],
+                ));
                 ui.horizontal(|ui| {
-                    let go = ui.add_enabled(armed, primary(&both("dialog-continue", &[])));
-                    let cancel = ui.button(both("dialog-cancel", &[]));
+                    let go = ui.add_enabled(armed, primary(&text(lang, "dialog-continue")));
+                    let cancel = ui.button(text(lang, "dialog-cancel"));
                     if go.clicked() || (armed && enter) {
                         self.finish(
                             ctx,
@@ -717,6 +748,7 @@ impl DialogApp {
 
 /// The window title: readable by tests and assistive tools.
 fn title(request: &DialogRequest) -> String {
+    let lang = request.lang();
     match request {
         DialogRequest::Pin {
             retries_left: Some(n),
@@ -724,26 +756,116 @@ fn title(request: &DialogRequest) -> String {
             ..
         } => {
             if *final_try {
-                text(Lang::Vi, "dialog-title-pin-final")
+                text(lang, "dialog-title-pin-final")
             } else {
-                message(Lang::Vi, "dialog-title-pin-tries", &[("n", (*n).into())])
+                message(lang, "dialog-title-pin-tries", &[("n", (*n).into())])
             }
         }
-        DialogRequest::Pin { pinpad: true, .. } => text(Lang::Vi, "dialog-title-pinpad"),
-        DialogRequest::Pin { .. } => text(Lang::Vi, "dialog-title-pin"),
-        DialogRequest::Consent { .. } => text(Lang::Vi, "dialog-title-consent"),
-        DialogRequest::Batch { documents, .. } => message(
-            Lang::Vi,
+        DialogRequest::Pin { pinpad: true, .. } => text(lang, "dialog-title-pinpad"),
+        DialogRequest::Pin { .. } => text(lang, "dialog-title-pin"),
+        DialogRequest::Consent { .. } => text(lang, "dialog-title-consent"),
+        DialogRequest::Batch { view, .. } => message(
+            lang,
             "dialog-title-batch",
-            &[("count", documents.len().into())],
+            &[("count", view.documents.len().into())],
         ),
         DialogRequest::Info { heading, .. } => format!("Kyso — {heading}"),
-        DialogRequest::Progress { total } => message(
-            Lang::Vi,
-            "dialog-title-progress",
-            &[("total", (*total).into())],
-        ),
+        DialogRequest::Progress { total, .. } => {
+            message(lang, "dialog-title-progress", &[("total", (*total).into())])
+        }
     }
+}
+
+/// The top of every Kyso window: its icon and name, always the same, so that users learn what
+/// the real dialog looks like.
+fn header(ui: &mut eframe::egui::Ui, lang: Lang, icon: Option<&eframe::egui::TextureHandle>) {
+    use eframe::egui::{Color32, RichText};
+    ui.horizontal(|ui| {
+        if let Some(icon) = icon {
+            ui.image((icon.id(), eframe::egui::vec2(24.0, 24.0)));
+        }
+        ui.label(
+            RichText::new(text(lang, "dialog-app-name"))
+                .strong()
+                .color(Color32::from_rgb(0x1a, 0x56, 0xa8)),
+        );
+    });
+    ui.separator();
+}
+
+/// What is signed (first and largest), with which certificate, for whom.
+fn request_block(ui: &mut eframe::egui::Ui, view: &super::RequestView) {
+    use eframe::egui::{Color32, RichText};
+    let t = |id: &str| text(view.lang, id);
+    let grey = Color32::from_gray(95);
+    let green = Color32::from_rgb(0x1b, 0x6e, 0x20);
+    let blue = Color32::from_rgb(0x1a, 0x56, 0xa8);
+    eframe::egui::ScrollArea::vertical()
+        .max_height(230.0)
+        .show(ui, |ui| {
+            for (i, doc) in view.documents.iter().enumerate() {
+                if i > 0 {
+                    ui.add_space(4.0);
+                }
+                ui.label(RichText::new(&doc.action).strong().color(blue));
+                ui.label(RichText::new(&doc.title).strong().size(19.0));
+                if let Some(number) = &doc.number {
+                    ui.label(RichText::new(number).size(16.0));
+                }
+                let source = if doc.attested {
+                    RichText::new(format!("✔ {}", doc.source))
+                        .color(green)
+                        .strong()
+                } else {
+                    RichText::new(&doc.source).italics().color(grey)
+                };
+                ui.label(source);
+            }
+        });
+    ui.separator();
+    let c = &view.certificate;
+    ui.label(
+        RichText::new(t("dialog-section-certificate"))
+            .size(13.5)
+            .strong()
+            .color(grey),
+    );
+    ui.label(RichText::new(format!("{} ({})", c.holder, c.kind)).strong());
+    if let Some(organization) = &c.organization {
+        ui.label(organization);
+    }
+    ui.label(format!(
+        "{}: {} — {} {}",
+        t("dialog-issuer"),
+        c.issuer,
+        t("dialog-valid-until"),
+        c.valid_until
+    ));
+    if let Some(warning) = &c.warning {
+        ui.label(
+            RichText::new(warning)
+                .strong()
+                .color(Color32::from_rgb(0xb4, 0x3c, 0x00)),
+        );
+    }
+    ui.separator();
+    ui.label(
+        RichText::new(t("dialog-section-requester"))
+            .size(13.5)
+            .strong()
+            .color(grey),
+    );
+    ui.label(RichText::new(&view.requester).strong());
+    if let Some(allowed) = &view.allowed_by {
+        ui.label(RichText::new(allowed).italics());
+    }
+    if !view.token.is_empty() {
+        ui.label(format!("{}: {}", t("prompt-token"), view.token));
+    }
+    if let Some(per_signature) = &view.per_signature {
+        ui.label(per_signature);
+    }
+    ui.separator();
 }
 
 /// Runs the dialog in this process (the `kyso dialog` child): reads the request on standard
@@ -766,16 +888,22 @@ pub fn run_child() -> Result<(), String> {
     let answer = std::sync::Arc::new(std::sync::Mutex::new(None));
     let slot = answer.clone();
     let height = match &request {
-        DialogRequest::Pin { lines, .. } => 242.0 + 27.0 * lines.len() as f32,
-        DialogRequest::Batch { documents, .. } => 190.0 + 25.0 * documents.len().min(10) as f32,
-        DialogRequest::Consent { .. } => 190.0,
-        DialogRequest::Info { text, .. } => 140.0 + 16.0 * text.lines().count().min(24) as f32,
-        DialogRequest::Progress { .. } => 170.0,
+        DialogRequest::Pin { view, .. } => 530.0 + 70.0 * view.documents.len().min(3) as f32,
+        DialogRequest::Batch { view, .. } => 400.0 + 70.0 * view.documents.len().min(3) as f32,
+        DialogRequest::Consent { .. } => 230.0,
+        DialogRequest::Info { text, .. } => 180.0 + 16.0 * text.lines().count().min(24) as f32,
+        DialogRequest::Progress { .. } => 210.0,
     };
+    let (rgba, width, icon_height) = super::tray::icon_rgba(super::tray::TrayState::Ready);
     let options = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title(title(&request))
             .with_inner_size([680.0, height])
+            .with_icon(eframe::egui::IconData {
+                rgba: rgba.clone(),
+                width,
+                height: icon_height,
+            })
             .with_always_on_top(),
         ..Default::default()
     };
@@ -786,6 +914,14 @@ pub fn run_child() -> Result<(), String> {
         Box::new(move |cc| {
             vietnamese_fonts(&cc.egui_ctx);
             office_style(&cc.egui_ctx);
+            let icon = cc.egui_ctx.load_texture(
+                "kyso",
+                eframe::egui::ColorImage::from_rgba_unmultiplied(
+                    [width as usize, icon_height as usize],
+                    &rgba,
+                ),
+                eframe::egui::TextureOptions::LINEAR,
+            );
             if let DialogRequest::Pin { checking: true, .. } = request {
                 // The status check's end, when the agent has it.
                 let (slot, ctx) = (status.clone(), cc.egui_ctx.clone());
@@ -827,6 +963,7 @@ pub fn run_child() -> Result<(), String> {
                     done,
                     closed,
                     status,
+                    icon: Some(icon),
                 },
                 slot,
             }))

@@ -1,6 +1,7 @@
 //! A prompt that answers from a TOML file, for tests and unattended demos only:
 //! `pin = "123456"` (or `[pins]` by token label), `consent = "allow"|"always"|"deny"`,
-//! `action = "confirm"|"cancel"`, `delay_ms = N`.
+//! `action = "confirm"|"cancel"`, `delay_ms = N`, `record = "FILE"` (each prompt appends
+//! what it showed, as a JSON line: what a test checks the dialog would have said).
 //! The file is read at every prompt, so a test can change the answer between requests.
 //! Selecting it logs a loud warning: a PIN in a file defeats the point of a PIN.
 
@@ -27,6 +28,8 @@ struct Script {
     action: Option<String>,
     /// Seconds to wait before answering (to test timeouts and busy tokens).
     delay_ms: Option<u64>,
+    /// Appends what each prompt showed (a JSON line: its kind and the view) to this file.
+    record: Option<PathBuf>,
 }
 
 impl ScriptedPrompt {
@@ -56,6 +59,22 @@ impl ScriptedPrompt {
         script
     }
 
+    /// Appends `shown` to the script's record file, when it names one.
+    fn record(script: &Script, shown: serde_json::Value) {
+        let Some(path) = &script.record else {
+            return;
+        };
+        use std::io::Write as _;
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| writeln!(f, "{shown}"));
+        if let Err(e) = written {
+            tracing::error!(file = %path.display(), error = %e, "scripted prompter: record not written");
+        }
+    }
+
     fn confirmed(script: &Script) -> bool {
         script.action.as_deref().unwrap_or("confirm") == "confirm"
     }
@@ -64,7 +83,12 @@ impl ScriptedPrompt {
 impl Prompt for ScriptedPrompt {
     fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
         let script = self.script();
-        tracing::info!(lines = ?super::describe_pin_prompt(request), "scripted PIN prompt");
+        let lines = super::describe_pin_prompt(request);
+        tracing::info!(?lines, "scripted PIN prompt");
+        Self::record(
+            &script,
+            serde_json::json!({"kind": "pin", "view": super::pin_view(request), "lines": lines}),
+        );
         if !Self::confirmed(&script) {
             return Err(match script.action.as_deref() {
                 Some("timeout") => PinRefusal::TimedOut,
@@ -85,6 +109,10 @@ impl Prompt for ScriptedPrompt {
     fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal> {
         let script = self.script();
         tracing::info!(origin, "scripted origin approval");
+        Self::record(
+            &script,
+            serde_json::json!({"kind": "consent", "origin": origin}),
+        );
         match script.consent.as_deref().unwrap_or("deny") {
             "allow" | "once" => Ok(OriginDecision::AllowOnce),
             "always" => Ok(OriginDecision::AlwaysAllow),
@@ -98,6 +126,16 @@ impl Prompt for ScriptedPrompt {
             documents = batch.documents.len(),
             "scripted batch confirmation"
         );
+        let view = super::request_view(
+            crate::i18n::user_lang(),
+            batch.origin.as_deref(),
+            batch.standing,
+            &batch.documents,
+            &batch.signer,
+            "",
+            None,
+        );
+        Self::record(&script, serde_json::json!({"kind": "batch", "view": view}));
         if Self::confirmed(&script) {
             Ok(())
         } else {

@@ -2,7 +2,7 @@
 //! the same facts as the GUI dialog and reads the PIN without echo from the TTY (never from
 //! standard input, so a pipe cannot feed it).
 
-use crate::i18n::both;
+use crate::i18n::{message, text, user_lang};
 use std::io::{BufRead, Write};
 
 use secrecy::SecretString;
@@ -31,13 +31,14 @@ fn ask_line(question: &str) -> Option<String> {
 
 impl Prompt for TerminalPrompt {
     fn ask_pin(&self, request: &PinPrompt) -> Result<PinEntry, PinRefusal> {
-        eprintln!("Kyso — {}", both("dialog-sign-heading", &[]));
+        let lang = user_lang();
+        eprintln!("Kyso — {}", text(lang, "dialog-sign-heading"));
         show(&super::describe_pin_prompt(request));
         if request.protected_auth_path {
-            eprintln!("{}", both("dialog-pinpad", &[]));
+            eprintln!("{}", text(lang, "dialog-pinpad"));
             return Ok(PinEntry::PinPad);
         }
-        match rpassword::prompt_password(format!("{}: ", both("prompt-terminal-pin", &[]))) {
+        match rpassword::prompt_password(format!("{}: ", text(lang, "prompt-terminal-pin"))) {
             Ok(pin) if !pin.is_empty() => Ok(PinEntry::Pin(SecretString::from(pin))),
             Ok(_) => Err(PinRefusal::Cancelled),
             Err(e) => {
@@ -48,7 +49,12 @@ impl Prompt for TerminalPrompt {
     }
 
     fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal> {
-        let question = both("dialog-origin-question", &[("origin", origin.into())]);
+        let origin = super::clean(origin, 255);
+        let question = message(
+            user_lang(),
+            "dialog-origin-question",
+            &[("origin", origin.as_str().into())],
+        );
         let answer = ask_line(&format!("{question} [o]nce / [a]lways / [N]o: "))
             .ok_or(PinRefusal::Cancelled)?;
         Ok(match answer.to_ascii_lowercase().as_str() {
@@ -59,20 +65,23 @@ impl Prompt for TerminalPrompt {
     }
 
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
+        let lang = user_lang();
         let count = batch.documents.len();
         eprintln!(
             "{}:",
-            both("dialog-batch-heading", &[("count", count.into())])
+            message(lang, "dialog-batch-heading", &[("count", count.into())])
         );
-        for (i, doc) in batch.documents.iter().enumerate() {
-            eprintln!(
-                "  {}. {} — {}",
-                i + 1,
-                super::purpose_label(doc.purpose),
-                doc.title
-            );
-        }
-        let answer = ask_line(&format!("{}? [y/N]: ", both("dialog-continue", &[])))
+        let view = super::request_view(
+            lang,
+            batch.origin.as_deref(),
+            batch.standing,
+            &batch.documents,
+            &batch.signer,
+            "",
+            None,
+        );
+        show(&view.lines());
+        let answer = ask_line(&format!("{}? [y/N]: ", text(lang, "dialog-continue")))
             .ok_or(PinRefusal::Cancelled)?;
         if matches!(
             answer.to_ascii_lowercase().as_str(),

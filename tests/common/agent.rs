@@ -69,6 +69,8 @@ pub fn start(name: &str, options: Options<'_>) -> Result<Agent, String> {
     command
         .env("SOFTHSM2_CONF", &fx.softhsm_conf)
         .env("KYSO_POLICY_FILE", dir.join("no-policy.toml"))
+        // What the prompts say, whatever the machine's locale (tests read it).
+        .env("KYSO_LANG", "vi")
         .arg("--config")
         .arg(&config)
         .arg("--data-dir")

@@ -16,8 +16,10 @@ const bridge = async (path, body) => {
 };
 const image = async (name) => toBase64(new Uint8Array(await (await fetch(`/${name}`)).arrayBuffer()));
 
+const config = async () => (await fetch("/config.json")).json();
+
 async function agent() {
-  const { agentPort } = await (await fetch("/config.json")).json();
+  const { agentPort } = await config();
   return connect({ ports: [agentPort], lang: "vi" });
 }
 
@@ -32,10 +34,14 @@ async function sign(role, kind, extra) {
   const usable = (await kyso.certificates({ kind })).filter((c) => c.validity === "valid" && c.token.present);
   const cert = usable.find((c) => c.holder === "Nguyễn Văn An") ?? usable[0];
   if (!cert) throw new KysoError("CERTIFICATE_NOT_FOUND");
-  const prepared = await bridge("/v1/prepare", { pdf: toBase64(await current()), role, certificate: cert.certificate, ...extra });
+  const document = { title: "Quyết định về việc thử nghiệm ký số", number: `${$("number").value}/QĐ-UBND`, purpose: role };
+  // Where the agency's policy attests this DMS, the server vouches for what is signed: the
+  // bridge mints a ticket with the digest, and the agent shows the ticket's title and number.
+  const { tickets } = await config();
+  const ticket = tickets ? { origin: location.origin, title: document.title, number: document.number } : undefined;
+  const prepared = await bridge("/v1/prepare", { pdf: toBase64(await current()), role, certificate: cert.certificate, ticket, ...extra });
   show("Hãy nhập mã PIN trong cửa sổ của Kyso…");
-  const signed = await kyso.sign({ certificateId: cert.id, digest: prepared.digest,
-    document: { title: "Quyết định về việc thử nghiệm ký số", number: `${$("number").value}/QĐ-UBND`, purpose: role } });
+  const signed = await kyso.sign({ certificateId: cert.id, digest: prepared.digest, document, ticket: prepared.ticket });
   const embedded = await bridge("/v1/embed", { prepared: prepared.prepared, cms: signed.cms });
   pdf = fromBase64(embedded.signed);
   const link = $("download");

@@ -37,12 +37,19 @@ export class KysoError extends Error {
 /** What the document is, shown in the agent's PIN dialog. */
 export type DocumentInfo = Schemas["Document"];
 
-/** What `sign` takes: the wire request, with SHA-256 and the `cms` format by default. */
+/** What `sign` takes: the wire request, with SHA-256 and the `cms` format by default. Pass the
+ * DMS server's `ticket` (from your server, or the bridge's `prepare` with `ticket`) when the
+ * agency's policy attests your origin: the agent then shows the ticket's title and number as
+ * confirmed by the DMS, and refuses a request without one where the policy requires it. */
 export type SignRequest = Omit<Schemas["SignRequest"], "digest" | "digestAlgorithm" | "format" | "signedAttributes"> & {
   /** Base64 digest of the PDF's ByteRange, from the DMS server. */
   digest: string;
   digestAlgorithm?: Schemas["DigestAlgorithm"];
 };
+
+/** One document of a batch: its digest, what it is and, where the policy attests the origin,
+ * the DMS server's ticket for it. */
+export type BatchItem = Pick<Schemas["BatchItem"], "document" | "ticket"> & { digest: string };
 
 /** Revocation data (base64 DER) the agent checked before signing: store it in the PDF's
  * document security store (PAdES B-LT) with the bridge's `/v1/embed` `revocation`. */
@@ -208,7 +215,7 @@ export class Kyso {
 
   /** Signs several digests with one certificate, one confirmation and one PIN. */
   async signBatch(
-    request: { certificateId: string; digestAlgorithm?: SignRequest["digestAlgorithm"]; items: Array<{ digest: string; document: DocumentInfo }> },
+    request: { certificateId: string; digestAlgorithm?: SignRequest["digestAlgorithm"]; items: BatchItem[] },
     options: CallOptions = {},
   ): Promise<BatchResult[]> {
     const body = { digestAlgorithm: "SHA-256", format: "cms", ...request };

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -22,8 +22,8 @@ const home = join(work, "home");
 mkdirSync(home);
 let demo, browser, agentPort, pageUrl;
 
-async function startDemo() {
-  demo = spawn(kyso, ["demo", "--dir", dir, "--web-dir", join(repo, "web-sdk"), "--agent-port", "0", "--bridge-port", "0"], {
+async function startDemo(extra = []) {
+  demo = spawn(kyso, ["demo", "--dir", dir, "--web-dir", join(repo, "web-sdk"), "--agent-port", "0", "--bridge-port", "0", ...extra], {
     env: { ...process.env, KYSO_LOG: "error" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -178,5 +178,46 @@ test("an existing VGCA-style page signs through the compatibility layer; the pag
     return await new Promise((resolve) => vgca.vgca_sign_issued(JSON.stringify({ FileName: "/sample.pdf" }), resolve));
   }, agentPort);
   assert.equal(JSON.parse(refused).Code, "ORIGIN_NOT_ALLOWED");
+  await context.close();
+});
+
+test("a page whose DMS attests its requests: an injected script cannot sign, the ticketed request shows the DMS's document", async () => {
+  // The same demo, attested: the bridge mints tickets with a DMS key, the agent's policy
+  // requires them from the page's origin. The prompt records what each dialog showed.
+  demo.kill();
+  await new Promise((resolve) => demo.once("exit", resolve));
+  const record = join(work, "shown.jsonl");
+  setPins(`record = "${record}"\n` + PINS);
+  await startDemo(["--attested"]);
+  const context = await browser.newContext({ locale: "vi-VN" });
+  const page = await context.newPage();
+  await page.goto(pageUrl + "/");
+  // A script injected into the allowed page (an XSS, an extension): any digest, a reassuring title.
+  const injected = await page.evaluate(async (port) => {
+    const { connect } = await import("/kyso.js");
+    const kyso = await connect({ ports: [port] });
+    const [cert] = await kyso.certificates({ kind: "personal" });
+    try {
+      await kyso.sign({ certificateId: cert.id, digest: btoa(String.fromCharCode(...new Uint8Array(32).fill(9))),
+        document: { title: "Thư mời họp", purpose: "approve" } });
+      return "signed";
+    } catch (e) {
+      return e.code;
+    }
+  }, agentPort);
+  assert.equal(injected, "TICKET_REQUIRED");
+  assert.ok(!existsSync(record) || readFileSync(record, "utf8").trim() === "", "a dialog opened for the injected request");
+  // The page's own request carries the DMS's ticket: it signs, the dialog shows the DMS's title.
+  await page.click("#approve");
+  await page.waitForSelector("#status.ok, #status.bad");
+  assert.match(await page.textContent("#status"), /Đã ký: Nguyễn Văn An/);
+  const shown = readFileSync(record, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+  const pin = shown.find((s) => s.kind === "pin");
+  assert.ok(pin, JSON.stringify(shown));
+  assert.equal(pin.view.documents[0].title, "Quyết định về việc thử nghiệm ký số");
+  assert.equal(pin.view.documents[0].attested, true);
+  assert.equal(pin.view.documents[0].source, "xác nhận bởi hệ thống quản lý văn bản");
+  assert.equal(pin.view.allowedBy, "được cơ quan cho phép");
+  await page.screenshot({ path: join(shots, "6-attested.png"), fullPage: true });
   await context.close();
 });

@@ -167,6 +167,8 @@ export interface components {
             signedAttributes?: string | null;
             /** @description The document. */
             document: components["schemas"]["Document"];
+            /** @description The DMS server's ticket for this document (as in `/v1/sign`). */
+            ticket?: string | null;
         };
         /** @description One result of a batch: a signature or an error. */
         BatchResult: components["schemas"]["SignResponse"] | components["schemas"]["ErrorResponse"];
@@ -346,7 +348,7 @@ export interface components {
          * @description Stable error codes. Never renamed or reused; new ones are only added.
          * @enum {string}
          */
-        ErrorCode: "ORIGIN_NOT_ALLOWED" | "USER_CANCELLED" | "TIMEOUT" | "TOKEN_NOT_PRESENT" | "PIN_INCORRECT" | "PIN_LOCKED" | "CERTIFICATE_NOT_FOUND" | "CERTIFICATE_NOT_VALID" | "CERTIFICATE_REVOKED" | "REVOCATION_UNAVAILABLE" | "BAD_REQUEST" | "BUSY" | "PDF_MALFORMED" | "LIMIT_EXCEEDED" | "INTERNAL" | "UNAUTHORIZED" | "PDF_ENCRYPTED" | "PDF_NOT_PREPARED" | "CMS_INVALID" | "CMS_MISMATCH" | "SIGNATURE_TOO_LARGE" | "PLACEMENT_NOT_FOUND" | "IMAGE_INVALID" | "TSA_UNAVAILABLE";
+        ErrorCode: "ORIGIN_NOT_ALLOWED" | "USER_CANCELLED" | "TIMEOUT" | "TOKEN_NOT_PRESENT" | "PIN_INCORRECT" | "PIN_LOCKED" | "CERTIFICATE_NOT_FOUND" | "CERTIFICATE_NOT_VALID" | "CERTIFICATE_REVOKED" | "REVOCATION_UNAVAILABLE" | "BAD_REQUEST" | "BUSY" | "PDF_MALFORMED" | "LIMIT_EXCEEDED" | "INTERNAL" | "UNAUTHORIZED" | "PDF_ENCRYPTED" | "PDF_NOT_PREPARED" | "CMS_INVALID" | "CMS_MISMATCH" | "SIGNATURE_TOO_LARGE" | "PLACEMENT_NOT_FOUND" | "IMAGE_INVALID" | "TSA_UNAVAILABLE" | "TICKET_INVALID" | "TICKET_EXPIRED" | "TICKET_REPLAYED" | "TICKET_REQUIRED";
         /** @description `{"error": {...}}`. */
         ErrorResponse: {
             /** @description The error. */
@@ -502,6 +504,7 @@ export interface components {
             reason?: string | null;
             /** @description Bytes reserved for the CMS (≤ 1 MiB); default large enough for a B-LT signature. */
             contentsSize?: number | null;
+            ticket?: components["schemas"]["TicketRequest"] | null;
         };
         /**
          * @description `POST /v1/prepare` answer: the prepared file, to keep until the signature comes back, and
@@ -531,6 +534,11 @@ export interface components {
             /** @description The signature field's name. */
             field: string;
             clerkPlaces?: components["schemas"]["ClerkPlaces"] | null;
+            /**
+             * @description The DMS ticket for this digest, when `ticket` was asked: pass it as `ticket` to the
+             *     agent's `/v1/sign` (the SDK's `sign({…, ticket})`).
+             */
+            ticket?: string | null;
         };
         /**
          * @description `multipart/form-data` of `/v1/prepare`, for large PDFs: the options as JSON and the PDF as a
@@ -604,6 +612,12 @@ export interface components {
             format?: components["schemas"]["SignFormat"];
             /** @description The document. */
             document: components["schemas"]["Document"];
+            /**
+             * @description The DMS server's ticket for this signature (a JWS compact JWT: `origin`, `digest`,
+             *     `digestAlgorithm`, `document`, `exp`, `jti`), when the policy attests the origin: the
+             *     PIN dialog then shows the ticket's document as attested by the DMS.
+             */
+            ticket?: string | null;
         };
         /** @description `POST /v1/sign` answer. */
         SignResponse: {
@@ -696,6 +710,46 @@ export interface components {
             tokens: components["schemas"]["TokenDto"][];
             /** @description Signing certificates. */
             certificates: components["schemas"]["CertificateDto"][];
+        };
+        /**
+         * @description What a DMS ticket says: the payload of the JWS compact JWT (ES256, EdDSA or RS256) a DMS
+         *     server signs with its own key to vouch for one signature, passed by the page as `ticket` in
+         *     `/v1/sign` (or per item of a batch). The agent checks it with the public key its policy
+         *     sets for the origin (`[attested_origins."https://…"]`) and then shows the ticket's document
+         *     in the PIN dialog, marked as confirmed by the DMS.
+         */
+        TicketClaims: {
+            /** @description The page origin the ticket is for (`https://qlvb.example.gov.vn`). */
+            origin: string;
+            /** @description The digest to sign, base64, exactly as sent to `/v1/sign` (format `cms`). */
+            digest?: string | null;
+            /** @description The signed attributes, base64 (format `raw`). */
+            signedAttributes?: string | null;
+            /** @description The digest algorithm. */
+            digestAlgorithm: components["schemas"]["DigestAlgorithm"];
+            /** @description What the dialog shows. */
+            document: components["schemas"]["Document"];
+            /**
+             * Format: int64
+             * @description Expiry, Unix seconds: at most 5 minutes ahead.
+             */
+            exp: number;
+            /** @description A nonce: each ticket is accepted once. */
+            jti: string;
+            /**
+             * Format: int64
+             * @description Issued at, Unix seconds.
+             */
+            iat?: number | null;
+        };
+        /** @description What a minted ticket vouches for, besides the digest (and the purpose, from the role). */
+        TicketRequest: {
+            /** @description The DMS page's origin, which will call the agent (`https://qlvb.example.gov.vn`). */
+            origin: string;
+            /** @description The document's title, as the PIN dialog shows it. */
+            title: string;
+            /** @description Its number and symbol, when it has one. */
+            number?: string | null;
         };
         /** @description A token in `GET /v1/status` and `kyso certs --json`. */
         TokenDto: {
@@ -999,6 +1053,8 @@ export interface operations {
                     "Kyso-Digest-Algorithm"?: string;
                     /** @description multipart: the signature field's name */
                     "Kyso-Field"?: string;
+                    /** @description multipart: the DMS ticket, when `ticket` was asked */
+                    "Kyso-Ticket"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1075,7 +1131,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ORIGIN_NOT_ALLOWED */
+            /** @description ORIGIN_NOT_ALLOWED, TICKET_INVALID, TICKET_EXPIRED, TICKET_REPLAYED, TICKET_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1189,7 +1245,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ORIGIN_NOT_ALLOWED */
+            /** @description ORIGIN_NOT_ALLOWED, TICKET_INVALID, TICKET_EXPIRED, TICKET_REPLAYED, TICKET_REQUIRED */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -26,6 +26,10 @@ export type ErrorCode =
   | "PLACEMENT_NOT_FOUND"
   | "IMAGE_INVALID"
   | "TSA_UNAVAILABLE"
+  | "TICKET_INVALID"
+  | "TICKET_EXPIRED"
+  | "TICKET_REPLAYED"
+  | "TICKET_REQUIRED"
   | "AGENT_NOT_RUNNING"
   | "CERTIFICATE_NOT_TRUSTED"
   | "LOCAL_NETWORK_BLOCKED"
@@ -129,6 +133,22 @@ export const MESSAGES: Record<ErrorCode, { vi: string; en: string }> = {
   TSA_UNAVAILABLE: {
     vi: "Máy chủ dấu thời gian không trả lời hoặc trả lời không hợp lệ.",
     en: "The timestamp server did not answer, or answered with an unusable token.",
+  },
+  TICKET_INVALID: {
+    vi: "Xác nhận của hệ thống quản lý văn bản cho yêu cầu này không hợp lệ: chưa ký gì.",
+    en: "The document management system's confirmation of this request is not valid: nothing was signed.",
+  },
+  TICKET_EXPIRED: {
+    vi: "Xác nhận của hệ thống quản lý văn bản đã hết hạn: hãy tải lại trang và thử lại.",
+    en: "The document management system's confirmation of this request has expired: reload the page and try again.",
+  },
+  TICKET_REPLAYED: {
+    vi: "Xác nhận này của hệ thống quản lý văn bản đã được dùng: hãy tải lại trang và thử lại.",
+    en: "This confirmation from the document management system was already used: reload the page and try again.",
+  },
+  TICKET_REQUIRED: {
+    vi: "Trang này phải được hệ thống quản lý văn bản xác nhận từng yêu cầu ký: chưa ký gì.",
+    en: "This site must have each signing request confirmed by its document management system: nothing was signed.",
   },
   AGENT_NOT_RUNNING: {
     vi: "Chưa chạy phần mềm ký số Kyso trên máy này. Hãy cài đặt hoặc khởi động Kyso.",
