@@ -125,23 +125,6 @@ pub fn local_date(unix: i64) -> String {
     format!("{:02}/{:02}/{:04}", t.day(), u8::from(t.month()), t.year())
 }
 
-/// A date and time in the local zone with its offset: `29/11/2028 20:11 (+07:00)`.
-pub fn local_time(unix: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(local_offset());
-    let (h, m, _) = t.offset().as_hms();
-    let sign = if t.offset().is_negative() { '-' } else { '+' };
-    format!(
-        "{} {:02}:{:02} ({sign}{:02}:{:02})",
-        local_date(unix),
-        t.hour(),
-        t.minute(),
-        h.unsigned_abs(),
-        m.unsigned_abs()
-    )
-}
-
 type Bundle = FluentBundle<FluentResource>;
 
 fn bundle(lang: Lang) -> &'static Bundle {
