@@ -93,6 +93,12 @@ enum Command {
         #[command(subcommand)]
         action: cli::trust::TrustAction,
     },
+    /// The browsers' managed policies that let the DMS origins reach the agent without the
+    /// Local Network Access prompt (Chrome, Edge, Chromium, Firefox).
+    Browsers {
+        #[command(subcommand)]
+        action: cli::browsers::BrowsersAction,
+    },
     /// Websites (origins) allowed to use the agent.
     Origins {
         #[command(subcommand)]
@@ -207,13 +213,9 @@ mod log_sink {
     /// Starts copying log lines to `path` (appending).
     pub fn write_to(path: &std::path::Path) {
         if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = kyso::platform::files::private_dir(dir);
         }
-        if let Ok(file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
+        if let Ok(file) = kyso::platform::files::append_private(path) {
             let _ = FILE.set(Mutex::new(file));
         }
     }
@@ -324,6 +326,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
     // Commands that need no token.
     match &command {
         Command::Trust { action } => return cli::trust::trust(&config, action),
+        Command::Browsers { action } => return Ok(cli::browsers::run(&config, action)),
         Command::Cert { action } => return Ok(cli::cert::run(&config, action)),
         Command::Pdf { action } if !matches!(action, cli::pdf::PdfAction::Sign { .. }) => {
             return cli::pdf::run(&config, action)
@@ -361,6 +364,7 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
         } => cli::bench::command(&app, &cert, iterations, agent, &child_args),
         // Handled above, before the tokens are started.
         Command::Trust { .. }
+        | Command::Browsers { .. }
         | Command::Cert { .. }
         | Command::Status { .. }
         | Command::Bridge(_)

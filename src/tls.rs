@@ -148,22 +148,7 @@ fn pem_block(label: &str, der: &[u8]) -> String {
 }
 
 fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(io(path))?;
-    file.write_all(data).map_err(io(path))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io(path))?;
-    }
-    Ok(())
+    crate::platform::files::write_private(path, data).map_err(io(path))
 }
 
 fn read_pem_der(path: &Path, label: &str) -> Result<Vec<u8>, Error> {
@@ -211,7 +196,7 @@ fn load(paths: &Paths) -> Result<Identity, Error> {
 }
 
 fn create(paths: &Paths) -> Result<Identity, Error> {
-    std::fs::create_dir_all(&paths.dir).map_err(io(&paths.dir))?;
+    crate::platform::files::private_dir(&paths.dir).map_err(io(&paths.dir))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

@@ -215,8 +215,19 @@ fn an_unknown_origin_asks_once_and_a_denial_cools_down() {
             .code(),
         "ORIGIN_NOT_ALLOWED"
     );
+    // The refusal cools down the whole site (its registrable domain), not only that origin.
+    assert_eq!(
+        agent
+            .post(
+                "/v1/sign",
+                "https://khac.example.vn",
+                &sign_body(fx, "personal", &digest)
+            )
+            .code(),
+        "ORIGIN_NOT_ALLOWED"
+    );
     // Another site is asked, approved for good, and remembered.
-    let other = "https://mot-cua.example.vn";
+    let other = "https://mot-cua.example.org";
     let reply = agent.post("/v1/sign", other, &sign_body(fx, "personal", &digest));
     assert_eq!(reply.status, 200, "{}", reply.body);
     agent.set_script("pin = \"123456\"\nconsent = \"deny\"\n");

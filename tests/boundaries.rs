@@ -39,8 +39,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("ui", &["api", "certificate", "i18n", "signing", "token"]),
-    ("tls", &["certificate"]),
-    ("server", &["api", "certificate", "signing", "token"]),
+    ("tls", &["certificate", "platform"]),
+    (
+        "server",
+        &["api", "certificate", "platform", "signing", "token"],
+    ),
     (
         "bridge",
         &["api", "certificate", "config", "digest", "pades", "pki"],

@@ -43,7 +43,7 @@ install -Dm644 "$ROOT/CHANGELOG.md" "$STAGE/usr/share/doc/kyso/changelog.md"
 install -Dm644 "$ROOT/README.md" "$STAGE/usr/share/doc/kyso/README.md"
 printf 'Kyso\nCopyright: the Kyso authors\nLicense: Apache-2.0 (/usr/share/common-licenses/Apache-2.0)\n' \
   > "$STAGE/usr/share/doc/kyso/copyright"
-install -m755 "$HERE/postinst" "$HERE/postrm" "$STAGE/DEBIAN/"
+install -m755 "$HERE/postinst" "$HERE/prerm" "$HERE/postrm" "$STAGE/DEBIAN/"
 printf '/etc/kyso/policy.toml\n/etc/xdg/autostart/kyso.desktop\n' > "$STAGE/DEBIAN/conffiles"
 
 # Shared libraries the binary links (dpkg-shlibdeps wants a debian/control to read).

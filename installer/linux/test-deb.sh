@@ -46,14 +46,27 @@ grep -q "^trust_anchors = \[\"/etc/kyso/trust-anchors\"\]" /etc/kyso/policy.toml
 dpkg-query -W -f='${Conffiles}\n' kyso | grep -q /etc/kyso/policy.toml || fail "policy is not a conffile"
 pass "policy file /etc/kyso/policy.toml (a conffile)"
 [ -f /usr/share/man/man1/kyso.1.gz ] || fail "man page"
-zcat /usr/share/man/man1/kyso.1.gz | grep -q "^.SH NAME" || fail "man page content"
-zcat /usr/share/man/man1/kyso.1.gz | grep -q "EXIT STATUS" || fail "man page: exit status"
+MAN=$(zcat /usr/share/man/man1/kyso.1.gz)
+grep -q "^.SH NAME" <<<"$MAN" || fail "man page content"
+grep -q "EXIT STATUS" <<<"$MAN" || fail "man page: exit status"
 zcat /usr/share/man/man1/kyso-sign.1.gz | grep -qF '\-\-cert' || fail "man page of kyso sign"
 pass "man pages (kyso.1 and one per command)"
 grep -q "_kyso()" /usr/share/bash-completion/completions/kyso || fail "bash completion"
 [ -s /usr/share/zsh/vendor-completions/_kyso ] && [ -s /usr/share/fish/vendor_completions.d/kyso.fish ] \
   || fail "zsh/fish completions"
 pass "shell completions (bash, zsh, fish)"
+# The browsers' Local Network Access policies from the policy's allowed origins; purge (below)
+# must take them out again.
+printf 'allowed_origins = ["https://qlvb.example.gov.vn"]\n' > "$WORK/origins.toml"
+$SUDO env KYSO_POLICY_FILE="$WORK/origins.toml" /usr/bin/kyso browsers install >/dev/null || fail "kyso browsers install"
+if [ -x /usr/bin/chromium ]; then
+  grep -q '"LoopbackNetworkAllowedForUrls"' /etc/chromium/policies/managed/kyso.json || fail "no Chromium policy"
+  grep -q 'https://qlvb.example.gov.vn' /etc/chromium/policies/managed/kyso.json || fail "the origin is not in the Chromium policy"
+  BROWSERS=$(KYSO_POLICY_FILE="$WORK/origins.toml" HOME="$HOME_DIR" /usr/bin/kyso browsers status)
+  grep -q "^Chromium: pre-allows the DMS origins" <<<"$BROWSERS" \
+    || fail "kyso browsers status does not see the Chromium policy: $BROWSERS"
+  pass "kyso browsers install: Chromium's managed policy pre-allows the DMS origin"
+fi
 KEY_LINE=$(sed -n 2p "$TEST_ROOT")
 grep -qF "$KEY_LINE" /etc/ssl/certs/ca-certificates.crt || fail "the trust anchor is not in the system store"
 pass "the agency root is in the system store (/etc/ssl/certs/ca-certificates.crt)"

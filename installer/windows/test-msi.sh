@@ -42,6 +42,12 @@ ACTION=$(export_table CustomAction)
 grep -qP '^InstallTrustRoots\t3154\tkyso.exe\ttrust anchors "\[TRUST_ROOTS\]"' <<<"$ACTION" || fail "trust-roots action: $ACTION"
 export_table InstallExecuteSequence | grep -qP '^InstallTrustRoots\tTRUST_ROOTS AND NOT REMOVE\t' || fail "trust-roots action not sequenced"
 pass "TRUST_ROOTS -> kyso.exe trust anchors, deferred as SYSTEM, install only"
+grep -qP '^InstallBrowserPolicies\t3154\tkyso.exe\tbrowsers install' <<<"$ACTION" || fail "browser-policies action: $ACTION"
+grep -qP '^RemoveBrowserPolicies\t3154\tkyso.exe\tbrowsers uninstall' <<<"$ACTION" || fail "browser-policies removal: $ACTION"
+SEQUENCE=$(export_table InstallExecuteSequence)
+grep -qP '^InstallBrowserPolicies\tNOT REMOVE\t' <<<"$SEQUENCE" || fail "browser policies not sequenced at install"
+grep -qP '^RemoveBrowserPolicies\tREMOVE="ALL"\t' <<<"$SEQUENCE" || fail "browser policies not removed at uninstall"
+pass "browser Local Network Access policies: kyso.exe browsers install / uninstall, as SYSTEM"
 export_table Upgrade | grep -q '6B7F3C2E-4A51-4E0B-9C1D-8E2F5A6B7C3D' || fail "upgrade code"
 pass "major upgrades replace older versions (Upgrade table)"
 # The Group Policy template writes the values the agent reads (src/config.rs).

@@ -35,12 +35,13 @@ impl ApprovalStore for ApprovalFile {
 
     fn save(&self, origins: &[String]) -> Result<(), String> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            crate::platform::files::private_dir(dir).map_err(|e| e.to_string())?;
         }
         let text = toml::to_string(&ApprovalList {
             origins: origins.to_vec(),
         })
         .map_err(|e| e.to_string())?;
-        std::fs::write(&self.path, text).map_err(|e| e.to_string())
+        crate::platform::files::write_private(&self.path, text.as_bytes())
+            .map_err(|e| e.to_string())
     }
 }

@@ -339,7 +339,10 @@ fn perform(app: &App, lang: &Mutex<Lang>, action: Action) {
             }
             // The dialogs follow the tray, now and after a restart.
             crate::i18n::set_user_lang(chosen);
-            if let Err(e) = std::fs::write(language_file(&app.config), chosen.tag()) {
+            if let Err(e) = crate::platform::files::write_private(
+                &language_file(&app.config),
+                chosen.tag().as_bytes(),
+            ) {
                 tracing::warn!(error = %e, "language choice not saved");
             }
         }

@@ -130,6 +130,10 @@ impl App {
     /// # Errors
     /// An unreadable chain certificate file.
     pub fn start(config: Config, prompt: Arc<dyn Prompt>) -> Result<Self, Error> {
+        // The data folder is the user's alone (its CA key, approvals and log inside).
+        if let Err(e) = crate::platform::files::private_dir(&config.data_dir) {
+            tracing::warn!(dir = %config.data_dir.display(), error = %e, "data folder not made private");
+        }
         let extra_chain = chain_certificates(&config)?;
         let attestation = crate::signing::Attestation::load(&config.attested_origins, |path| {
             std::fs::read(path).map_err(|e| e.to_string())
@@ -195,7 +199,10 @@ impl App {
             port: listeners.port,
         };
         on_ready(&listeners.urls());
-        tokio::spawn(crate::server::serve_probe(listeners.port));
+        tokio::spawn(crate::server::serve_probe(
+            listeners.port,
+            self.policy.clone(),
+        ));
         let data_dir = self.config.data_dir.clone();
         tokio::spawn(async move {
             let mut daily = tokio::time::interval(Duration::from_secs(24 * 3600));

@@ -27,6 +27,11 @@ pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
         Some(Checked::Unknown(detail, _)) => ("unknown", detail.clone()),
         Some(Checked::Revoked(detail)) => ("revoked", detail.clone()),
     };
+    // Whether each installed browser lets the DMS origins through without asking.
+    let browsers = super::browsers::status_lines(
+        std::path::Path::new("/"),
+        &super::browsers::origins(&app.config),
+    );
     if json {
         let modules: Vec<serde_json::Value> = modules
             .iter()
@@ -45,6 +50,7 @@ pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
                 let (state, detail) = state(checked);
                 serde_json::json!({"certificateId": c.id, "holder": c.holder, "status": state, "detail": detail})
             }).collect::<Vec<_>>(),
+            "browsers": browsers,
         }));
         return Ok(ExitCode::SUCCESS);
     }
@@ -77,6 +83,12 @@ pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
             Some(good) => good.prompt_line(),
         };
         println!("  {}: {line}", certificate.holder);
+    }
+    if !browsers.is_empty() {
+        println!("Local Network Access (browsers):");
+        for line in &browsers {
+            println!("  {line}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod bench;
 pub mod bridge;
+pub mod browsers;
 pub mod cert;
 pub mod certs;
 pub mod client;

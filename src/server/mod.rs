@@ -11,14 +11,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 pub use routes::{router, AppState};
 
-/// Most connections served at once; more wait for a slot.
-const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once. Far above what a browser and a DMS page use, so that idle
+/// connections opened to starve the agent run out of time (the limits below) long before they
+/// run out of slots; past it a new connection is closed at once, never queued.
+const MAX_CONNECTIONS: usize = 2048;
+/// The TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// An HTTP/1 request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request in flight is closed after this (HTTP/1 keep-alive, an HTTP/2
+/// session a page left open, a TLS connection that never sent a request).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// After a graceful close was asked, the connection is dropped if it has not ended.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// HTTP/2 keep-alive pings: a peer that stops answering is dropped.
+const PING_INTERVAL: Duration = Duration::from_secs(10);
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections to the probe port at once.
+const MAX_PROBE_CONNECTIONS: usize = 64;
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +108,7 @@ impl Listeners {
 
     /// Serves until the process ends.
     pub async fn serve(self, tls: rustls::ServerConfig, router: axum::Router) {
+        crate::platform::peer::raise_open_file_limit();
         let acceptor = TlsAcceptor::from(Arc::new(tls));
         let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let mut loops = vec![tokio::spawn(accept_loop(
@@ -110,65 +126,242 @@ impl Listeners {
     }
 }
 
+/// Waits before accepting again after an accept error (out of file descriptors, say), doubling
+/// up to a second: a failing accept must not spin.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Self(Duration::from_millis(10))
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Duration::from_secs(1));
+    }
+
+    fn reset(&mut self) {
+        self.0 = Duration::from_millis(10);
+    }
+}
+
+/// Accepts a connection if it is a loopback one from this user and a slot is free.
+async fn admit(
+    listener: &TcpListener,
+    slots: &Arc<tokio::sync::Semaphore>,
+    backoff: &mut Backoff,
+) -> Option<(
+    tokio::net::TcpStream,
+    SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    let (tcp, peer) = match listener.accept().await {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            tracing::warn!(error = %e, "accept failed");
+            backoff.wait().await;
+            return None;
+        }
+    };
+    backoff.reset();
+    if !peer.ip().is_loopback() {
+        return None;
+    }
+    let local = tcp.local_addr().ok()?;
+    if !crate::platform::peer::same_user(peer, local) {
+        tracing::warn!(%peer, "connection from another local user closed");
+        return None;
+    }
+    match slots.clone().try_acquire_owned() {
+        Ok(slot) => Some((tcp, peer, slot)),
+        Err(_) => {
+            tracing::warn!(%peer, "connection limit reached: connection closed");
+            None
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     router: axum::Router,
     slots: Arc<tokio::sync::Semaphore>,
 ) {
+    let mut backoff = Backoff::new();
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if !peer.ip().is_loopback() {
+        let Some((tcp, peer, slot)) = admit(&listener, &slots, &mut backoff).await else {
             continue;
-        }
+        };
         // Without it the first response on a new connection waits ~40 ms for a delayed ACK.
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .max_buf_size(64 * 1024);
-            builder.http2().max_concurrent_streams(32);
-            let service = TowerToHyperService::new(router);
-            if let Err(e) = builder
-                .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            serve_connection(tls, router, peer).await;
+        });
+    }
+}
+
+/// Requests in flight on a connection and when the last one ended.
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    last: std::sync::Mutex<std::time::Instant>,
+}
+
+impl Activity {
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            return None;
+        }
+        self.last.lock().ok().map(|last| last.elapsed())
+    }
+}
+
+/// Counts a request in flight until its response head is out (a streamed body, the event
+/// stream, then keeps its connection busy in hyper, which lets it finish on a graceful close).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> Self {
+        activity
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut last) = self.0.last.lock() {
+            *last = std::time::Instant::now();
+        }
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The two connection kinds hyper serves, closed the same way.
+trait GracefulClose: std::future::Future {
+    fn close(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S> GracefulClose for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn close(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, E> GracefulClose for hyper::server::conn::http2::Connection<I, S, E>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn close(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Serves one TLS connection with the protocol its ALPN chose (no sniffing that could wait for
+/// ever), closing it when it stays idle.
+async fn serve_connection(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    router: axum::Router,
+    peer: SocketAddr,
+) {
+    let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let activity = Arc::new(Activity {
+        in_flight: std::sync::atomic::AtomicUsize::new(0),
+        last: std::sync::Mutex::new(std::time::Instant::now()),
+    });
+    let tracked = activity.clone();
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let busy = InFlight::start(&tracked);
+            let router = router.clone();
+            async move {
+                let response =
+                    tower::ServiceExt::oneshot(router, request.map(axum::body::Body::new)).await;
+                drop(busy);
+                response
             }
         });
+    let io = TokioIo::new(tls);
+    let ended = if http2 {
+        let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(32)
+            .keep_alive_interval(PING_INTERVAL)
+            .keep_alive_timeout(PING_TIMEOUT)
+            .serve_connection(io, service);
+        drive(connection, &activity).await
+    } else {
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(64 * 1024)
+            .serve_connection(io, service);
+        drive(connection, &activity).await
+    };
+    if let Some(e) = ended {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Runs a connection to its end; asks it to close once idle for [`IDLE_TIMEOUT`] and drops it
+/// [`CLOSE_GRACE`] later if it has not closed.
+async fn drive<C, E>(connection: C, activity: &Activity) -> Option<E>
+where
+    C: GracefulClose<Output = Result<(), E>>,
+{
+    let mut connection = std::pin::pin!(connection);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut closing: Option<std::time::Instant> = None;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => return ended.err(),
+            _ = tick.tick() => match closing {
+                Some(asked) if asked.elapsed() >= CLOSE_GRACE => return None,
+                Some(_) => {}
+                None => {
+                    if activity.idle_for().is_some_and(|idle| idle >= IDLE_TIMEOUT) {
+                        connection.as_mut().close();
+                        closing = Some(std::time::Instant::now());
+                    }
+                }
+            },
+        }
     }
 }
 
 /// The plain-HTTP probe on `port + 1`: answers only `GET /probe` with 204 and nothing else, so
 /// that a page whose HTTPS request failed can tell "Kyso runs but this browser does not trust
 /// its certificate" from "Kyso is not running". It carries no API, no data and no state; every
-/// other request gets the connection closed.
-pub async fn serve_probe(port: u16) {
+/// other request gets the connection closed. Only the origins this user's agent serves (the
+/// policy's and the user's approved ones) get CORS: any other website cannot read the answer,
+/// so cannot learn that Kyso is installed. Another user's connections are closed; at most
+/// [`MAX_PROBE_CONNECTIONS`] at once, each for at most 2 s.
+pub async fn serve_probe(port: u16, origins: Arc<crate::signing::OriginPolicy>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Some(probe_port) = port.checked_add(1) else {
         return;
@@ -182,22 +375,46 @@ pub async fn serve_probe(port: u16) {
             return;
         }
     };
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_PROBE_CONNECTIONS));
+    let mut backoff = Backoff::new();
     loop {
-        let Ok((mut tcp, peer)) = listener.accept().await else {
+        let Some((mut tcp, _peer, slot)) = admit(&listener, &slots, &mut backoff).await else {
             continue;
         };
-        if !peer.ip().is_loopback() {
-            continue;
-        }
+        let origins = origins.clone();
         tokio::spawn(async move {
-            let mut buffer = [0u8; 512];
+            let _slot = slot;
+            let mut buffer = [0u8; 2048];
             let read = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buffer)).await;
             let Ok(Ok(n)) = read else { return };
-            if buffer[..n].starts_with(b"GET /probe ") {
-                let _ = tcp
-                    .write_all(b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n")
-                    .await;
+            let request = &buffer[..n];
+            if !request.starts_with(b"GET /probe ") {
+                return;
             }
+            let cors = probe_origin(request)
+                .filter(|origin| {
+                    matches!(
+                        origins.standing(origin),
+                        crate::signing::Standing::Policy | crate::signing::Standing::Approved
+                    )
+                })
+                .map(|origin| format!("Access-Control-Allow-Origin: {origin}\r\nVary: Origin\r\n"))
+                .unwrap_or_default();
+            let answer = format!(
+                "HTTP/1.1 204 No Content\r\n{cors}Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+            );
+            let _ = tcp.write_all(answer.as_bytes()).await;
         });
     }
+}
+
+/// The `Origin` header of a probe request, parsed.
+fn probe_origin(request: &[u8]) -> Option<crate::signing::Origin> {
+    let text = std::str::from_utf8(request).ok()?;
+    text.split("\r\n").skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("origin")
+            .then(|| crate::signing::Origin::parse(value.trim()).ok())?
+    })
 }

@@ -82,8 +82,20 @@ async fn not_found(headers: HeaderMap) -> Response {
     bad_request(StatusCode::NOT_FOUND, "no such endpoint", lang(&headers))
 }
 
-/// The checks before any handler: Host, Origin, preflight, response headers.
-async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// The checks before any handler (Host, Origin, preflight), and the headers every answer
+/// carries, refusals included.
+async fn guard(state: State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = checks(state, request, next).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+async fn checks(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let lang = lang(request.headers());
     // HTTP/2 carries the host in :authority, HTTP/1.1 in Host.
     let host = request
@@ -136,14 +148,8 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
         .extensions_mut()
         .insert(RequestOrigin(origin.clone()));
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     if let Some(origin) = origin {
-        add_cors(headers, &origin);
+        add_cors(response.headers_mut(), &origin);
     }
     response
 }
@@ -219,6 +225,9 @@ async fn authorize(state: &AppState, origin: &RequestOrigin) -> Result<(), Error
     blocking(move || policy.authorize(&origin, signing.prompt().as_ref())).await
 }
 
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn json_body<T: DeserializeOwned>(
     request: Request,
     limit: usize,
@@ -232,12 +241,32 @@ async fn json_body<T: DeserializeOwned>(
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     // Read the (bounded) body before answering, even to refuse it: a client still sending
     // would otherwise see a reset connection instead of the refusal. Up to 1 MiB past the
-    // limit is read (and dropped) so that an oversized body still gets its readable 413.
+    // limit is read (and dropped) so that an oversized body still gets its readable 413. A body
+    // declared larger than that is refused at once, before a byte of it is read (a client
+    // declaring a terabyte and sending one byte must not hold the connection), and one that
+    // trickles is given up after BODY_TIMEOUT.
     const DRAIN_ALLOWANCE: usize = 1 << 20;
-    let bytes = to_bytes(request.into_body(), limit.saturating_add(DRAIN_ALLOWANCE))
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let bytes = if declared.is_some_and(|n| n > limit.saturating_add(DRAIN_ALLOWANCE) as u64) {
+        Err(())
+    } else {
+        match tokio::time::timeout(
+            BODY_TIMEOUT,
+            to_bytes(request.into_body(), limit.saturating_add(DRAIN_ALLOWANCE)),
+        )
         .await
-        .map_err(|_| ())
-        .and_then(|b| if b.len() > limit { Err(()) } else { Ok(b) });
+        {
+            Err(_) => return Err(error_response(&Error::Timeout, lang)),
+            Ok(read) => {
+                read.map_err(|_| ())
+                    .and_then(|b| if b.len() > limit { Err(()) } else { Ok(b) })
+            }
+        }
+    };
     if !is_json {
         return Err(bad_request(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -382,12 +411,21 @@ pub(crate) async fn sign(State(state): State<AppState>, request: Request) -> Res
     }
 }
 
-/// Sets the batch's abort flag when the client goes away (the handler future is dropped).
-struct AbortOnDrop(Arc<AtomicBool>);
+/// Sets the batch's abort flag when the client goes away (the handler future is dropped
+/// before the batch ends); disarmed once it has ended.
+struct AbortOnDrop(Option<Arc<AtomicBool>>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
+        if let Some(abort) = &self.0 {
+            abort.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -418,10 +456,10 @@ pub(crate) async fn sign_batch(State(state): State<AppState>, request: Request) 
         return error_response(&e, lang);
     }
     let abort = Arc::new(AtomicBool::new(false));
-    let guard = AbortOnDrop(abort.clone());
+    let guard = AbortOnDrop(Some(abort.clone()));
     let signing = state.signing.clone();
     let outcome = blocking(move || signing.sign_batch(orders, origin_text.as_deref(), abort)).await;
-    std::mem::forget(guard);
+    guard.disarm();
     match outcome {
         Ok(results) => Json(api::BatchSignResponse {
             results: results

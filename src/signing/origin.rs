@@ -73,6 +73,14 @@ impl Origin {
     pub fn is_secure(&self) -> bool {
         self.scheme == "https"
     }
+
+    /// Its registrable domain (eTLD+1: `evil.test` for `a.b.evil.test`, `example.gov.vn` for
+    /// `dms.example.gov.vn`), or the host itself (an address, `localhost`, a suffix).
+    pub fn site(&self) -> String {
+        psl::domain_str(&self.host)
+            .map(str::to_string)
+            .unwrap_or_else(|| self.host.clone())
+    }
 }
 
 impl std::fmt::Display for Origin {
@@ -109,14 +117,21 @@ pub enum Standing {
     Refused,
 }
 
+/// Consent dialogs one registrable domain may raise per [`ASK_WINDOW`].
+const MAX_ASKS: usize = 3;
+const ASK_WINDOW: Duration = Duration::from_secs(600);
+
 /// The origin policy.
 pub struct OriginPolicy {
     admin: Vec<Origin>,
     user_approvals: bool,
     store: Arc<dyn ApprovalStore>,
     cooldown: Duration,
-    denied: Mutex<HashMap<Origin, Instant>>,
-    /// One consent dialog at a time.
+    /// Refusals, by registrable domain: every subdomain of a refused site cools down too.
+    denied: Mutex<HashMap<String, Instant>>,
+    /// When each registrable domain last raised consent dialogs (for the rate limit).
+    asked: Mutex<HashMap<String, Vec<Instant>>>,
+    /// The one pending consent dialog: another unknown site meanwhile is refused, not queued.
     asking: Mutex<()>,
 }
 
@@ -144,6 +159,7 @@ impl OriginPolicy {
             store,
             cooldown,
             denied: Mutex::new(HashMap::new()),
+            asked: Mutex::new(HashMap::new()),
             asking: Mutex::new(()),
         }
     }
@@ -168,7 +184,7 @@ impl OriginPolicy {
             .denied
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(origin)
+            .get(&origin.site())
             .is_some_and(|at| at.elapsed() < self.cooldown);
         if !self.user_approvals || cooling || !origin.is_secure() {
             Standing::Refused
@@ -187,12 +203,21 @@ impl OriginPolicy {
             Standing::Refused => return Err(Error::OriginNotAllowed),
             Standing::Unknown => {}
         }
-        let _one_dialog = self.asking.lock().unwrap_or_else(PoisonError::into_inner);
-        // Another request may have asked while this one waited.
+        // One consent dialog at a time, and no queue behind it: a page cannot line up dialogs
+        // (nor hold back another site's request waiting for its turn).
+        let Ok(_one_dialog) = self.asking.try_lock() else {
+            tracing::info!(%origin, "consent refused: another site's consent dialog is open");
+            return Err(Error::OriginNotAllowed);
+        };
+        // Another request may have been answered meanwhile.
         match self.standing(origin) {
             Standing::Policy | Standing::Approved => return Ok(()),
             Standing::Refused => return Err(Error::OriginNotAllowed),
             Standing::Unknown => {}
+        }
+        if !self.may_ask(&origin.site()) {
+            tracing::info!(%origin, "consent refused: this site asked too often");
+            return Err(Error::OriginNotAllowed);
         }
         let decision = prompt
             .approve_origin(&origin.to_string())
@@ -214,10 +239,26 @@ impl OriginPolicy {
                 self.denied
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .insert(origin.clone(), Instant::now());
+                    .insert(origin.site(), Instant::now());
                 Err(Error::OriginNotAllowed)
             }
         }
+    }
+
+    /// Whether `site` may raise another consent dialog: at most [`MAX_ASKS`] per
+    /// [`ASK_WINDOW`] (a site the user keeps allowing once cannot keep the dialog up).
+    fn may_ask(&self, site: &str) -> bool {
+        let mut asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
+        asked.retain(|_, times| {
+            times.retain(|t| t.elapsed() < ASK_WINDOW);
+            !times.is_empty()
+        });
+        let times = asked.entry(site.to_string()).or_default();
+        if times.len() >= MAX_ASKS {
+            return false;
+        }
+        times.push(Instant::now());
+        true
     }
 
     /// The admin-listed origins.
@@ -301,5 +342,89 @@ mod tests {
                 "{lookalike}"
             );
         }
+    }
+
+    /// A prompt that counts consent dialogs and answers as told.
+    struct Asking(std::sync::atomic::AtomicUsize, OriginDecision);
+
+    impl super::super::Prompt for Asking {
+        fn ask_pin(
+            &self,
+            _: &super::super::PinPrompt,
+        ) -> Result<crate::token::PinEntry, crate::token::PinRefusal> {
+            Err(crate::token::PinRefusal::Cancelled)
+        }
+        fn approve_origin(&self, _: &str) -> Result<OriginDecision, crate::token::PinRefusal> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.1)
+        }
+        fn confirm_batch(
+            &self,
+            _: &super::super::BatchPrompt,
+        ) -> Result<(), crate::token::PinRefusal> {
+            Ok(())
+        }
+    }
+
+    struct Nothing;
+
+    impl ApprovalStore for Nothing {
+        fn load(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn save(&self, _: &[String]) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn policy() -> OriginPolicy {
+        OriginPolicy::new(&[], true, Arc::new(Nothing), Duration::from_secs(600))
+    }
+
+    #[test]
+    fn a_refusal_cools_down_every_subdomain_of_the_site() {
+        let policy = policy();
+        let deny = Asking(0.into(), OriginDecision::Deny);
+        let first = Origin::parse("https://a.evil.test").expect("origin");
+        assert!(policy.authorize(&first, &deny).is_err());
+        for other in [
+            "https://b.evil.test",
+            "https://x.y.evil.test",
+            "https://evil.test",
+        ] {
+            let origin = Origin::parse(other).expect("origin");
+            assert_eq!(policy.standing(&origin), Standing::Refused, "{other}");
+            assert!(policy.authorize(&origin, &deny).is_err());
+        }
+        assert_eq!(deny.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Another site is its own: dms.example.gov.vn's domain is example.gov.vn.
+        let other = Origin::parse("https://dms.example.gov.vn").expect("origin");
+        assert_eq!(other.site(), "example.gov.vn");
+        assert_eq!(policy.standing(&other), Standing::Unknown);
+    }
+
+    #[test]
+    fn a_site_allowed_once_cannot_keep_raising_the_dialog() {
+        let policy = policy();
+        let once = Asking(0.into(), OriginDecision::AllowOnce);
+        let origin = Origin::parse("https://meetings.example.test").expect("origin");
+        for _ in 0..MAX_ASKS {
+            assert!(policy.authorize(&origin, &once).is_ok());
+        }
+        let sibling = Origin::parse("https://other.example.test").expect("origin");
+        assert!(policy.authorize(&sibling, &once).is_err());
+        assert_eq!(once.0.load(std::sync::atomic::Ordering::SeqCst), MAX_ASKS);
+    }
+
+    #[test]
+    fn a_second_unknown_site_is_refused_while_a_consent_dialog_is_open() {
+        let policy = Arc::new(policy());
+        let held = policy.asking.lock().expect("lock");
+        let once = Asking(0.into(), OriginDecision::AllowOnce);
+        let origin = Origin::parse("https://second.example.test").expect("origin");
+        assert!(policy.authorize(&origin, &once).is_err());
+        assert_eq!(once.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+        drop(held);
+        assert!(policy.authorize(&origin, &once).is_ok());
     }
 }

@@ -161,8 +161,10 @@ impl Prompt for OneAtATime {
         self.inner.ask_pin(request)
     }
 
+    // Not in the PIN dialogs' turn: the origin policy keeps consent to one dialog at a time
+    // itself, and a PIN request from an allowed site must never wait behind an unknown site's
+    // consent dialog.
     fn approve_origin(&self, origin: &str) -> Result<OriginDecision, PinRefusal> {
-        let _one = self.hold();
         self.inner.approve_origin(origin)
     }
 

@@ -72,22 +72,27 @@ pub struct CertificateView {
     pub warning: Option<String>,
 }
 
-/// Text a web page controls, made safe to draw: no line breaks, no control or bidirectional
-/// formatting characters (a page could otherwise paint a second, forged line or reverse what
-/// follows), at most `max` characters.
+/// Text a web page controls, made safe to draw: control, format and bidirectional characters
+/// (a line break, U+202E…) are shown escaped as `[U+202E]`, so a page can neither paint a
+/// second, forged line nor reverse what follows, and the user sees that something was there;
+/// spaces and tabs become single spaces; at most `max` characters, cut with "…".
 pub fn clean(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(*c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF)
-        })
-        .collect::<String>()
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2069 | 0xFEFF)
+    };
+    let mut out = String::new();
+    for c in text.trim().chars() {
+        match c {
+            ' ' | '\t' | '\u{a0}' => {
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            c if hidden(c) => out.push_str(&format!("[U+{:04X}]", c as u32)),
+            c => out.push(c),
+        }
+    }
     if out.chars().count() > max {
         out = out.chars().take(max.saturating_sub(1)).collect::<String>() + "…";
     }
@@ -370,7 +375,10 @@ mod tests {
             !drawn.contains(['\n', '\r', '\t', '\u{202e}', '\u{2066}', '\u{200b}']),
             "{drawn:?}"
         );
-        assert_eq!(drawn, "Thư mời Yêu cầu từ: https://dms.gov.vnnv.vog x");
+        assert_eq!(
+            drawn,
+            "Thư mời[U+000A]Yêu cầu từ: https://dms.gov.vn[U+202E]nv.vog[U+2066][U+200B][U+000D] x"
+        );
         assert_eq!(view.requester, "https://evil.example");
         assert_eq!(clean(&"a".repeat(500), 300).chars().count(), 300);
     }

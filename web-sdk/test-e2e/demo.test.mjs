@@ -181,6 +181,62 @@ test("an existing VGCA-style page signs through the compatibility layer; the pag
   await context.close();
 });
 
+test("a DMS page on a public address: blocked by the browser it says so; under the managed policy it signs with no prompt", async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip("writing Chromium's managed policy (/etc/chromium) needs root, as CI runs");
+    return;
+  }
+  setPins(PINS);
+  // The page's own address is made "public" for Local Network Access, as a DMS on the internet.
+  const port = new URL(pageUrl).port;
+  const launch = () => chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    env: { ...process.env, HOME: home },
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      `--ip-address-space-overrides=127.0.0.1:${port}=public`],
+  });
+  const blocked = await launch();
+  try {
+    const cdp = await blocked.newBrowserCDPSession();
+    await cdp.send("Browser.setPermission", { permission: { name: "local-network-access" }, setting: "denied", origin: pageUrl });
+    const page = await blocked.newPage();
+    await page.goto(pageUrl + "/");
+    const refused = await page.evaluate(async (agent) => {
+      const { connect } = await import("/kyso.js");
+      try {
+        await connect({ ports: [agent], timeoutMs: 5000 });
+        return { code: "connected?" };
+      } catch (e) {
+        return { code: e.code, message: e.message };
+      }
+    }, agentPort);
+    assert.equal(refused.code, "LOCAL_NETWORK_BLOCKED", JSON.stringify(refused));
+    assert.match(refused.message, /mạng cục bộ/);
+  } finally {
+    await blocked.close();
+  }
+  // IT's policy pack: `kyso browsers install` writes Chromium's managed policy from the
+  // allowed origins; a new browser reads it and the page signs without any prompt.
+  const config = join(work, "lna.toml");
+  writeFileSync(config, `allowed_origins = ["${pageUrl}"]\n`);
+  const env = { ...process.env, KYSO_POLICY_FILE: join(work, "no-policy.toml") };
+  execFileSync(kyso, ["--config", config, "browsers", "install"], { env });
+  const allowed = await launch();
+  try {
+    const status = execFileSync(kyso, ["--config", config, "browsers", "status"], { env }).toString();
+    assert.match(status, /^Chromium: pre-allows the DMS origins/m, status);
+    const context = await allowed.newContext({ locale: "vi-VN" });
+    const page = await context.newPage();
+    await page.goto(pageUrl + "/");
+    await page.click("#approve");
+    await page.waitForSelector("#status.ok, #status.bad");
+    assert.match(await page.textContent("#status"), /Đã ký: Nguyễn Văn An/);
+  } finally {
+    await allowed.close();
+    execFileSync(kyso, ["--config", config, "browsers", "uninstall"], { env });
+  }
+});
+
 test("a page whose DMS attests its requests: an injected script cannot sign, the ticketed request shows the DMS's document", async () => {
   // The same demo, attested: the bridge mints tickets with a DMS key, the agent's policy
   // requires them from the page's origin. The prompt records what each dialog showed.

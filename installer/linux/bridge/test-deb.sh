@@ -84,8 +84,11 @@ if ! KYSO_EXAMPLES_TOKEN_DIR=$TOKENS bash "$ROOT/tests/examples.sh" "$ROOT/targe
   fail "the examples failed against the packaged bridge"
 fi
 pass "the examples (Python, Java, PHP, Node) signed through the packaged bridge"
-curl -fs -H "Authorization: Bearer $(cat "$TOKEN_FILE")" "$URL/metrics" | grep -q 'kyso_bridge_requests_total{route="/v1/embed",status="200"}' \
-  || fail "/metrics does not count the embeds"
+# Read whole, then searched: `curl | grep -q` fails under pipefail when grep stops reading
+# before curl has written everything (SIGPIPE), which a longer /metrics made happen.
+METRICS=$(curl -fs -H "Authorization: Bearer $(cat "$TOKEN_FILE")" "$URL/metrics") || fail "/metrics"
+grep -q 'kyso_bridge_requests_total{route="/v1/embed",status="200"}' <<<"$METRICS" \
+  || fail "/metrics does not count the embeds: $METRICS"
 pass "/metrics counts them"
 rm -f "$TOKEN_FILE"
 
