@@ -73,8 +73,11 @@ impl RevocationCheck {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// HTTPS port on loopback (default 47400).
+    /// HTTPS port on loopback (default 47400): the first of the range the agent tries.
     pub port: Option<u16>,
+    /// How many ports from `port` the agent may take (default 10: 47400–47409): on a shared
+    /// terminal server each user's agent takes the first free one.
+    pub port_range: Option<u16>,
     /// Exact origins (`https://dms.example.gov.vn`) allowed to call the agent.
     pub allowed_origins: Option<Vec<String>>,
     /// Whether users may approve origins that the policy does not list (default true).
@@ -139,8 +142,10 @@ pub enum Source {
 /// The effective configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// HTTPS port.
+    /// HTTPS port: the first of the range.
     pub port: u16,
+    /// Ports the agent may take from `port` (at least 1).
+    pub port_range: u16,
     /// Allowed origins.
     pub allowed_origins: Vec<String>,
     /// User approvals of origins allowed.
@@ -182,6 +187,18 @@ pub struct Config {
     pub policy_file: PathBuf,
     /// Whether the policy file existed.
     pub policy_present: bool,
+}
+
+/// Ports the agent may take by default: 47400–47409.
+pub const DEFAULT_PORT_RANGE: u16 = 10;
+
+/// The port of the running agent: where it wrote it at start (`DATA_DIR/port`), else the first
+/// of the range.
+pub fn running_port(config: &Config) -> u16 {
+    std::fs::read_to_string(config.data_dir.join("port"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(config.port)
 }
 
 /// The default HTTPS port.
@@ -243,6 +260,7 @@ pub fn settings_from_values(get: impl Fn(&str) -> Option<String>) -> Settings {
     };
     Settings {
         port: text("Port").and_then(|v| v.parse().ok()),
+        port_range: text("PortRange").and_then(|v| v.parse().ok()),
         allowed_origins: text("AllowedOrigins").map(|v| {
             v.split([';', ',', ' ', '\n'])
                 .map(str::trim)
@@ -303,6 +321,7 @@ fn attested_from_values(
 fn overlay(base: Settings, over: Settings) -> Settings {
     Settings {
         port: over.port.or(base.port),
+        port_range: over.port_range.or(base.port_range),
         allowed_origins: over.allowed_origins.or(base.allowed_origins),
         user_approvals: over.user_approvals.or(base.user_approvals),
         pkcs11_modules: over.pkcs11_modules.or(base.pkcs11_modules),
@@ -383,6 +402,11 @@ impl Config {
         };
         Self {
             port: policy.port.or(user.port).unwrap_or(DEFAULT_PORT),
+            port_range: policy
+                .port_range
+                .or(user.port_range)
+                .unwrap_or(DEFAULT_PORT_RANGE)
+                .max(1),
             allowed_origins: policy
                 .allowed_origins
                 .or(user.allowed_origins)

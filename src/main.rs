@@ -332,7 +332,10 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
             return cli::pdf::run(&config, action)
         }
         Command::Status { port } => {
-            return cli::agent::agent_status(&config, port.unwrap_or(config.port))
+            return cli::agent::agent_status(
+                &config,
+                port.unwrap_or_else(|| kyso::config::running_port(&config)),
+            )
         }
         Command::Bridge(args) => return cli::bridge::run(&config, args),
         _ => {}

@@ -114,11 +114,11 @@ fn the_local_ca_is_name_constrained_and_its_key_is_not_kept() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(keys, vec!["leaf-key.pem".to_string()]);
-    // The plain-HTTP probe (port + 1) answers only GET /probe, with 204 and nothing else.
+    // The plain-HTTP probe (on the agent's own port) answers only GET /probe, with 204 and nothing else.
     let probe = |path: &str| {
         let out = Command::new("curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
-            .arg(format!("http://127.0.0.1:{}{path}", agent.port + 1))
+            .arg(format!("http://127.0.0.1:{}{path}", agent.port))
             .output()
             .expect("curl");
         String::from_utf8_lossy(&out.stdout).into_owned()

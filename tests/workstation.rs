@@ -73,7 +73,7 @@ fn another_local_user_gets_nothing_not_even_a_tls_handshake() {
     let (code, said) = other.curl(&api, &["-H", &format!("Origin: {DMS}")]);
     assert_ne!(code, 0, "another user was answered: {said}");
     assert!(!said.contains("certificates"), "{said}");
-    let probe = format!("http://127.0.0.1:{}/probe", agent.port + 1);
+    let probe = format!("http://127.0.0.1:{}/probe", agent.port);
     let (code, said) = other.curl(&probe, &[]);
     assert_ne!(code, 0, "the probe answered another user: {said}");
     let log = std::fs::read_to_string(agent.dir.join("agent.log")).unwrap_or_default();
@@ -185,7 +185,7 @@ fn the_probe_tells_only_allowed_sites() {
         let out = Command::new("curl")
             .args(["-sS", "-D", "-", "-o", "/dev/null", "-H"])
             .arg(format!("Origin: {origin}"))
-            .arg(format!("http://127.0.0.1:{}/probe", agent.port + 1))
+            .arg(format!("http://127.0.0.1:{}/probe", agent.port))
             .output()
             .expect("curl");
         String::from_utf8_lossy(&out.stdout).to_ascii_lowercase()
@@ -244,4 +244,109 @@ fn refusals_have_their_headers_and_the_data_folder_is_private() {
             assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
         }
     }
+}
+
+/// A free port whose next one is free too (for a range of two).
+fn free_pair() -> u16 {
+    for _ in 0..50 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = probe.local_addr().expect("addr").port();
+        drop(probe);
+        let both = std::net::TcpListener::bind(("127.0.0.1", port))
+            .and_then(|a| std::net::TcpListener::bind(("127.0.0.1", port + 1)).map(|b| (a, b)));
+        if both.is_ok() {
+            return port;
+        }
+    }
+    panic!("no two free ports");
+}
+
+/// A terminal server: two users' agents at once. The first takes the first port of the range,
+/// the second the next one; each user reaches their own agent and is closed out of the other's.
+#[test]
+fn two_users_agents_share_the_range_each_reached_by_its_own_user() {
+    use std::io::BufRead as _;
+    let Some(other) = OtherUser::create() else {
+        return;
+    };
+    let first = free_pair();
+    let mine = start(
+        "range-mine",
+        Options {
+            port: first,
+            ..Options::default()
+        },
+    )
+    .expect("agent");
+    // The other user's agent, with the range first..first+1 and no token: its own folder.
+    let home = std::env::temp_dir().join(format!("kyso-range-{}", other.0));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).expect("home");
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "port = {first}\nport_range = 2\ndiscover_modules = false\nallowed_origins = [\"{DMS}\"]\n"
+        ),
+    )
+    .expect("config");
+    let chown = Command::new("chown")
+        .args(["-R", &other.0])
+        .arg(&home)
+        .output()
+        .expect("chown");
+    assert!(chown.status.success(), "{}", text_of(&chown));
+    let mut theirs = Command::new("runuser")
+        .args(["-u", &other.0, "--", "env"])
+        .arg(format!("HOME={}", home.display()))
+        .arg(format!(
+            "KYSO_POLICY_FILE={}",
+            home.join("no-policy.toml").display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_kyso"))
+        .arg("--config")
+        .arg(home.join("config.toml"))
+        .arg("--data-dir")
+        .arg(home.join("data"))
+        .args(["--prompter", "terminal", "serve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(home.join("agent.log")).expect("log"))
+        .spawn()
+        .expect("the other user's agent");
+    let mut lines = std::io::BufReader::new(theirs.stdout.take().expect("stdout")).lines();
+    let line = lines.next().and_then(Result::ok).unwrap_or_default();
+    std::thread::spawn(move || for _ in lines {});
+    let kill = |mut child: std::process::Child| {
+        let _ = Command::new("kill").arg(child.id().to_string()).output();
+        let _ = child.wait();
+    };
+    let expected = format!("listening on https://127.0.0.1:{}", first + 1);
+    if line.trim() != expected {
+        kill(theirs);
+        panic!("the second agent did not take the next port: {line:?}");
+    }
+    let url = |port: u16| format!("https://127.0.0.1:{port}/v1/status");
+    // Each user reaches their own agent, and is closed out of the other's.
+    let own = mine.curl("/v1/status", &[]);
+    let (their_own, said) = other.curl(&url(first + 1), &[]);
+    let (theirs_to_mine, _) = other.curl(&url(first), &[]);
+    let mine_to_theirs = Command::new("curl")
+        .args(["-sS", "-k", "--max-time", "10"])
+        .arg(url(first + 1))
+        .output()
+        .expect("curl");
+    kill(theirs);
+    let log = std::fs::read_to_string(home.join("agent.log")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&home);
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(
+        their_own, 0,
+        "the other user could not reach their agent: {said}\n{log}"
+    );
+    assert!(said.contains("apiVersion"), "{said}");
+    assert_ne!(theirs_to_mine, 0, "the other user reached mine");
+    assert!(
+        !mine_to_theirs.status.success(),
+        "I reached the other user's agent: {}",
+        text_of(&mine_to_theirs)
+    );
 }

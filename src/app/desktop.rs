@@ -37,7 +37,12 @@ const REFRESH: Duration = Duration::from_secs(2);
 ///
 /// # Errors
 /// The agent cannot start (port taken, TLS identity); the tray itself failing is only logged.
-pub fn run(app: App, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), String> {
+pub fn run(
+    app: App,
+    port: u16,
+    ports: u16,
+    on_ready: impl FnOnce(&[String]),
+) -> Result<(), String> {
     if let Some(reports) = super::trust_on_first_run(&app.config.data_dir) {
         for report in reports {
             tracing::info!(store = %report.store, trusted = report.trusted, error = ?report.error, "first run: local CA");
@@ -63,7 +68,7 @@ pub fn run(app: App, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), 
                     }
                 };
                 let ready = ready_tx.clone();
-                let result = runtime.block_on(app.serve(port, move |urls| {
+                let result = runtime.block_on(app.serve(port, ports, move |urls: &[String]| {
                     let _ = ready.send(Ok(urls.to_vec()));
                 }));
                 if let Err(e) = result {
@@ -307,7 +312,8 @@ fn spawn_refresher(
                         notify(&notice);
                     }
                 }
-                let model = tray::build(&status, &sites, lang, error.as_deref());
+                let port = Some(crate::config::running_port(&app.config));
+                let model = tray::build(&status, &sites, lang, error.as_deref(), port);
                 if !send(UserEvent::Model(model)) {
                     return;
                 }
@@ -359,6 +365,7 @@ fn perform(app: &App, lang: &Mutex<Lang>, action: Action) {
                     user_file: (&app.config.user_file, app.config.user_file.exists()),
                     policy_file: (&app.config.policy_file, app.config.policy_present),
                     trust_anchors: &app.config.trust_anchors,
+                    port: crate::config::running_port(&app.config),
                 },
             );
             show_info(&crate::i18n::text(current, "tray-diagnostics"), &text);

@@ -182,27 +182,34 @@ impl App {
     }
 
     /// Runs the HTTPS agent until the process ends: TLS identity (created or renewed), both
-    /// loopback listeners, the routes, and a daily leaf renewal check. `on_ready` receives the
-    /// URLs once the port is bound.
+    /// loopback listeners on the first free port of `port .. port + ports`, the routes, and a
+    /// daily leaf renewal check. `on_ready` receives the URLs once the port is bound.
     ///
     /// # Errors
     /// The port is taken, or the TLS identity cannot be made.
-    pub async fn serve(&self, port: u16, on_ready: impl FnOnce(&[String])) -> Result<(), Error> {
+    pub async fn serve(
+        &self,
+        port: u16,
+        ports: u16,
+        on_ready: impl FnOnce(&[String]),
+    ) -> Result<(), Error> {
         let identity = crate::tls::ensure(&self.config.data_dir)?;
         retrust_if_renewed(&self.config.data_dir, &identity);
         let resolver = crate::tls::LeafResolver::new(&identity)?;
         let tls = crate::tls::server_config(resolver.clone())?;
-        let listeners = crate::server::bind(port).await?;
+        let listeners = crate::server::bind(port, ports).await?;
+        // Where this user's agent listens, for `kyso status` and the doctor (a terminal server
+        // gives each user the next free port of the range).
+        let _ = crate::platform::files::write_private(
+            &self.config.data_dir.join("port"),
+            listeners.port.to_string().as_bytes(),
+        );
         let state = crate::server::AppState {
             signing: self.signing.clone(),
             policy: self.policy.clone(),
             port: listeners.port,
         };
         on_ready(&listeners.urls());
-        tokio::spawn(crate::server::serve_probe(
-            listeners.port,
-            self.policy.clone(),
-        ));
         let data_dir = self.config.data_dir.clone();
         tokio::spawn(async move {
             let mut daily = tokio::time::interval(Duration::from_secs(24 * 3600));
@@ -221,7 +228,9 @@ impl App {
                 }
             }
         });
-        listeners.serve(tls, crate::server::router(state)).await;
+        listeners
+            .serve(tls, crate::server::router(state), self.policy.clone())
+            .await;
         Ok(())
     }
 }

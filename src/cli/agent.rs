@@ -30,15 +30,23 @@ pub fn agent_status(config: &Config, port: u16) -> Result<ExitCode, String> {
     }
 }
 
+/// The ports to try: `--port N` exactly, else the configured range (47400–47409 by default).
+fn range(app: &App, port: Option<u16>) -> (u16, u16) {
+    match port {
+        Some(port) => (port, 1),
+        None => (app.config.port, app.config.port_range),
+    }
+}
+
 /// `kyso serve` (and `kyso run` without the desktop feature): the HTTPS agent until the
 /// process ends.
 ///
 /// # Errors
 /// The port is taken, or the TLS identity cannot be made.
 pub fn serve(app: &App, port: Option<u16>) -> Result<ExitCode, String> {
-    let port = port.unwrap_or(app.config.port);
+    let (port, ports) = range(app, port);
     runtime()?
-        .block_on(app.serve(port, super::print_urls))
+        .block_on(app.serve(port, ports, super::print_urls))
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -49,7 +57,7 @@ pub fn serve(app: &App, port: Option<u16>) -> Result<ExitCode, String> {
 /// As [`serve`], or the tray cannot start.
 #[cfg(feature = "desktop")]
 pub fn run_desktop(app: App, port: Option<u16>) -> Result<ExitCode, String> {
-    let port = port.unwrap_or(app.config.port);
-    kyso::app::desktop::run(app, port, super::print_urls)?;
+    let (port, ports) = range(&app, port);
+    kyso::app::desktop::run(app, port, ports, super::print_urls)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -219,7 +219,7 @@ pub fn command(
         tokio::spawn(async move {
             let mut ready = Some(ready);
             if let Err(e) = agent
-                .serve(agent_port, |urls| {
+                .serve(agent_port, 1, |urls| {
                     let port = urls.first().and_then(|u| u.rsplit(':').next()).and_then(|p| p.parse::<u16>().ok());
                     if let (Some(tx), Some(port)) = (ready.take(), port) {
                         let _ = tx.send(port);

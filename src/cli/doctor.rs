@@ -63,6 +63,7 @@ pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
                 user_file: (&app.config.user_file, app.config.user_file.exists()),
                 policy_file: (&app.config.policy_file, app.config.policy_present),
                 trust_anchors: &app.config.trust_anchors,
+                port: kyso::config::running_port(&app.config),
             },
         )
     );

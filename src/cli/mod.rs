@@ -105,8 +105,10 @@ pub fn resolve_certificate(app: &App, text: &str) -> Result<String, signing::Err
 
 /// The `listening on …` lines that `kyso serve` and `kyso run` print once the port is bound.
 pub fn print_urls(urls: &[String]) {
+    // A closed standard output (the starter stopped reading) must not take the agent down.
+    let mut out = std::io::stdout().lock();
     for url in urls {
-        println!("listening on {url}");
+        let _ = writeln!(out, "listening on {url}");
     }
-    let _ = std::io::stdout().flush();
+    let _ = out.flush();
 }

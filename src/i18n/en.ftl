@@ -210,6 +210,7 @@ tray-notice-expiring = { $holder }'s certificate expires in { $days } days: requ
 doctor-heading = diagnostics
 doctor-config = config
 doctor-policy = policy
+doctor-port = agent address
 doctor-absent = absent
 doctor-trust-anchors = trust anchors
 doctor-certificate-count = { $n } certificates

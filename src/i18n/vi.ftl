@@ -213,6 +213,7 @@ tray-notice-expiring = Chứng thư số của { $holder } còn { $days } ngày:
 doctor-heading = chẩn đoán
 doctor-config = Cấu hình
 doctor-policy = Chính sách
+doctor-port = địa chỉ của Kyso
 doctor-absent = không có
 doctor-trust-anchors = Gốc tin cậy
 doctor-certificate-count = { $n } chứng thư

@@ -32,8 +32,6 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// HTTP/2 keep-alive pings: a peer that stops answering is dropped.
 const PING_INTERVAL: Duration = Duration::from_secs(10);
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections to the probe port at once.
-const MAX_PROBE_CONNECTIONS: usize = 64;
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +63,32 @@ pub struct Listeners {
     v6: Option<TcpListener>,
 }
 
-/// Binds `127.0.0.1:port` and `[::1]:port` (never any other address).
+/// Binds `127.0.0.1` and `[::1]` (never any other address) on the first free port of
+/// `first .. first + count`: on a terminal server every user runs an agent, and the second one
+/// takes the next port of the range (the SDK tries them in order; another user's agent closes
+/// the connection). Port 0 lets the system choose.
 ///
 /// # Errors
-/// [`Error::PortTaken`] when another program holds the port.
-pub async fn bind(port: u16) -> Result<Listeners, Error> {
+/// [`Error::PortTaken`] when every port of the range is held by another program.
+pub async fn bind(first: u16, count: u16) -> Result<Listeners, Error> {
+    let mut last = None;
+    for port in (0..count.max(1)).filter_map(|i| first.checked_add(i)) {
+        match bind_port(port).await {
+            Ok(listeners) => return Ok(listeners),
+            Err(e @ Error::PortTaken { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+        if first == 0 {
+            break;
+        }
+    }
+    Err(last.unwrap_or(Error::PortTaken {
+        port: first,
+        source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+    }))
+}
+
+async fn bind_port(port: u16) -> Result<Listeners, Error> {
     let bind_error = |addr: SocketAddr, port: u16, source: std::io::Error| {
         if source.kind() == std::io::ErrorKind::AddrInUse {
             Error::PortTaken { port, source }
@@ -106,19 +125,24 @@ impl Listeners {
         urls
     }
 
-    /// Serves until the process ends.
-    pub async fn serve(self, tls: rustls::ServerConfig, router: axum::Router) {
+    /// Serves until the process ends: HTTPS, and the plain-HTTP probe on the same port
+    /// ([`probe`]). `origins` says which sites the probe answers with CORS.
+    pub async fn serve(
+        self,
+        tls: rustls::ServerConfig,
+        router: axum::Router,
+        origins: Arc<crate::signing::OriginPolicy>,
+    ) {
         crate::platform::peer::raise_open_file_limit();
-        let acceptor = TlsAcceptor::from(Arc::new(tls));
-        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-        let mut loops = vec![tokio::spawn(accept_loop(
-            self.v4,
-            acceptor.clone(),
-            router.clone(),
-            slots.clone(),
-        ))];
+        let serving = Serving {
+            acceptor: TlsAcceptor::from(Arc::new(tls)),
+            router,
+            origins,
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
+        };
+        let mut loops = vec![tokio::spawn(accept_loop(self.v4, serving.clone()))];
         if let Some(v6) = self.v6 {
-            loops.push(tokio::spawn(accept_loop(v6, acceptor, router, slots)));
+            loops.push(tokio::spawn(accept_loop(v6, serving)));
         }
         for handle in loops {
             let _ = handle.await;
@@ -181,32 +205,44 @@ async fn admit(
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
+/// What every connection of both listeners shares.
+#[derive(Clone)]
+struct Serving {
     acceptor: TlsAcceptor,
     router: axum::Router,
+    origins: Arc<crate::signing::OriginPolicy>,
     slots: Arc<tokio::sync::Semaphore>,
-) {
+}
+
+async fn accept_loop(listener: TcpListener, serving: Serving) {
     let mut backoff = Backoff::new();
     loop {
-        let Some((tcp, peer, slot)) = admit(&listener, &slots, &mut backoff).await else {
+        let Some((tcp, peer, slot)) = admit(&listener, &serving.slots, &mut backoff).await else {
             continue;
         };
         // Without it the first response on a new connection waits ~40 ms for a delayed ACK.
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let router = router.clone();
+        let serving = serving.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            serve_connection(tls, router, peer).await;
+            // A TLS connection starts with a handshake record (0x16); anything else is the
+            // plain-HTTP probe.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
+                Ok(Ok(1)) if first[0] != 0x16 => return probe(tcp, &serving.origins).await,
+                Ok(Ok(1)) => {}
+                _ => return,
+            }
+            let tls =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, serving.acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            serve_connection(tls, serving.router, peer).await;
         });
     }
 }
@@ -354,58 +390,35 @@ where
     }
 }
 
-/// The plain-HTTP probe on `port + 1`: answers only `GET /probe` with 204 and nothing else, so
-/// that a page whose HTTPS request failed can tell "Kyso runs but this browser does not trust
-/// its certificate" from "Kyso is not running". It carries no API, no data and no state; every
-/// other request gets the connection closed. Only the origins this user's agent serves (the
-/// policy's and the user's approved ones) get CORS: any other website cannot read the answer,
-/// so cannot learn that Kyso is installed. Another user's connections are closed; at most
-/// [`MAX_PROBE_CONNECTIONS`] at once, each for at most 2 s.
-pub async fn serve_probe(port: u16, origins: Arc<crate::signing::OriginPolicy>) {
+/// The plain-HTTP probe, on the agent's own port: answers only `GET /probe` with 204 and
+/// nothing else, so that a page whose HTTPS request failed can tell "Kyso runs but this browser
+/// does not trust its certificate" from "Kyso is not running". It carries no API, no data and no
+/// state; every other request gets the connection closed. Only the origins this user's agent
+/// serves (the policy's and the user's approved ones) get CORS: any other website cannot read
+/// the answer, so cannot learn that Kyso is installed. The connection has passed the same
+/// checks as any (loopback, this user, a slot); it gets 2 s.
+async fn probe(mut tcp: tokio::net::TcpStream, origins: &crate::signing::OriginPolicy) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Some(probe_port) = port.checked_add(1) else {
+    let mut buffer = [0u8; 2048];
+    let read = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buffer)).await;
+    let Ok(Ok(n)) = read else { return };
+    let request = &buffer[..n];
+    if !request.starts_with(b"GET /probe ") {
         return;
-    };
-    let listener = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, probe_port)))
-        .await
-    {
-        Ok(listener) => listener,
-        Err(e) => {
-            tracing::info!(error = %e, probe_port, "probe port unavailable; pages cannot tell an untrusted certificate from a stopped agent");
-            return;
-        }
-    };
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_PROBE_CONNECTIONS));
-    let mut backoff = Backoff::new();
-    loop {
-        let Some((mut tcp, _peer, slot)) = admit(&listener, &slots, &mut backoff).await else {
-            continue;
-        };
-        let origins = origins.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let mut buffer = [0u8; 2048];
-            let read = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buffer)).await;
-            let Ok(Ok(n)) = read else { return };
-            let request = &buffer[..n];
-            if !request.starts_with(b"GET /probe ") {
-                return;
-            }
-            let cors = probe_origin(request)
-                .filter(|origin| {
-                    matches!(
-                        origins.standing(origin),
-                        crate::signing::Standing::Policy | crate::signing::Standing::Approved
-                    )
-                })
-                .map(|origin| format!("Access-Control-Allow-Origin: {origin}\r\nVary: Origin\r\n"))
-                .unwrap_or_default();
-            let answer = format!(
-                "HTTP/1.1 204 No Content\r\n{cors}Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
-            );
-            let _ = tcp.write_all(answer.as_bytes()).await;
-        });
     }
+    let cors = probe_origin(request)
+        .filter(|origin| {
+            matches!(
+                origins.standing(origin),
+                crate::signing::Standing::Policy | crate::signing::Standing::Approved
+            )
+        })
+        .map(|origin| format!("Access-Control-Allow-Origin: {origin}\r\nVary: Origin\r\n"))
+        .unwrap_or_default();
+    let answer = format!(
+        "HTTP/1.1 204 No Content\r\n{cors}Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+    );
+    let _ = tcp.write_all(answer.as_bytes()).await;
 }
 
 /// The `Origin` header of a probe request, parsed.

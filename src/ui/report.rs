@@ -60,6 +60,8 @@ pub struct Sources<'a> {
     pub policy_file: (&'a std::path::Path, bool),
     /// Files and folders of root certificates for verifying received PDFs.
     pub trust_anchors: &'a [std::path::PathBuf],
+    /// The port this user's agent listens on (or the first of its range when not running).
+    pub port: u16,
 }
 
 /// What `kyso doctor` prints and the tray's "Chẩn đoán" shows: settings, modules, tokens (with
@@ -93,6 +95,12 @@ pub fn diagnostics(status: &StatusResponse, modules: &[ModuleStatus], sources: &
         label("doctor-policy"),
         sources.policy_file.0.display(),
         absent(sources.policy_file.1)
+    );
+    let _ = writeln!(
+        out,
+        "{}: https://127.0.0.1:{}",
+        label("doctor-port"),
+        sources.port
     );
     if !sources.trust_anchors.is_empty() {
         let places = sources

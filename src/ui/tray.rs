@@ -159,9 +159,17 @@ pub fn build(
     sites: &Sites,
     lang: Lang,
     agent_error: Option<&str>,
+    port: Option<u16>,
 ) -> TrayModel {
     let state = state_of(status, agent_error);
-    let mut entries = vec![Entry::Info(format!("Kyso — {}", state_label(state, lang)))];
+    // The port tells users of a shared terminal server which agent is theirs.
+    let port = port
+        .map(|p| format!(" · 127.0.0.1:{p}"))
+        .unwrap_or_default();
+    let mut entries = vec![Entry::Info(format!(
+        "Kyso — {}{port}",
+        state_label(state, lang)
+    ))];
     if let Some(error) = agent_error {
         entries.push(Entry::Info(error.to_string()));
     }
@@ -426,7 +434,7 @@ mod tests {
     #[test]
     fn a_present_token_with_a_valid_certificate_is_ready_and_listed() {
         let s = status(vec![token("A", true, PinState::Ok)], vec![cert("A", 400)]);
-        let model = build(&s, &Sites::default(), Lang::Vi, None);
+        let model = build(&s, &Sites::default(), Lang::Vi, None, None);
         assert_eq!(model.state, TrayState::Ready);
         assert_eq!(model.tooltip, "Kyso — Sẵn sàng ký số");
         let text = infos(&model.entries);
@@ -448,14 +456,14 @@ mod tests {
         let removed = status(vec![token("A", false, PinState::Ok)], vec![cert("A", 400)]);
         assert_eq!(state_of(&removed, None), TrayState::NoToken);
         assert!(
-            infos(&build(&removed, &Sites::default(), Lang::Vi, None).entries)
+            infos(&build(&removed, &Sites::default(), Lang::Vi, None, None).entries)
                 .contains("Token A — đã rút")
         );
         let locked = status(
             vec![token("A", true, PinState::Locked)],
             vec![cert("A", 400)],
         );
-        let model = build(&locked, &Sites::default(), Lang::En, None);
+        let model = build(&locked, &Sites::default(), Lang::En, None, None);
         assert_eq!(model.state, TrayState::PinLocked);
         assert!(
             model.tooltip.contains("ask the CA to unlock"),
@@ -498,7 +506,7 @@ mod tests {
             admin: vec!["https://dms.example.gov.vn".into()],
             approved: vec!["https://vanban.example.vn".into()],
         };
-        let model = build(&s, &sites, Lang::Vi, None);
+        let model = build(&s, &sites, Lang::Vi, None, Some(47401));
         let actions = items(&model.entries);
         assert!(actions.contains(&(
             "Thu hồi quyền của https://vanban.example.vn".into(),

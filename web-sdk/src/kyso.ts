@@ -82,7 +82,8 @@ export interface CallOptions {
 export type KysoEvent = "tokenInserted" | "tokenRemoved" | "pinLocked" | "certificateExpiring";
 
 export interface ConnectOptions {
-  /** Agent ports to try, first that answers wins (default [47400]). */
+  /** Agent ports to try in order, the first that answers for this user wins (default
+   * `DEFAULT_PORTS`, 47400–47409: a terminal server gives each user the next free one). */
   ports?: number[];
   /** Language of error messages (default "vi"). */
   lang?: "vi" | "en";
@@ -150,7 +151,9 @@ async function localNetworkDenied(): Promise<boolean> {
 async function unreachable(port: number, fetchImpl: typeof fetch, lang: "vi" | "en"): Promise<KysoError> {
   if (await localNetworkDenied()) return new KysoError("LOCAL_NETWORK_BLOCKED", { lang });
   try {
-    const probe = await fetchImpl(`http://127.0.0.1:${port + 1}/probe`, { method: "GET" });
+    // The agent answers its plain-HTTP probe on its own port (it tells TLS from HTTP by the
+    // first byte), and only to the sites it serves.
+    const probe = await fetchImpl(`http://127.0.0.1:${port}/probe`, { method: "GET" });
     if (probe.status === 204) return new KysoError("CERTIFICATE_NOT_TRUSTED", { lang });
   } catch {
     // Not running.
@@ -236,11 +239,19 @@ export class Kyso {
   }
 }
 
-/** Finds the agent and checks it speaks API v1. */
+/** The ports each user's agent may take, in order (a terminal server gives the second user the
+ * next free one): the agent's default range. */
+export const DEFAULT_PORTS: number[] = Array.from({ length: 10 }, (_, i) => 47400 + i);
+
+/** Finds this user's agent (the first port of `ports` that answers) and checks it speaks API v1. */
 export async function connect(options: ConnectOptions = {}): Promise<Kyso> {
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
   const lang = options.lang ?? "vi";
-  const ports = options.ports ?? [47400];
+  const ports = options.ports ?? DEFAULT_PORTS;
+  // Why no agent was reached, the most useful reason first: a browser block or an untrusted
+  // certificate says more than "not running" (another user's agent on a shared terminal server
+  // closes the connection, which reads as not running, and the next port is tried).
+  const rank = ["LOCAL_NETWORK_BLOCKED", "CERTIFICATE_NOT_TRUSTED", "AGENT_NOT_RUNNING"];
   let last: KysoError = new KysoError("AGENT_NOT_RUNNING", { lang });
   for (const port of ports) {
     const base = `https://127.0.0.1:${port}`;
@@ -251,7 +262,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Kyso> {
       reply = await fetchImpl(`${base}/v1/status`, { headers: { "Accept-Language": lang }, signal: controller.signal });
       clearTimeout(timer);
     } catch {
-      last = await unreachable(port, fetchImpl, lang);
+      const why = await unreachable(port, fetchImpl, lang);
+      if (rank.indexOf(why.code) < rank.indexOf(last.code)) last = why;
       continue;
     }
     const body = await reply.json().catch(() => null);

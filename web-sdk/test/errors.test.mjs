@@ -43,7 +43,7 @@ test("no agent at all is AGENT_NOT_RUNNING", async () => {
 
 test("an agent whose certificate is not trusted answers its probe: CERTIFICATE_NOT_TRUSTED", async () => {
   const fetch = async (url) => {
-    if (String(url).startsWith("http://127.0.0.1:47401/probe")) return new Response(null, { status: 204 });
+    if (String(url).startsWith("http://127.0.0.1:47400/probe")) return new Response(null, { status: 204 });
     throw new TypeError("Failed to fetch");
   };
   await assert.rejects(connect({ fetch, lang: "en" }), (e) => e.code === "CERTIFICATE_NOT_TRUSTED" && /trust/.test(e.message));
@@ -60,6 +60,7 @@ test("a denied local-network permission is LOCAL_NETWORK_BLOCKED", async () => {
     await assert.rejects(connect({ fetch }), (e) => e.code === "LOCAL_NETWORK_BLOCKED");
   } finally {
     if (saved) Object.defineProperty(globalThis, "navigator", saved);
+    else delete globalThis.navigator;
   }
 });
 
@@ -112,4 +113,28 @@ test("the page's own AbortSignal ends a call with ABORTED, and an aborted signal
   const counting = async (url, init) => { calls.push(String(url)); return hanging(url, init); };
   const again = await connect({ fetch: counting });
   await assert.rejects(again.status({ signal: AbortSignal.abort() }), (e) => e.code === "ABORTED");
+});
+
+test("the first port of the range whose agent answers this user wins; the best reason is kept", async () => {
+  // A terminal server: 47400 is another user's agent (it closes the connection, and its probe
+  // too), 47401 is an agent whose certificate this browser does not trust, 47402 is this user's.
+  const tried = [];
+  const fetch = async (url) => {
+    tried.push(url);
+    if (url === "https://127.0.0.1:47402/v1/status") {
+      return json(200, { apiVersion: 1, agentVersion: "t", tokens: [], certificates: [] });
+    }
+    if (url === "http://127.0.0.1:47401/probe") return new Response(null, { status: 204 });
+    throw new TypeError("Failed to fetch");
+  };
+  const kyso = await connect({ fetch });
+  assert.equal(kyso.base, "https://127.0.0.1:47402");
+  assert.deepEqual(tried.filter((u) => u.endsWith("/v1/status")).slice(0, 3), [
+    "https://127.0.0.1:47400/v1/status", "https://127.0.0.1:47401/v1/status", "https://127.0.0.1:47402/v1/status"]);
+  // With no agent for this user, the untrusted certificate is what the page is told.
+  const none = async (url) => {
+    if (url === "http://127.0.0.1:47401/probe") return new Response(null, { status: 204 });
+    throw new TypeError("Failed to fetch");
+  };
+  await assert.rejects(connect({ fetch: none }), (e) => e.code === "CERTIFICATE_NOT_TRUSTED");
 });
