@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""PDF benchmark: prepare + embed of 1, 10 and 100 MB PDFs with kyso, against reading the file
-once (cat) and against pyHanko signing the same file with a software key; peak memory of each.
+"""PDF benchmark: prepare + embed of 1, 10 and 100 MB PDFs with kyso, and the one-pass `kyso pdf
+sign` (prepare, sign on the SoftHSM token, embed in place), against reading the file once (cat),
+reading and hashing it once (openssl dgst -sha256, the floor) and pyHanko signing the same file
+with a software key; peak memory of each.
 Then verify of the signed files, against `pyhanko sign validate` on the same files.
 Usage: bench_pdf.py KYSO PYHANKO WORKDIR TOKEN_DIR — prints a table, asserts nothing."""
 import base64
@@ -92,12 +94,14 @@ def run_rss(cmd):
 
 
 verify_rows = []
+sign_rows = []
 print("PDF benchmark (median of 3): prepare + embed vs one read of the file and vs pyHanko")
 print(f"{'size':>6} {'cat s':>7} {'sha256 s':>9} {'kyso s':>8} {'x cat':>6} {'x sha':>6} {'pyHanko s':>10} {'faster':>7} {'kyso MiB':>9} {'pyHanko MiB':>12}")
 for mb in (1, 10, 100):
     src = os.path.join(work, f"big-{mb}.pdf")
     big_pdf(src, mb)
     reads, hashes, ours, theirs, ours_rss, their_rss = [], [], [], [], [], []
+    one_pass, one_pass_rss = [], []
     verify_ours, verify_theirs, verify_rss = [], [], []
     for _ in range(3):
         reads.append(run_rss(["cat", src])[0])
@@ -120,6 +124,11 @@ for mb in (1, 10, 100):
         verify_theirs.append(tp)
         ours.append(t1 + t2)
         ours_rss.append(max(rss1, rss2))
+        t4, rss4 = run_rss([kyso, "--config", config, "--data-dir", os.path.join(work, "data"), "--prompter",
+                            f"scripted:{pin}", "pdf", "sign", src, "--with", cert_id, "-o",
+                            os.path.join(work, f"big-{mb}.onepass.pdf")])
+        one_pass.append(t4)
+        one_pass_rss.append(rss4)
         t3, rss3 = run_rss([pyhanko, "sign", "addsig", "--field", "Sig1", "pemder", "--key", f"{pki}/personal.key",
                             "--cert", f"{pki}/personal.pem", "--no-pass", src, os.path.join(work, f"big-{mb}.pyhanko.pdf")])
         theirs.append(t3)
@@ -128,12 +137,19 @@ for mb in (1, 10, 100):
     r, h, o, p = med(reads), med(hashes), med(ours), med(theirs)
     print(f"{mb:>4}MB {r:>7.3f} {h:>9.3f} {o:>8.3f} {o / r:>5.1f}x {o / h:>5.1f}x {p:>10.3f} {p / o:>6.1f}x {max(ours_rss):>9.1f} {max(their_rss):>12.1f}")
     verify_rows.append((mb, med(verify_ours), med(verify_theirs), max(verify_rss)))
-    for name in ("", ".prepared", ".signed", ".pyhanko"):
+    sign_rows.append((mb, h, med(one_pass), max(one_pass_rss)))
+    for name in ("", ".prepared", ".signed", ".pyhanko", ".onepass"):
         try:
             os.remove(os.path.join(work, f"big-{mb}{name}.pdf"))
         except FileNotFoundError:
             pass
 print("targets: kyso <= 3x one read, linear in size, >= 5x faster than pyHanko")
+print()
+print("kyso pdf sign, one pass (prepare, sign on the token, embed in place) vs one read + SHA-256 (openssl dgst)")
+print(f"{'size':>6} {'sha256 s':>9} {'sign s':>8} {'x sha':>6} {'MiB':>6}")
+for mb, h, o, rss in sign_rows:
+    print(f"{mb:>4}MB {h:>9.3f} {o:>8.3f} {o / h:>5.2f}x {rss:>6.1f}")
+print("target: <= 1.5x one read + SHA-256 at 100 MB, memory flat")
 print()
 print("verify of the signed file (path, CRLs, change analysis) vs pyhanko sign validate --no-revocation-check")
 print(f"{'size':>6} {'kyso s':>8} {'pyHanko s':>10} {'faster':>7} {'kyso MiB':>9}")

@@ -504,10 +504,19 @@ pub struct Finish<'a> {
     level: kyso::pades::archive::Level,
 }
 
+/// How the CMS goes into the prepared file.
+enum Embedding<'a> {
+    /// A prepared file from elsewhere (`kyso pdf embed`): read, hashed, copied to the output.
+    Copy(&'a std::path::Path),
+    /// The file this process just prepared (`kyso pdf sign`): written in place and renamed, its
+    /// digest the one the preparation computed (one pass over the input in all).
+    InPlace(&'a std::path::Path, &'a kyso::pades::prepare::Prepared),
+}
+
 impl Finish<'_> {
     fn run(
         &self,
-        prepared: &std::path::Path,
+        prepared: Embedding<'_>,
         cms: &[u8],
         output: &std::path::Path,
         given: kyso::pades::dss::ValidationData,
@@ -520,7 +529,15 @@ impl Finish<'_> {
             fetch: &network,
         });
         let stamp = tsa.as_ref().filter(|_| self.level.needs_tsa());
-        kyso::pades::embed_file(prepared, cms, output, stamp).map_err(|e| e.to_string())?;
+        match prepared {
+            Embedding::Copy(path) => {
+                kyso::pades::embed_file(path, cms, output, stamp).map_err(|e| e.to_string())?
+            }
+            Embedding::InPlace(path, done) => {
+                kyso::pades::embed_in_place(path, done, cms, stamp).map_err(|e| e.to_string())?;
+                std::fs::rename(path, output).map_err(|e| format!("{}: {e}", output.display()))?;
+            }
+        }
         if self.level < kyso::pades::archive::Level::Lt
             && given.certs.is_empty()
             && given.ocsps.is_empty()
@@ -569,7 +586,8 @@ pub fn pdf_sign(
         .into_iter()
         .find(|c| c.info.id == id)
         .map(|c| c.info);
-    let prepared_path = output.with_extension("prepared.pdf");
+    // Prepared straight next to the output, signed in place, then renamed to it.
+    let prepared_path = output.with_extension("kyso-partial");
     let request = prepare_request(input, stamp, signer, app.config.seal_size_mm)?;
     let prepared =
         kyso::pades::prepare_file(input, &prepared_path, &request).map_err(|e| e.to_string())?;
@@ -609,7 +627,12 @@ pub fn pdf_sign(
                 trust: &[],
                 level,
             }
-            .run(&prepared_path, &cms, output, given)?;
+            .run(
+                Embedding::InPlace(&prepared_path, &prepared),
+                &cms,
+                output,
+                given,
+            )?;
             print_places(&prepared);
             println!("{}", output.display());
             Ok(ExitCode::SUCCESS)
@@ -706,7 +729,7 @@ pub fn run(config: &Config, action: &PdfAction) -> Result<ExitCode, String> {
                 trust,
                 level,
             };
-            finish.run(input, &cms, output, given)?;
+            finish.run(Embedding::Copy(input), &cms, output, given)?;
             println!("{}", output.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -77,6 +77,8 @@ pub enum Error {
 
 use std::path::Path;
 
+use crate::digest::DigestAlgorithm;
+
 /// Vietnam time (UTC+07:00), used for `/M` and the stamps.
 pub fn vietnam_now() -> time::OffsetDateTime {
     let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
@@ -207,6 +209,45 @@ pub fn embed_file(
             Err(e)
         }
     }
+}
+
+/// Embeds `cms` into the file [`prepare_file`] just wrote, in place: one pass in all. The
+/// digest the preparation computed while copying the input stands for the file (nothing is read
+/// again), the CMS must carry it (`CMS_MISMATCH` otherwise: a CMS made for other bytes), and only
+/// the placeholder's hex digits are written. With `tsa`, a signature timestamp is added first.
+/// A separate `embed` of a file someone else prepared hashes it instead ([`embed_file`]).
+///
+/// # Errors
+/// As [`embed::check`], or I/O; the file is left as it was then.
+pub fn embed_in_place(
+    path: &Path,
+    prepared: &prepare::Prepared,
+    cms: &[u8],
+    tsa: Option<&timestamp::Tsa<'_>>,
+) -> Result<(), Error> {
+    use std::io::{Seek, SeekFrom, Write};
+    let der = ber::to_der(cms).ok_or_else(|| Error::Cms("not a DER CMS".into()))?;
+    let cms = match tsa {
+        Some(tsa) => timestamp::timestamp_cms(&der, tsa)?,
+        None => der,
+    };
+    let [zero, a, b, c] = prepared.byte_range.map(|v| v as usize);
+    let placeholder = embed::Placeholder {
+        byte_range: [zero, a, b, c],
+    };
+    let hex = embed::check(&placeholder, &cms, |alg| {
+        if alg == DigestAlgorithm::Sha256 {
+            Ok(prepared.digest.clone())
+        } else {
+            // The preparation hashed with SHA-256 only: a CMS over another digest is not for it.
+            Err(Error::CmsMismatch)
+        }
+    })?;
+    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.seek(SeekFrom::Start(a as u64 + 1))?;
+    file.write_all(&hex)?;
+    file.flush()?;
+    Ok(())
 }
 
 /// Prepares a PDF held in memory (the bridge): returns the prepared bytes and the digest.
