@@ -51,7 +51,8 @@ start_agent() { # $1 = serve|run; sets AGENT (pid) and PORT
 start_agent serve; SERVE_PID=$AGENT; sleep 3; SERVE_RSS=$(rss_kib "$SERVE_PID"); kill "$SERVE_PID"
 start_agent run; RUN_PID=$AGENT; sleep 3; RUN_RSS=$(rss_kib "$RUN_PID")
 
-REQUEST='{"kind":"pin","lines":["Yêu cầu từ / Requested by: https://bench.kyso.test"],"retriesLeft":null,"finalTry":false,"pinpad":false,"timeoutSecs":60}'
+# The PIN dialog as the agent would open it (a ui::RequestView), for the direct start.
+REQUEST='{"kind":"pin","view":{"lang":"vi","documents":[{"action":"Ký phê duyệt","title":"Đo thời gian","attested":false,"source":"do trang web cung cấp"}],"certificate":{"holder":"Nguyễn Văn An","kind":"cá nhân","issuer":"Kyso Test CA G2","validUntil":"06/12/2028"},"requester":"https://bench.kyso.test","token":"Lanh dao"},"retriesLeft":null,"finalTry":false,"pinpad":false,"timeoutSecs":60}'
 ID=$(openssl x509 -in "$DIR/pki/personal.pem" -outform DER | sha256sum | cut -c1-64)
 BODY="{\"certificateId\":\"$ID\",\"digest\":\"$(printf 'bench' | openssl dgst -sha256 -binary | base64)\",\"digestAlgorithm\":\"SHA-256\",\"document\":{\"title\":\"Đo thời gian\",\"purpose\":\"approve\"}}"
 : > "$DIR/via-agent.ms"; : > "$DIR/direct.ms"; : > "$DIR/xmessage.ms"
