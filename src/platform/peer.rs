@@ -24,9 +24,15 @@ pub fn same_user(client: SocketAddr, server: SocketAddr) -> bool {
             SocketAddr::V4(_) => "/proc/net/tcp",
             SocketAddr::V6(_) => "/proc/net/tcp6",
         };
-        let owner = std::fs::read_to_string(table)
-            .ok()
-            .and_then(|text| owner_in_table(&text, client, server));
+        // Read line by line up to the row: the table grows with every open connection.
+        use std::io::BufRead as _;
+        let owner = std::fs::File::open(table).ok().and_then(|file| {
+            owner_in_rows(
+                std::io::BufReader::new(file).lines().map_while(Result::ok),
+                client,
+                server,
+            )
+        });
         owner == Some(me)
     }
     #[cfg(not(target_os = "linux"))]
@@ -38,8 +44,17 @@ pub fn same_user(client: SocketAddr, server: SocketAddr) -> bool {
 
 /// The uid of the socket at `local` connected to `remote`, from a `/proc/net/tcp{,6}` table.
 pub fn owner_in_table(text: &str, local: SocketAddr, remote: SocketAddr) -> Option<u32> {
-    text.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
+    owner_in_rows(text.lines(), local, remote)
+}
+
+/// [`owner_in_table`] over the table's lines, stopping at the row.
+fn owner_in_rows(
+    lines: impl Iterator<Item = impl AsRef<str>>,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Option<u32> {
+    lines.skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.as_ref().split_whitespace().collect();
         let (l, r, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
         (parse_address(l)? == local && parse_address(r)? == remote).then(|| uid.parse().ok())?
     })

@@ -169,7 +169,8 @@ impl Backoff {
     }
 }
 
-/// Accepts a connection if it is a loopback one from this user and a slot is free.
+/// Accepts a connection if it is a loopback one and a slot is free (whose user it is, is
+/// checked next, off the accept loop: [`this_users`]).
 async fn admit(
     listener: &TcpListener,
     slots: &Arc<tokio::sync::Semaphore>,
@@ -191,11 +192,6 @@ async fn admit(
     if !peer.ip().is_loopback() {
         return None;
     }
-    let local = tcp.local_addr().ok()?;
-    if !crate::platform::peer::same_user(peer, local) {
-        tracing::warn!(%peer, "connection from another local user closed");
-        return None;
-    }
     match slots.clone().try_acquire_owned() {
         Ok(slot) => Some((tcp, peer, slot)),
         Err(_) => {
@@ -214,6 +210,21 @@ struct Serving {
     slots: Arc<tokio::sync::Semaphore>,
 }
 
+/// Whether the connection comes from this process's user; another user's is closed without a
+/// byte. The lookup reads a system table, so it runs on a blocking thread.
+async fn this_users(tcp: &tokio::net::TcpStream, peer: SocketAddr) -> bool {
+    let Ok(local) = tcp.local_addr() else {
+        return false;
+    };
+    let mine = tokio::task::spawn_blocking(move || crate::platform::peer::same_user(peer, local))
+        .await
+        .unwrap_or(false);
+    if !mine {
+        tracing::warn!(%peer, "connection from another local user closed");
+    }
+    mine
+}
+
 async fn accept_loop(listener: TcpListener, serving: Serving) {
     let mut backoff = Backoff::new();
     loop {
@@ -225,6 +236,9 @@ async fn accept_loop(listener: TcpListener, serving: Serving) {
         let serving = serving.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            if !this_users(&tcp, peer).await {
+                return;
+            }
             // A TLS connection starts with a handshake record (0x16); anything else is the
             // plain-HTTP probe.
             let mut first = [0u8; 1];
