@@ -251,16 +251,20 @@ impl From<crate::pades::roles::Role> for Purpose {
 }
 
 impl Purpose {
-    /// The label the PIN dialog shows (the catalogue's `purpose-…`).
-    pub fn label(self, lang: Lang) -> String {
-        let name = match self {
+    /// Its wire name (`approve`…), which also keys its catalogue messages.
+    pub fn name(self) -> &'static str {
+        match self {
             Self::Approve => "approve",
             Self::Issue => "issue",
             Self::Appendix => "appendix",
             Self::Copy => "copy",
             Self::Incoming => "incoming",
-        };
-        crate::i18n::text(lang, &format!("purpose-{name}"))
+        }
+    }
+
+    /// The label the PIN dialog shows (the catalogue's `purpose-…`).
+    pub fn label(self, lang: Lang) -> String {
+        crate::i18n::text(lang, &format!("purpose-{}", self.name()))
     }
 }
 

@@ -62,13 +62,7 @@ pub enum Role {
 
 impl From<Role> for kyso::api::Purpose {
     fn from(role: Role) -> Self {
-        match role {
-            Role::Approve => Self::Approve,
-            Role::Issue => Self::Issue,
-            Role::Appendix => Self::Appendix,
-            Role::Copy => Self::Copy,
-            Role::Incoming => Self::Incoming,
-        }
+        kyso::pades::roles::Role::from(role).into()
     }
 }
 

@@ -763,6 +763,11 @@ fn appearance_stream(
             h - 2.0
         ));
     }
+    Ok(add_form(update, w, h, resources, &content))
+}
+
+/// Adds a form XObject `w` × `h` points drawing `content` with `resources`.
+fn add_form(update: &mut Update, w: f64, h: f64, resources: Dict, content: &str) -> u32 {
     let mut dict = Dict::default();
     dict.set(b"Type", Object::Name(b"XObject".to_vec()));
     dict.set(b"Subtype", Object::Name(b"Form".to_vec()));
@@ -776,7 +781,7 @@ fn appearance_stream(
         ]),
     );
     dict.set(b"Resources", Object::Dict(resources));
-    Ok(update.add_stream(dict, content.as_bytes()))
+    update.add_stream(dict, content.as_bytes())
 }
 
 /// One form XObject that paints the given appearances (`[x, y, w, h]` each, page space) where
@@ -812,20 +817,7 @@ fn composite_appearance(update: &mut Update, parts: &[(u32, [f64; 4])]) -> ([f64
     }
     let mut resources = Dict::default();
     resources.set(b"XObject", Object::Dict(xobjects));
-    let mut dict = Dict::default();
-    dict.set(b"Type", Object::Name(b"XObject".to_vec()));
-    dict.set(b"Subtype", Object::Name(b"Form".to_vec()));
-    dict.set(
-        b"BBox",
-        Object::Array(vec![
-            Object::Int(0),
-            Object::Int(0),
-            Object::Real(x1 - x0),
-            Object::Real(y1 - y0),
-        ]),
-    );
-    dict.set(b"Resources", Object::Dict(resources));
-    let form = update.add_stream(dict, content.as_bytes());
+    let form = add_form(update, x1 - x0, y1 - y0, resources, &content);
     ([x0, y0, x1 - x0, y1 - y0], form)
 }
 

@@ -117,7 +117,7 @@ pub fn request_view(
             .map(|shown| {
                 let doc = &shown.document;
                 DocumentView {
-                    action: t(&format!("action-{}", purpose_id(doc.purpose))),
+                    action: t(&format!("action-{}", doc.purpose.name())),
                     title: clean(&doc.title, 300),
                     number: doc.number.as_deref().map(|n| {
                         message(
@@ -166,17 +166,6 @@ pub fn request_view(
         token: clean(token, 80),
         per_signature: per_signature
             .map(|n| message(lang, "prompt-per-signature", &[("n", (n + 1).into())])),
-    }
-}
-
-fn purpose_id(purpose: crate::api::Purpose) -> &'static str {
-    use crate::api::Purpose;
-    match purpose {
-        Purpose::Approve => "approve",
-        Purpose::Issue => "issue",
-        Purpose::Appendix => "appendix",
-        Purpose::Copy => "copy",
-        Purpose::Incoming => "incoming",
     }
 }
 
