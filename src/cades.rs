@@ -8,10 +8,10 @@
 
 use cms::cert::x509::attr::Attribute;
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
-use cms::content_info::{CmsVersion, ContentInfo};
+use cms::content_info::CmsVersion;
 use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignedAttributes, SignedData, SignerIdentifier,
-    SignerInfo, SignerInfos,
+    CertificateSet, EncapsulatedContentInfo, SignedAttributes, SignerIdentifier, SignerInfo,
+    SignerInfos,
 };
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, SetOfVec};
@@ -180,28 +180,192 @@ pub fn signed_attributes(
     certificate: &[u8],
 ) -> Result<SignedAttributes, Error> {
     check_digest(alg, digest)?;
-    let cert = x509_cert::Certificate::from_der(certificate)?;
-    let ess = SigningCertificateV2 {
-        certs: vec![EssCertIdV2 {
-            cert_hash: OctetString::new(DigestAlgorithm::Sha256.digest(certificate))?,
-            issuer_serial: IssuerSerial {
-                issuer: vec![GeneralName::DirectoryName(
-                    cert.tbs_certificate.issuer.clone(),
-                )],
-                serial_number: cert.tbs_certificate.serial_number.clone(),
+    ParsedSigner::new(&SignerCertificates {
+        certificate,
+        chain: &[],
+    })?
+    .signed_attributes(alg, digest)
+}
+
+/// A signer's certificates parsed and encoded once, for the signed attributes and the
+/// SignedData of every document it signs: a batch of a hundred parses them once, not a hundred
+/// times (issue 19: the CMS work per document).
+pub struct ParsedSigner {
+    /// The signer's issuer and serial number.
+    sid: SignerIdentifier,
+    /// The signer's certificate and the distinct chain certificates (a DER SET OF), encoded once as SignedData's `[0] IMPLICIT` field: every SignedData of
+    /// this signer splices these bytes in instead of encoding the certificates again.
+    certificates_field: Vec<u8>,
+    /// The encoded SigningCertificateV2 attribute value.
+    ess: Any,
+}
+
+impl ParsedSigner {
+    /// Parses the signer's certificate and chain.
+    ///
+    /// # Errors
+    /// [`Error::Der`] when a certificate does not parse.
+    pub fn new(signer: &SignerCertificates<'_>) -> Result<Self, Error> {
+        let cert = x509_cert::Certificate::from_der(signer.certificate)?;
+        let issuer = cert.tbs_certificate.issuer.clone();
+        let serial_number = cert.tbs_certificate.serial_number.clone();
+        let ess = Any::encode_from(&SigningCertificateV2 {
+            certs: vec![EssCertIdV2 {
+                cert_hash: OctetString::new(DigestAlgorithm::Sha256.digest(signer.certificate))?,
+                issuer_serial: IssuerSerial {
+                    issuer: vec![GeneralName::DirectoryName(issuer.clone())],
+                    serial_number: serial_number.clone(),
+                },
+            }],
+        })?;
+        let mut certificates = vec![CertificateChoices::Certificate(cert)];
+        for der in signer.chain {
+            let extra = x509_cert::Certificate::from_der(der)?;
+            if !certificates
+                .iter()
+                .any(|c| matches!(c, CertificateChoices::Certificate(x) if *x == extra))
+            {
+                certificates.push(CertificateChoices::Certificate(extra));
+            }
+        }
+        let certificates = CertificateSet::try_from(certificates)?;
+        // The SET OF's universal tag becomes the field's context tag [0], constructed.
+        let mut certificates_field = certificates.to_der()?;
+        if let Some(tag) = certificates_field.first_mut() {
+            *tag = 0xa0;
+        }
+        Ok(Self {
+            sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                issuer,
+                serial_number,
+            }),
+            certificates_field,
+            ess,
+        })
+    }
+
+    /// The PAdES-B-B signed attributes for `digest`: content type, message digest, signing
+    /// certificate (no signing time: PAdES forbids it).
+    ///
+    /// # Errors
+    /// [`Error::DigestLength`] for a digest of the wrong length.
+    pub fn signed_attributes(
+        &self,
+        alg: DigestAlgorithm,
+        digest: &[u8],
+    ) -> Result<SignedAttributes, Error> {
+        check_digest(alg, digest)?;
+        let attrs = vec![
+            attribute(ID_CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
+            attribute(
+                ID_MESSAGE_DIGEST,
+                Any::encode_from(&OctetString::new(digest.to_vec())?)?,
+            )?,
+            attribute(ID_SIGNING_CERTIFICATE_V2, self.ess.clone())?,
+        ];
+        // try_from sorts the SET OF into DER order.
+        Ok(SetOfVec::try_from(attrs)?)
+    }
+
+    /// The detached SignedData around `signed_attrs` and the signature over them. Encoded
+    /// field by field with the certificates spliced in ready-made: the same bytes as encoding
+    /// the whole structure (a test holds them equal), without re-encoding the certificates.
+    ///
+    /// # Errors
+    /// [`Error::Der`] when encoding fails.
+    pub fn assemble(
+        &self,
+        alg: DigestAlgorithm,
+        scheme: SignatureScheme,
+        signed_attrs: SignedAttributes,
+        signature: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
+        let signer_info = self.signer_info(alg, scheme, signed_attrs, signature)?;
+        let mut body = CmsVersion::V1.to_der()?;
+        body.extend(SetOfVec::try_from(vec![digest_algorithm_identifier(alg)])?.to_der()?);
+        body.extend(
+            EncapsulatedContentInfo {
+                econtent_type: ID_DATA,
+                econtent: None,
+            }
+            .to_der()?,
+        );
+        body.extend_from_slice(&self.certificates_field);
+        body.extend(SignerInfos::try_from(vec![signer_info])?.to_der()?);
+        let signed_data = tlv(der::Tag::Sequence, &body)?;
+        let mut content_info = ID_SIGNED_DATA.to_der()?;
+        content_info.extend(tlv(
+            der::Tag::ContextSpecific {
+                constructed: true,
+                number: der::TagNumber::N0,
             },
-        }],
-    };
-    let attrs = vec![
-        attribute(ID_CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
-        attribute(
-            ID_MESSAGE_DIGEST,
-            Any::encode_from(&OctetString::new(digest.to_vec())?)?,
-        )?,
-        attribute(ID_SIGNING_CERTIFICATE_V2, Any::encode_from(&ess)?)?,
-    ];
-    // try_from sorts the SET OF into DER order.
-    Ok(SetOfVec::try_from(attrs)?)
+            &signed_data,
+        )?);
+        tlv(der::Tag::Sequence, &content_info)
+    }
+
+    fn signer_info(
+        &self,
+        alg: DigestAlgorithm,
+        scheme: SignatureScheme,
+        signed_attrs: SignedAttributes,
+        signature: Vec<u8>,
+    ) -> Result<SignerInfo, Error> {
+        Ok(SignerInfo {
+            version: CmsVersion::V1,
+            sid: self.sid.clone(),
+            digest_alg: digest_algorithm_identifier(alg),
+            signed_attrs: Some(signed_attrs),
+            signature_algorithm: scheme.algorithm_identifier(alg)?,
+            signature: OctetString::new(signature)?,
+            unsigned_attrs: None,
+        })
+    }
+
+    /// [`Self::assemble`] the plain way, encoding the whole structure: what the spliced
+    /// encoding must equal.
+    #[cfg(test)]
+    fn assemble_whole(
+        &self,
+        alg: DigestAlgorithm,
+        scheme: SignatureScheme,
+        signed_attrs: SignedAttributes,
+        signature: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
+        let signed_data = cms::signed_data::SignedData {
+            version: CmsVersion::V1,
+            digest_algorithms: SetOfVec::try_from(vec![digest_algorithm_identifier(alg)])?,
+            encap_content_info: EncapsulatedContentInfo {
+                econtent_type: ID_DATA,
+                econtent: None,
+            },
+            certificates: Some({
+                let mut set = self.certificates_field.clone();
+                set[0] = 0x31;
+                CertificateSet::from_der(&set)?
+            }),
+            crls: None,
+            signer_infos: SignerInfos::try_from(vec![self.signer_info(
+                alg,
+                scheme,
+                signed_attrs,
+                signature,
+            )?])?,
+        };
+        Ok(cms::content_info::ContentInfo {
+            content_type: ID_SIGNED_DATA,
+            content: Any::encode_from(&signed_data)?,
+        }
+        .to_der()?)
+    }
+}
+
+/// A DER tag-length-value with `content`.
+fn tlv(tag: der::Tag, content: &[u8]) -> Result<Vec<u8>, Error> {
+    let header = der::Header::new(tag, der::Length::try_from(content.len())?)?;
+    let mut out = header.to_der()?;
+    out.extend_from_slice(content);
+    Ok(out)
 }
 
 /// Checks server-built signed attributes (`raw` mode) before the token signs them: canonical
@@ -258,46 +422,7 @@ pub fn assemble(
     signature: Vec<u8>,
     signer: &SignerCertificates<'_>,
 ) -> Result<Vec<u8>, Error> {
-    let cert = x509_cert::Certificate::from_der(signer.certificate)?;
-    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-        issuer: cert.tbs_certificate.issuer.clone(),
-        serial_number: cert.tbs_certificate.serial_number.clone(),
-    });
-    let mut certificates = vec![CertificateChoices::Certificate(cert)];
-    for der in signer.chain {
-        let extra = x509_cert::Certificate::from_der(der)?;
-        if !certificates
-            .iter()
-            .any(|c| matches!(c, CertificateChoices::Certificate(x) if *x == extra))
-        {
-            certificates.push(CertificateChoices::Certificate(extra));
-        }
-    }
-    let signer_info = SignerInfo {
-        version: CmsVersion::V1,
-        sid,
-        digest_alg: digest_algorithm_identifier(alg),
-        signed_attrs: Some(signed_attrs),
-        signature_algorithm: scheme.algorithm_identifier(alg)?,
-        signature: OctetString::new(signature)?,
-        unsigned_attrs: None,
-    };
-    let signed_data = SignedData {
-        version: CmsVersion::V1,
-        digest_algorithms: SetOfVec::try_from(vec![digest_algorithm_identifier(alg)])?,
-        encap_content_info: EncapsulatedContentInfo {
-            econtent_type: ID_DATA,
-            econtent: None,
-        },
-        certificates: Some(CertificateSet::try_from(certificates)?),
-        crls: None,
-        signer_infos: SignerInfos::try_from(vec![signer_info])?,
-    };
-    let content_info = ContentInfo {
-        content_type: ID_SIGNED_DATA,
-        content: Any::encode_from(&signed_data)?,
-    };
-    Ok(content_info.to_der()?)
+    ParsedSigner::new(signer)?.assemble(alg, scheme, signed_attrs, signature)
 }
 
 /// The whole CAdES-BES path: signed attributes for `digest`, their hash handed to `sign_hash`
@@ -315,20 +440,71 @@ pub fn sign_detached<E>(
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    let attrs = signed_attributes(alg, digest, signer.certificate)?;
+    let parsed = ParsedSigner::new(signer)?;
+    let attrs = parsed.signed_attributes(alg, digest)?;
     let to_sign = alg.digest(&attrs.to_der()?);
     let signature = sign_hash(&to_sign).map_err(|e| Error::Signer(Box::new(e)))?;
-    assemble(alg, scheme, attrs, signature, signer)
+    parsed.assemble(alg, scheme, attrs, signature)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::SignedData;
 
     #[test]
     fn check_signed_attributes_refuses_wrong_digest_length_and_junk() {
         assert!(check_signed_attributes(&[0x31, 0x00], DigestAlgorithm::Sha256).is_err());
         assert!(check_signed_attributes(b"junk", DigestAlgorithm::Sha256).is_err());
+    }
+
+    /// A self-signed certificate (DER) from rcgen.
+    #[cfg(feature = "agent")]
+    fn certificate(name: &str) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        rcgen::CertificateParams::new(vec![name.into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert")
+            .der()
+            .to_vec()
+    }
+
+    #[cfg(feature = "agent")]
+    #[test]
+    fn the_spliced_signed_data_is_the_whole_encoding_byte_for_byte() {
+        let leaf = certificate("leaf.example");
+        let chain = vec![
+            certificate("ca.example"),
+            leaf.clone(),
+            certificate("root.example"),
+        ];
+        let parsed = ParsedSigner::new(&SignerCertificates {
+            certificate: &leaf,
+            chain: &chain,
+        })
+        .expect("parse");
+        for (alg, scheme) in [
+            (DigestAlgorithm::Sha256, SignatureScheme::Ecdsa),
+            (DigestAlgorithm::Sha384, SignatureScheme::RsaPss),
+            (DigestAlgorithm::Sha512, SignatureScheme::RsaPkcs1v15),
+        ] {
+            let digest = alg.digest(b"document");
+            let attrs = parsed.signed_attributes(alg, &digest).expect("attrs");
+            let signature = vec![0x5a; 300];
+            let spliced = parsed
+                .assemble(alg, scheme, attrs.clone(), signature.clone())
+                .expect("spliced");
+            let whole = parsed
+                .assemble_whole(alg, scheme, attrs, signature)
+                .expect("whole");
+            assert_eq!(spliced, whole, "{alg:?} {scheme:?}");
+            // And it reads back: the leaf appears once among three certificates.
+            let info = ContentInfo::from_der(&spliced).expect("ContentInfo");
+            let signed: SignedData = info.content.decode_as().expect("SignedData");
+            assert_eq!(signed.certificates.expect("certificates").0.len(), 3);
+        }
     }
 
     #[test]

@@ -378,11 +378,11 @@ struct RsaPublicKey<'a> {
 /// Builds the chain above `leaf` from a pool of certificates (those on the token and those the
 /// configuration names), issuer by issuer, stopping at a self-signed certificate. The leaf is not
 /// part of the result. Matching is by name only; a loop or a missing issuer ends the chain.
-pub fn chain_for(leaf: &CertificateInfo, pool: &[CertificateInfo]) -> Vec<CertificateInfo> {
+pub fn chain_for(leaf: &CertificateInfo, pool: &[&CertificateInfo]) -> Vec<CertificateInfo> {
     let mut chain: Vec<CertificateInfo> = Vec::new();
     let mut current = leaf;
     while !current.is_self_issued() {
-        let Some(issuer) = pool.iter().find(|candidate| {
+        let Some(issuer) = pool.iter().copied().find(|candidate| {
             candidate.subject_der == current.issuer_der
                 && candidate.id != leaf.id
                 && !chain.iter().any(|c| c.id == candidate.id)

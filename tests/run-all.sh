@@ -63,7 +63,11 @@ SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.
 SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.toml" KYSO_LOG=error \
   target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
   --prompter "scripted:$BENCH_DIR/pin.toml" \
-  bench --cert "$(id_of personal)" --iterations 500 --agent | tail -n 5
+  bench --cert "$(id_of personal)" --iterations 500 --agent | tail -n 6
+SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.toml" KYSO_LOG=error \
+  target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
+  --prompter "scripted:$BENCH_DIR/pin.toml" \
+  bench --cert "$(id_of personal-ec)" --iterations 500 --agent | tail -n 6
 
 echo "== desktop benchmark: /v1/sign to the PIN dialog on screen, idle memory with the tray"
 bash tests/bench_desktop.sh "$(realpath target/release/kyso)" "$BENCH_DIR"

@@ -117,6 +117,7 @@ fn harness(control: &str, token_timeout: Duration) -> Harness {
         vec![ModuleSpec {
             path: fault_module(),
             source: "test".into(),
+            presence: kyso::platform::devices::Presence::Always,
         }],
         Settings {
             poll_interval: Duration::from_millis(100),

@@ -14,6 +14,8 @@ assert agent["RunAtLoad"] is True and agent["LimitLoadToSessionType"] == "Aqua"
 info = plistlib.loads((here / "Info.plist").read_bytes())
 assert info["LSUIElement"] is True and info["CFBundleExecutable"] == "kyso"
 PY
+grep -q 'kyso browsers install' "$HERE/scripts/postinstall" || fail "postinstall writes no browser policies"
+grep -q 'kyso browsers uninstall' "$HERE/uninstall.sh" || fail "uninstall.sh leaves the browser policies"
 for s in "$HERE"/scripts/* "$HERE"/uninstall.sh; do sh -n "$s" || fail "$s"; done
 bash -n "$HERE/build-pkg.sh" || fail build-pkg.sh
-echo "check-macos: ok: LaunchAgent runs 'kyso run --autostart' in each Aqua session; Info.plist is a menu-bar app; scripts parse"
+echo "check-macos: ok: LaunchAgent runs 'kyso run --autostart' in each Aqua session; Info.plist is a menu-bar app; scripts parse; the pkg writes and removes the browsers' Local Network Access policies"

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::certificate::{self, CertificateInfo};
 use crate::config::{Config, Source};
+use crate::platform::devices::Presence;
 use crate::platform::trust;
 use crate::signing::{OneAtATime, OriginPolicy, Prompt, SigningService, StatusChecker};
 use crate::token::pkcs11::{ModuleSpec, Pkcs11Tokens, Settings};
@@ -73,6 +74,8 @@ pub fn module_specs(config: &Config) -> Vec<ModuleSpec> {
                 Source::Policy => "policy".into(),
                 Source::User => "config".into(),
             },
+            // A module the registry knows is a token maker's; any other is always loaded.
+            presence: Presence::of_module(path, registry::is_known(path)),
         })
         .collect();
     if config.discover_modules {
@@ -82,6 +85,7 @@ pub fn module_specs(config: &Config) -> Vec<ModuleSpec> {
             });
             if !already {
                 specs.push(ModuleSpec {
+                    presence: Presence::of_module(&path, true),
                     path,
                     source: format!("registry:{vendor}"),
                 });

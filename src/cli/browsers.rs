@@ -55,8 +55,8 @@ fn report(results: Vec<(PathBuf, Result<&'static str, String>)>) -> ExitCode {
     }
 }
 
-/// Windows: the machine policies in the registry, through `reg.exe`.
-#[cfg(windows)]
+/// Windows: the machine policies in the registry, through `reg.exe`. (Compiled everywhere so
+/// that it is type-checked here; run on Windows only.)
 fn registry(origins: &[String]) -> ExitCode {
     let mut failed = false;
     for args in browsers::registry_commands(origins) {
@@ -77,20 +77,118 @@ fn registry(origins: &[String]) -> ExitCode {
     }
 }
 
-/// Runs `kyso browsers ACTION`.
-pub fn run(config: &Config, action: &BrowsersAction) -> ExitCode {
-    #[cfg(windows)]
-    match action {
-        BrowsersAction::Install => return registry(&origins(config)),
-        BrowsersAction::Uninstall => return registry(&[]),
-        BrowsersAction::Status => {}
+/// Runs `plutil ARGS`; its error output when it fails.
+fn plutil(args: &[String]) -> Result<Vec<u8>, String> {
+    let output = std::process::Command::new("/usr/bin/plutil")
+        .args(args)
+        .output()
+        .map_err(|e| format!("plutil: {e}"))?;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(format!(
+            "plutil {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
     }
+}
+
+/// macOS: our keys in each installed browser's `/Library/Managed Preferences` plist, edited
+/// with `plutil` (with no origins: removed). Run on macOS only.
+fn managed_preferences(
+    root: &Path,
+    origins: &[String],
+) -> Vec<(PathBuf, Result<&'static str, String>)> {
+    browsers::plist_targets(root)
+        .into_iter()
+        .filter(|t| {
+            if origins.is_empty() {
+                t.file.exists()
+            } else {
+                t.app.exists()
+            }
+        })
+        .map(|target| {
+            let result = (|| {
+                if !target.file.exists() {
+                    if let Some(dir) = target.file.parent() {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| format!("{}: {e}", dir.display()))?;
+                    }
+                    std::fs::write(&target.file, browsers::EMPTY_PLIST)
+                        .map_err(|e| format!("{}: {e}", target.file.display()))?;
+                }
+                for args in browsers::plist_commands(&target, origins) {
+                    // Removing a key that is not there fails harmlessly.
+                    if let Err(e) = plutil(&args) {
+                        if args.first().map(String::as_str) != Some("-remove") {
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(if origins.is_empty() {
+                    "removed"
+                } else {
+                    "written"
+                })
+            })();
+            (target.file, result)
+        })
+        .collect()
+}
+
+/// macOS: one line per installed browser, from its plist read as JSON.
+fn managed_preferences_status(root: &Path, origins: &[String]) -> Vec<String> {
+    browsers::plist_targets(root)
+        .iter()
+        .filter(|t| t.app.exists())
+        .map(|target| {
+            let file = target.file.display().to_string();
+            let document = target
+                .file
+                .exists()
+                .then(|| {
+                    plutil(&[
+                        "-convert".into(),
+                        "json".into(),
+                        "-o".into(),
+                        "-".into(),
+                        file,
+                    ])
+                })
+                .and_then(Result::ok)
+                .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok());
+            let state = browsers::plist_state(document.as_ref(), target.firefox, origins);
+            format!(
+                "{}: {} ({})",
+                target.browser,
+                state_text(origins, &state),
+                target.file.display()
+            )
+        })
+        .collect()
+}
+
+/// Runs `kyso browsers ACTION`: the registry on Windows, the managed-preferences plists on
+/// macOS, the policy files elsewhere. (Every branch is compiled on every system, so the
+/// Windows and macOS ones are type-checked here too.)
+pub fn run(config: &Config, action: &BrowsersAction) -> ExitCode {
     let root = root();
+    let origins = origins(config);
     match action {
-        BrowsersAction::Install => report(browsers::install(&root, &origins(config))),
+        BrowsersAction::Install if cfg!(windows) => registry(&origins),
+        BrowsersAction::Uninstall if cfg!(windows) => registry(&[]),
+        BrowsersAction::Install if cfg!(target_os = "macos") => {
+            report(managed_preferences(&root, &origins))
+        }
+        BrowsersAction::Uninstall if cfg!(target_os = "macos") => {
+            report(managed_preferences(&root, &[]))
+        }
+        BrowsersAction::Install => report(browsers::install(&root, &origins)),
         BrowsersAction::Uninstall => report(browsers::uninstall(&root)),
         BrowsersAction::Status => {
-            for line in status_lines(&root, &origins(config)) {
+            for line in status_lines(&root, &origins) {
                 println!("{line}");
             }
             ExitCode::SUCCESS
@@ -100,22 +198,33 @@ pub fn run(config: &Config, action: &BrowsersAction) -> ExitCode {
 
 /// One line per installed browser: whether its policy lets `origins` through.
 pub fn status_lines(root: &Path, origins: &[String]) -> Vec<String> {
+    if cfg!(target_os = "macos") {
+        return managed_preferences_status(root, origins);
+    }
     browsers::targets(root)
         .iter()
         .filter(|t| t.installed(root))
         .map(|target| {
-            let state = match (origins.is_empty(), browsers::state(target, origins)) {
-                (true, _) => "no allowed origins to pre-allow".to_string(),
-                (false, browsers::State::Covers) => "pre-allows the DMS origins".to_string(),
-                (false, browsers::State::Stale) => {
-                    "policy lacks some DMS origins: run `kyso browsers install`".to_string()
-                }
-                (false, browsers::State::Missing) => {
-                    "no policy: users will be asked to allow local network access (`kyso browsers install`)"
-                        .to_string()
-                }
-            };
-            format!("{}: {state} ({})", target.browser, target.file.display())
+            let state = browsers::state(target, origins);
+            format!(
+                "{}: {} ({})",
+                target.browser,
+                state_text(origins, &state),
+                target.file.display()
+            )
         })
         .collect()
+}
+
+fn state_text(origins: &[String], state: &browsers::State) -> &'static str {
+    match (origins.is_empty(), state) {
+        (true, _) => "no allowed origins to pre-allow",
+        (false, browsers::State::Covers) => "pre-allows the DMS origins",
+        (false, browsers::State::Stale) => {
+            "policy lacks some DMS origins: run `kyso browsers install`"
+        }
+        (false, browsers::State::Missing) => {
+            "no policy: users will be asked to allow local network access (`kyso browsers install`)"
+        }
+    }
 }

@@ -35,7 +35,7 @@ pub fn doctor(app: &App, json: bool) -> Result<ExitCode, String> {
     if json {
         let modules: Vec<serde_json::Value> = modules
             .iter()
-            .map(|m| serde_json::json!({"path": m.path, "source": m.source, "library": m.library, "error": m.error}))
+            .map(|m| serde_json::json!({"path": m.path, "source": m.source, "library": m.library, "error": m.error, "waitingForDevice": m.waiting_for_device}))
             .collect();
         print_json(&serde_json::json!({
             "agentVersion": status.agent_version,

@@ -215,6 +215,7 @@ doctor-absent = absent
 doctor-trust-anchors = trust anchors
 doctor-certificate-count = { $n } certificates
 doctor-failed = FAILED
+doctor-module-waiting = not loaded: no token of its kind is connected (loaded when one is plugged in)
 doctor-modules = modules
 doctor-no-module = none: install the token driver or set pkcs11_modules
 doctor-tokens = tokens

@@ -218,6 +218,7 @@ doctor-absent = không có
 doctor-trust-anchors = Gốc tin cậy
 doctor-certificate-count = { $n } chứng thư
 doctor-failed = LỖI
+doctor-module-waiting = chưa nạp: chưa cắm token loại này (sẽ nạp khi cắm vào)
 doctor-modules = Mô-đun PKCS#11
 doctor-no-module = không có mô-đun nào: hãy cài trình điều khiển token hoặc đặt pkcs11_modules
 doctor-tokens = Thiết bị

@@ -11,7 +11,10 @@
 //! `kyso.json`), and the `LocalNetworkAccess` key merged into Firefox's `policies.json` (a file
 //! other policies share: only our key is written or removed). Windows: the same policies under
 //! `HKLM\SOFTWARE\Policies\{Google\Chrome, Microsoft\Edge, Chromium, Mozilla\Firefox}`, written
-//! with `reg.exe`. macOS: configuration profiles belong to the MDM; not written here.
+//! with `reg.exe`. macOS: the same keys in each browser's machine plist under
+//! `/Library/Managed Preferences` (Chrome, Edge and Chromium read their mandatory policies
+//! there; Firefox too once `EnterprisePoliciesEnabled` is set), edited key by key with `plutil`
+//! so that what an MDM wrote there stays.
 
 use std::path::{Path, PathBuf};
 
@@ -169,23 +172,43 @@ pub fn state(target: &Target, origins: &[String]) -> State {
     else {
         return State::Missing;
     };
-    let covers = if target.firefox {
-        let Some(skip) = document["policies"]["LocalNetworkAccess"]["SkipDomains"].as_array()
-        else {
-            return State::Missing;
-        };
+    if target.firefox {
+        firefox_state(&document, origins)
+    } else {
+        chromium_state(&document, origins)
+    }
+}
+
+/// Firefox's `{"policies": {"LocalNetworkAccess": …}}` against `origins`.
+fn firefox_state(document: &serde_json::Value, origins: &[String]) -> State {
+    let Some(skip) = document["policies"]["LocalNetworkAccess"]["SkipDomains"].as_array() else {
+        return State::Missing;
+    };
+    covers_or_stale(
         hosts(origins)
             .iter()
-            .all(|h| skip.iter().any(|s| s.as_str() == Some(h)))
-    } else {
-        CHROMIUM_POLICIES.iter().all(|name| {
-            document[*name].as_array().is_some_and(|list| {
-                origins
-                    .iter()
-                    .all(|o| list.iter().any(|v| v.as_str() == Some(o)))
-            })
+            .all(|h| skip.iter().any(|s| s.as_str() == Some(h))),
+    )
+}
+
+/// A Chromium-family policy document against `origins`.
+fn chromium_state(document: &serde_json::Value, origins: &[String]) -> State {
+    if CHROMIUM_POLICIES
+        .iter()
+        .all(|name| document.get(*name).is_none())
+    {
+        return State::Missing;
+    }
+    covers_or_stale(CHROMIUM_POLICIES.iter().all(|name| {
+        document[*name].as_array().is_some_and(|list| {
+            origins
+                .iter()
+                .all(|o| list.iter().any(|v| v.as_str() == Some(o)))
         })
-    };
+    }))
+}
+
+fn covers_or_stale(covers: bool) -> State {
     if covers {
         State::Covers
     } else {
@@ -340,6 +363,128 @@ pub fn registry_commands(origins: &[String]) -> Vec<Vec<String>> {
     commands
 }
 
+/// Where macOS browsers read machine (mandatory) policies: one plist per browser's domain.
+pub const MANAGED_PREFERENCES: &str = "/Library/Managed Preferences";
+
+/// The macOS browsers: name, preference domain, app bundle, Firefox.
+const MACOS_BROWSERS: [(&str, &str, &str, bool); 4] = [
+    (
+        "Google Chrome",
+        "com.google.Chrome",
+        "/Applications/Google Chrome.app",
+        false,
+    ),
+    (
+        "Microsoft Edge",
+        "com.microsoft.Edge",
+        "/Applications/Microsoft Edge.app",
+        false,
+    ),
+    (
+        "Chromium",
+        "org.chromium.Chromium",
+        "/Applications/Chromium.app",
+        false,
+    ),
+    (
+        "Firefox",
+        "org.mozilla.firefox",
+        "/Applications/Firefox.app",
+        true,
+    ),
+];
+
+/// A macOS browser's managed-preferences plist, when its app is installed under `root`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlistTarget {
+    /// Browser name as users know it.
+    pub browser: &'static str,
+    /// `/Library/Managed Preferences/<domain>.plist`.
+    pub file: PathBuf,
+    /// Firefox (its keys at the top level, and `EnterprisePoliciesEnabled`).
+    pub firefox: bool,
+    /// The app bundle.
+    pub app: PathBuf,
+}
+
+/// The macOS browsers' policy plists under `root` (`/` on a Mac), installed or not.
+pub fn plist_targets(root: &Path) -> Vec<PlistTarget> {
+    MACOS_BROWSERS
+        .iter()
+        .map(|(browser, domain, app, firefox)| PlistTarget {
+            browser,
+            file: under(root, MANAGED_PREFERENCES).join(format!("{domain}.plist")),
+            firefox: *firefox,
+            app: under(root, app),
+        })
+        .collect()
+}
+
+/// An empty XML property list: `plutil -replace` edits a file that exists.
+pub const EMPTY_PLIST: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\">\n<dict/>\n</plist>\n";
+
+/// The `plutil` argument lists that set (or, with no origins, remove) our keys in a macOS
+/// browser's plist. Only our keys are touched; `EnterprisePoliciesEnabled`, which other Firefox
+/// policies need as well, is set but never removed.
+pub fn plist_commands(target: &PlistTarget, origins: &[String]) -> Vec<Vec<String>> {
+    let file = target.file.display().to_string();
+    let keys: Vec<(&str, serde_json::Value)> = if target.firefox {
+        vec![(
+            "LocalNetworkAccess",
+            serde_json::json!({"Enabled": true, "SkipDomains": hosts(origins)}),
+        )]
+    } else {
+        CHROMIUM_POLICIES
+            .iter()
+            .map(|name| (*name, serde_json::json!(origins)))
+            .collect()
+    };
+    let mut commands = Vec::new();
+    if origins.is_empty() {
+        for (key, _) in keys {
+            commands.push(["-remove", key, &file].map(str::to_string).to_vec());
+        }
+        return commands;
+    }
+    if target.firefox {
+        commands.push(
+            [
+                "-replace",
+                "EnterprisePoliciesEnabled",
+                "-bool",
+                "YES",
+                &file,
+            ]
+            .map(str::to_string)
+            .to_vec(),
+        );
+    }
+    for (key, value) in keys {
+        commands.push(
+            ["-replace", key, "-json", &value.to_string(), &file]
+                .map(str::to_string)
+                .to_vec(),
+        );
+    }
+    commands
+}
+
+/// What a macOS browser's plist (read as JSON, `plutil -convert json`) says of `origins`.
+pub fn plist_state(
+    document: Option<&serde_json::Value>,
+    firefox: bool,
+    origins: &[String],
+) -> State {
+    let Some(document) = document else {
+        return State::Missing;
+    };
+    if firefox {
+        let wrapped = serde_json::json!({"policies": document});
+        return firefox_state(&wrapped, origins);
+    }
+    chromium_state(document, origins)
+}
+
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -372,6 +517,85 @@ mod tests {
         assert!(joined.iter().any(|c| c.contains("Mozilla\\Firefox\\LocalNetworkAccess\\SkipDomains /v 1 /t REG_SZ /d qlvb.example.gov.vn")));
         // Without origins: only deletions.
         assert!(registry_commands(&[]).iter().all(|c| c[0] == "delete"));
+    }
+
+    /// What `plutil -replace KEY -json|-bool V FILE` and `plutil -remove KEY FILE` do to a plist
+    /// (as JSON): a model of macOS's tool, which cannot run here, to check what the commands say.
+    fn apply_plutil(document: &mut serde_json::Value, command: &[String]) {
+        let map = document.as_object_mut().expect("dict");
+        match command {
+            [op, key, file] if op == "-remove" => {
+                assert!(file.ends_with(".plist"));
+                map.remove(key);
+            }
+            [op, key, kind, value, file] if op == "-replace" => {
+                assert!(file.starts_with("/Library/Managed Preferences/"));
+                let value = match kind.as_str() {
+                    "-json" => serde_json::from_str(value).expect("plutil -json takes JSON"),
+                    "-bool" => serde_json::Value::Bool(value == "YES"),
+                    other => panic!("plutil type {other}"),
+                };
+                map.insert(key.clone(), value);
+            }
+            other => panic!("not a plutil edit: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn macos_plists_get_our_keys_and_lose_only_them() {
+        let origins = vec![
+            "https://qlvb.example.gov.vn".to_string(),
+            "https://dms.example.gov.vn:8443".to_string(),
+        ];
+        let targets = plist_targets(Path::new("/"));
+        assert_eq!(
+            targets[0].file,
+            Path::new("/Library/Managed Preferences/com.google.Chrome.plist")
+        );
+        assert_eq!(targets[0].app, Path::new("/Applications/Google Chrome.app"));
+        for target in &targets {
+            // What the MDM or IT put there stays.
+            let mut document = serde_json::json!({"HomepageLocation": "https://intranet"});
+            assert_eq!(
+                plist_state(Some(&document), target.firefox, &origins),
+                State::Missing
+            );
+            for command in plist_commands(target, &origins) {
+                apply_plutil(&mut document, &command);
+            }
+            assert_eq!(
+                plist_state(Some(&document), target.firefox, &origins),
+                State::Covers,
+                "{}: {document}",
+                target.browser
+            );
+            let more = [origins.clone(), vec!["https://new.example.gov.vn".into()]].concat();
+            assert_eq!(
+                plist_state(Some(&document), target.firefox, &more),
+                State::Stale
+            );
+            if target.firefox {
+                assert_eq!(document["EnterprisePoliciesEnabled"], true);
+                assert_eq!(
+                    document["LocalNetworkAccess"]["SkipDomains"],
+                    serde_json::json!(["dms.example.gov.vn", "qlvb.example.gov.vn"])
+                );
+            } else {
+                assert_eq!(
+                    document["LoopbackNetworkAllowedForUrls"],
+                    serde_json::json!(origins)
+                );
+            }
+            for command in plist_commands(target, &[]) {
+                apply_plutil(&mut document, &command);
+            }
+            let mut left = serde_json::json!({"HomepageLocation": "https://intranet"});
+            if target.firefox {
+                left["EnterprisePoliciesEnabled"] = true.into();
+            }
+            assert_eq!(document, left, "{}", target.browser);
+        }
+        assert_eq!(plist_state(None, false, &origins), State::Missing);
     }
 
     #[test]

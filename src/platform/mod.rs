@@ -2,6 +2,7 @@
 //! between Linux, Windows and macOS lives here behind one API.
 
 pub mod browsers;
+pub mod devices;
 pub mod files;
 pub mod peer;
 pub mod policy;

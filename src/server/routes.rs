@@ -206,6 +206,24 @@ fn preflight(origin: &Origin, request: &HeaderMap) -> Response {
     response
 }
 
+/// Runs blocking work (prompts, token calls) in place on this worker thread: the runtime hands
+/// the thread's other tasks to a fresh thread and this request goes on with no hand-off (each
+/// hand-off between threads cost tens of microseconds per request, issue 19). HTTP/2 streams are
+/// tasks of their own, so other requests of the connection carry on. The handler cannot be
+/// dropped while it runs: work that must stop when the client goes (a batch) uses
+/// [`blocking`]. On a single-threaded runtime (tests) it falls back to [`blocking`].
+async fn in_place<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    if tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        tokio::task::block_in_place(work)
+    } else {
+        blocking(work).await
+    }
+}
+
 /// Runs blocking work (prompts, token calls) off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, Error> + Send + 'static,
@@ -222,7 +240,7 @@ async fn authorize(state: &AppState, origin: &RequestOrigin) -> Result<(), Error
     };
     let policy = state.policy.clone();
     let signing = state.signing.clone();
-    blocking(move || policy.authorize(&origin, signing.prompt().as_ref())).await
+    in_place(move || policy.authorize(&origin, signing.prompt().as_ref())).await
 }
 
 /// How long a request body may take to arrive.
@@ -405,7 +423,7 @@ pub(crate) async fn sign(State(state): State<AppState>, request: Request) -> Res
         return error_response(&e, lang);
     }
     let signing = state.signing.clone();
-    match blocking(move || signing.sign(order, origin_text.as_deref())).await {
+    match in_place(move || signing.sign(order, origin_text.as_deref())).await {
         Ok(signed) => Json(signed.to_response()).into_response(),
         Err(e) => error_response(&e, lang),
     }
@@ -457,22 +475,120 @@ pub(crate) async fn sign_batch(State(state): State<AppState>, request: Request) 
     }
     let abort = Arc::new(AtomicBool::new(false));
     let guard = AbortOnDrop(Some(abort.clone()));
+    // The batch runs on a blocking thread and hands each document's answer on as soon as the
+    // token has signed it, serialised there; the answer streams while the token signs the next
+    // (a batch's JSON, CMS and TLS work no longer waits for the last signature).
+    let (answers, mut received) = tokio::sync::mpsc::unbounded_channel::<BatchAnswer>();
     let signing = state.signing.clone();
-    let outcome = blocking(move || signing.sign_batch(orders, origin_text.as_deref(), abort)).await;
-    guard.disarm();
-    match outcome {
-        Ok(results) => Json(api::BatchSignResponse {
-            results: results
-                .into_iter()
-                .map(|r| match r {
+    tokio::task::spawn_blocking(move || {
+        let outcome =
+            signing.sign_batch_each(orders, origin_text.as_deref(), abort, &mut |_, result| {
+                let item = match result {
                     Ok(signed) => api::BatchResult::Signed(signed.to_response()),
                     Err(e) => api::BatchResult::Failed(e.to_response(lang)),
-                })
-                .collect(),
-        })
-        .into_response(),
-        Err(e) => error_response(&e, lang),
+                };
+                let json = serde_json::to_vec(&item).map_err(|e| e.to_string());
+                let _ = answers.send(BatchAnswer::Item(json));
+            });
+        let _ = answers.send(BatchAnswer::End(outcome));
+    });
+    // Nothing is answered before the first document is signed or the batch refused whole
+    // (cancelled, wrong PIN, no token…), so that a refusal keeps its own status code.
+    let first = match received.recv().await {
+        Some(BatchAnswer::Item(json)) => json,
+        Some(BatchAnswer::End(Err(e))) => {
+            guard.disarm();
+            return error_response(&e, lang);
+        }
+        Some(BatchAnswer::End(Ok(()))) | None => {
+            guard.disarm();
+            return error_response(
+                &Error::Internal("the batch ended with no result".into()),
+                lang,
+            );
+        }
+    };
+    // The client going away drops the body, and with it the guard: the batch stops.
+    let state = StreamedBatch {
+        first: Some(first),
+        received,
+        guard: Some(guard),
+        ended: false,
+    };
+    let chunks = stream::unfold(state, |mut state| async move {
+        if state.ended {
+            return None;
+        }
+        let mut chunk = Vec::new();
+        let mut item = match state.first.take() {
+            Some(item) => {
+                chunk.extend_from_slice(b"{\"results\":[");
+                item
+            }
+            None => match state.received.recv().await {
+                Some(BatchAnswer::Item(item)) => {
+                    chunk.push(b',');
+                    item
+                }
+                // The service answers every document once it has answered one: the end.
+                Some(BatchAnswer::End(_)) | None => return Some((Ok(state.end()), state)),
+            },
+        };
+        // Answers already waiting go out in the same chunk: fewer writes and wake-ups.
+        loop {
+            match item {
+                Ok(json) => chunk.extend_from_slice(&json),
+                Err(e) => return Some((Err(std::io::Error::other(e)), state)),
+            }
+            if chunk.len() >= 256 * 1024 {
+                break;
+            }
+            item = match state.received.try_recv() {
+                Ok(BatchAnswer::Item(next)) => {
+                    chunk.push(b',');
+                    next
+                }
+                Ok(BatchAnswer::End(_)) => {
+                    chunk.extend_from_slice(&state.end());
+                    break;
+                }
+                Err(_) => break,
+            };
+        }
+        Some((Ok(axum::body::Bytes::from(chunk)), state))
+    });
+    let mut response = Response::new(axum::body::Body::from_stream(chunks));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The streamed answer of a batch: the first document's JSON (held until the body starts),
+/// the rest as they come, the abort guard that lives as long as the body.
+struct StreamedBatch {
+    first: Option<Result<Vec<u8>, String>>,
+    received: tokio::sync::mpsc::UnboundedReceiver<BatchAnswer>,
+    guard: Option<AbortOnDrop>,
+    ended: bool,
+}
+
+impl StreamedBatch {
+    /// The array's end: the batch is over, nothing to stop any more.
+    fn end(&mut self) -> axum::body::Bytes {
+        if let Some(guard) = self.guard.take() {
+            guard.disarm();
+        }
+        self.ended = true;
+        axum::body::Bytes::from_static(b"]}")
     }
+}
+
+/// What the blocking batch hands the streaming answer: each document's JSON, then the end.
+enum BatchAnswer {
+    Item(Result<Vec<u8>, String>),
+    End(Result<(), Error>),
 }
 
 fn event_name(event: &TokenEvent) -> &'static str {

@@ -96,7 +96,11 @@ impl TokenProvider for SoftToken {
         Vec::new()
     }
     fn refresh(&self) {}
-    fn sign(&self, mut job: SignJob) -> Result<SignResults, crate::token::Error> {
+    fn sign(
+        &self,
+        mut job: SignJob,
+        on_signature: &mut dyn FnMut(usize, &[u8]),
+    ) -> Result<SignResults, crate::token::Error> {
         let request = PinRequest {
             token: self.status.token.clone(),
             pin_state: PinState::Ok,
@@ -114,14 +118,22 @@ impl TokenProvider for SoftToken {
         // ring's ECDSA hashes what it signs, so this signs the digest bytes as a message: these
         // tests check the HTTP layer's shapes, not the signature (the real path is verified by
         // `openssl cms -verify` in tests/agent.rs).
+        // Every other signature is told as it is made, as a token does for a batch: the caller
+        // must answer the same whether it heard of a signature early or only at the end.
         Ok(job
             .digests
             .iter()
-            .map(|d| {
-                self.key
+            .enumerate()
+            .map(|(index, d)| {
+                let signature = self
+                    .key
                     .sign(&rng, d)
                     .map(|s| s.as_ref().to_vec())
-                    .map_err(|_| crate::token::Error::Cancelled)
+                    .map_err(|_| crate::token::Error::Cancelled);
+                if let (Ok(signature), true) = (&signature, index % 2 == 0) {
+                    on_signature(index, signature);
+                }
+                signature
             })
             .collect())
     }
@@ -301,6 +313,57 @@ async fn a_sign_request_signs_once_and_answers_the_wire_shape() {
     // No status checker wired: the check is off, and the answer says so.
     assert_eq!(json["revocationStatus"], "notChecked");
     assert!(json.get("revocation").is_none());
+    assert_eq!(*f.prompt.asked.lock().expect("lock"), 1);
+}
+
+#[tokio::test]
+async fn a_batch_streams_one_answer_per_document_in_order() {
+    let f = fixture();
+    let items: Vec<serde_json::Value> = (0..7u8)
+        .map(|i| {
+            serde_json::json!({
+                "digest": B64.encode([i; 32]),
+                "document": {"title": format!("Văn bản {i}"), "purpose": "approve"}
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "certificateId": f.certificate_id,
+        "digestAlgorithm": "SHA-256",
+        "items": items,
+    });
+    let (status, headers, json) = send(
+        &f.router,
+        request(Method::POST, "/v1/sign/batch")
+            .header(header::ORIGIN, DMS)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let results = json["results"].as_array().expect("results");
+    assert_eq!(results.len(), 7, "{json}");
+    for (i, result) in results.iter().enumerate() {
+        // Each CMS carries its own document's digest (messageDigest), in the items' order,
+        // whether the token told its signature early or only at the end.
+        let cms = B64
+            .decode(result["cms"].as_str().expect("cms"))
+            .expect("base64");
+        let digest = [u8::try_from(i).expect("small"); 32];
+        assert!(
+            cms.windows(32).any(|w| w == digest),
+            "result {i} is not document {i}'s"
+        );
+        assert_eq!(result["signatureAlgorithm"], "ECDSA-SHA-256");
+    }
+    // One confirmation and one PIN for the whole batch.
     assert_eq!(*f.prompt.asked.lock().expect("lock"), 1);
 }
 

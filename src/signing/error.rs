@@ -124,6 +124,19 @@ impl Error {
 }
 
 impl Error {
+    /// The same failure again, for every document a batch did not reach (errors carry no
+    /// clone: the cause is kept where it matters to the user, else told as internal).
+    pub fn again(&self) -> Self {
+        match self {
+            Error::UserCancelled => Error::UserCancelled,
+            Error::Timeout => Error::Timeout,
+            Error::TokenNotPresent => Error::TokenNotPresent,
+            Error::PinLocked => Error::PinLocked,
+            Error::Busy => Error::Busy,
+            other => Error::Internal(other.to_string()),
+        }
+    }
+
     /// The wire form in `lang`.
     pub fn to_response(&self, lang: Lang) -> crate::api::ErrorResponse {
         crate::api::ErrorResponse {

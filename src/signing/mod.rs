@@ -436,18 +436,25 @@ impl SigningService {
     /// Every signing certificate (with a private key) on every known token, present first.
     /// Filtered by kind when asked; expired ones are listed and marked.
     pub fn certificates(&self, kind: Option<Kind>) -> Vec<SignerCertificate> {
+        self.signers(|cert| kind.is_none_or(|k| k == cert.kind))
+    }
+
+    /// The signing certificates `wanted` keeps, each with its chain (built for those only: a
+    /// request looks one up, and no longer copies every certificate of every token to do it).
+    fn signers(&self, wanted: impl Fn(&CertificateInfo) -> bool) -> Vec<SignerCertificate> {
         let tokens = self.tokens.tokens();
-        let pool: Vec<CertificateInfo> = tokens
+        let pool: Vec<&CertificateInfo> = tokens
             .iter()
-            .flat_map(|t| t.certificates.iter().map(|c| c.info.clone()))
-            .chain(self.extra_chain.iter().cloned())
+            .flat_map(|t| t.certificates.iter().map(|c| &c.info))
+            .chain(self.extra_chain.iter())
             .collect();
         let mut out: Vec<SignerCertificate> = Vec::new();
         for token in &tokens {
-            for cert in token.certificates.iter().filter(|c| c.has_key) {
-                if kind.is_some_and(|k| k != cert.info.kind) {
-                    continue;
-                }
+            for cert in token
+                .certificates
+                .iter()
+                .filter(|c| c.has_key && wanted(&c.info))
+            {
                 // The same token seen through two modules: keep the present one.
                 if let Some(existing) = out.iter_mut().find(|c| c.info.id == cert.info.id) {
                     if !existing.token.present && token.present {
@@ -540,9 +547,9 @@ impl SigningService {
 
     fn signer(&self, certificate_id: &str) -> Result<SignerCertificate, Error> {
         let signer = self
-            .certificates(None)
+            .signers(|c| c.id == certificate_id)
             .into_iter()
-            .find(|c| c.info.id == certificate_id)
+            .next()
             .ok_or(Error::CertificateNotFound)?;
         match signer.info.validity() {
             Validity::Valid => Ok(signer),
@@ -555,11 +562,15 @@ impl SigningService {
     /// # Errors
     /// Any [`Error`]; nothing is signed then.
     pub fn sign(&self, order: SignOrder, origin: Option<&str>) -> Result<Signed, Error> {
-        let mut results =
-            self.sign_many(vec![order], origin, Arc::new(AtomicBool::new(false)), false)?;
-        results
-            .pop()
-            .unwrap_or(Err(Error::Internal("empty result".into())))
+        let mut result = None;
+        self.sign_many(
+            vec![order],
+            origin,
+            Arc::new(AtomicBool::new(false)),
+            false,
+            &mut |_, signed| result = Some(signed),
+        )?;
+        result.unwrap_or(Err(Error::Internal("empty result".into())))
     }
 
     /// Signs a batch with one certificate: one confirmation listing every document, one PIN,
@@ -573,7 +584,25 @@ impl SigningService {
         origin: Option<&str>,
         abort: Arc<AtomicBool>,
     ) -> Result<Vec<Result<Signed, Error>>, Error> {
-        self.sign_many(orders, origin, abort, true)
+        let mut results = Vec::with_capacity(orders.len());
+        self.sign_batch_each(orders, origin, abort, &mut |_, signed| results.push(signed))?;
+        Ok(results)
+    }
+
+    /// [`Self::sign_batch`], each document's result handed to `deliver` (index, result) in
+    /// order as soon as it is ready, while the token signs the next: the server streams the
+    /// answer. Once one result is delivered, every document's is and the call returns `Ok`.
+    ///
+    /// # Errors
+    /// An [`Error`], before any result, when nothing could be signed.
+    pub fn sign_batch_each(
+        &self,
+        orders: Vec<SignOrder>,
+        origin: Option<&str>,
+        abort: Arc<AtomicBool>,
+        deliver: &mut dyn FnMut(usize, Result<Signed, Error>),
+    ) -> Result<(), Error> {
+        self.sign_many(orders, origin, abort, true, deliver)
     }
 
     fn sign_many(
@@ -582,7 +611,8 @@ impl SigningService {
         origin: Option<&str>,
         abort: Arc<AtomicBool>,
         confirm: bool,
-    ) -> Result<Vec<Result<Signed, Error>>, Error> {
+        deliver: &mut dyn FnMut(usize, Result<Signed, Error>),
+    ) -> Result<(), Error> {
         // Whoever calls, a ticket is checked (and required where the policy says) before
         // anything is shown.
         self.attest(origin, &mut orders)?;
@@ -630,13 +660,19 @@ impl SigningService {
                     PinRefusal::TimedOut => Error::Timeout,
                 })?;
         }
+        // The certificates parsed once for every document of the request.
+        let chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
+        let parsed = cades::ParsedSigner::new(&SignerCertificates {
+            certificate: &signer.info.der,
+            chain: &chain,
+        })?;
         // What the key signs for each order: the hash of the signed attributes.
         let mut prepared = Vec::with_capacity(orders.len());
         for order in &orders {
             let (attrs, attrs_der) = match &order.payload {
                 Payload::Digest(digest) => {
                     check_digest_length(alg, digest)?;
-                    let attrs = cades::signed_attributes(alg, digest, &signer.info.der)?;
+                    let attrs = parsed.signed_attributes(alg, digest)?;
                     let der = attrs.to_der().map_err(|e| Error::Internal(e.to_string()))?;
                     (Some(attrs), der)
                 }
@@ -653,69 +689,149 @@ impl SigningService {
         let withdrawn = authenticator.refusal.clone();
         let on_signed =
             (prepared.len() > 1).then(|| self.progress_window(prepared.len(), abort.clone()));
-        let signatures = self
-            .tokens
-            .sign(SignJob {
+        let count = prepared.len();
+        let (attributes, digests): (Vec<_>, Vec<_>) = prepared.into_iter().unzip();
+        let mut answers = Answers {
+            alg,
+            scheme,
+            signer: &signer,
+            chain,
+            parsed,
+            status,
+            revocation: None,
+            attributes,
+            ready: std::collections::BTreeMap::new(),
+            next: 0,
+        };
+        let signed = self.tokens.sign(
+            SignJob {
                 certificate_id: certificate_id.clone(),
                 scheme,
                 digest_algorithm: alg,
-                digests: prepared.iter().map(|(_, d)| d.clone()).collect(),
+                digests,
                 authenticator: Box::new(authenticator),
                 abort,
                 on_signed,
-            })
-            .map_err(|e| {
+            },
+            &mut |index, signature| answers.add(index, Ok(signature.to_vec()), deliver),
+        );
+        let signatures: Vec<Result<Vec<u8>, Error>> = match signed {
+            Ok(signatures) => signatures
+                .into_iter()
+                .map(|r| r.map_err(Error::from))
+                .collect(),
+            Err(e) => {
                 // A prompt withdrawn by the status check says why, not "cancelled".
-                match withdrawn.lock().ok().and_then(|mut w| w.take()) {
+                let error = match withdrawn.lock().ok().and_then(|mut w| w.take()) {
                     Some(refusal) => refusal,
                     None => Error::from(e),
+                };
+                if answers.next == 0 && answers.ready.is_empty() {
+                    return Err(error);
                 }
-            })?;
-        let revocation = status.map(|s| s.outcome());
-        let mut chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
-        // Issuers the check had to fetch (a token that holds only the signer's certificate)
-        // complete the chain in the CMS and in the response.
-        for issuer in revocation
-            .as_ref()
-            .and_then(Checked::evidence)
-            .map(|e| e.issuers.clone())
-            .unwrap_or_default()
-        {
-            if !chain.contains(&issuer) {
-                chain.push(issuer);
+                // Some documents were signed (and told) before the token stopped answering:
+                // every other one fails with the cause.
+                (0..count).map(|_| Err(error.again())).collect()
+            }
+        };
+        for (index, signature) in signatures.into_iter().enumerate() {
+            if index >= answers.next && !answers.ready.contains_key(&index) {
+                answers.add(index, signature, deliver);
             }
         }
-        let certs = SignerCertificates {
-            certificate: &signer.info.der,
-            chain: &chain,
-        };
-        let results = prepared
-            .into_iter()
-            .zip(signatures)
-            .map(|((attrs, _), signature)| {
-                let signature = signature?;
-                let cms = match attrs {
-                    Some(attrs) => Some(cades::assemble(
-                        alg,
-                        scheme,
-                        attrs,
-                        signature.clone(),
-                        &certs,
-                    )?),
-                    None => None,
-                };
-                Ok(Signed {
-                    cms,
-                    signature,
-                    signature_algorithm: scheme.name(alg),
-                    certificate: signer.info.der.clone(),
-                    chain: chain.clone(),
-                    revocation: revocation.clone(),
-                })
-            })
-            .collect();
         tracing::info!(certificate = %certificate_id, origin = origin.unwrap_or("-"), "signed");
-        Ok(results)
+        Ok(())
+    }
+}
+
+/// The answers of one request, built as the token's signatures come: each document's CMS
+/// around its signed attributes, handed on in the documents' order.
+struct Answers<'a> {
+    alg: DigestAlgorithm,
+    scheme: SignatureScheme,
+    signer: &'a SignerCertificate,
+    /// The chain sent with each answer (completed with the issuers the status check fetched).
+    chain: Vec<Vec<u8>>,
+    parsed: cades::ParsedSigner,
+    /// The status check, until its outcome is taken (at the first answer).
+    status: Option<PendingCheck>,
+    revocation: Option<Option<Checked>>,
+    /// Each document's signed attributes (none for server-built ones, `raw`).
+    attributes: Vec<Option<cms::signed_data::SignedAttributes>>,
+    /// Answers ready but waiting for an earlier document's.
+    ready: std::collections::BTreeMap<usize, Result<Signed, Error>>,
+    /// The next document to hand on.
+    next: usize,
+}
+
+impl Answers<'_> {
+    /// Builds document `index`'s answer from its signature and hands on every answer now in
+    /// order.
+    fn add(
+        &mut self,
+        index: usize,
+        signature: Result<Vec<u8>, Error>,
+        deliver: &mut dyn FnMut(usize, Result<Signed, Error>),
+    ) {
+        let answer = signature.and_then(|signature| self.answer(index, signature));
+        self.ready.insert(index, answer);
+        while let Some(answer) = self.ready.remove(&self.next) {
+            deliver(self.next, answer);
+            self.next += 1;
+        }
+    }
+
+    fn answer(&mut self, index: usize, signature: Vec<u8>) -> Result<Signed, Error> {
+        let revocation = self.revocation().clone();
+        let attributes = self.attributes.get_mut(index).and_then(Option::take);
+        let cms = match attributes {
+            Some(attrs) => {
+                Some(
+                    self.parsed
+                        .assemble(self.alg, self.scheme, attrs, signature.clone())?,
+                )
+            }
+            None => None,
+        };
+        Ok(Signed {
+            cms,
+            signature,
+            signature_algorithm: self.scheme.name(self.alg),
+            certificate: self.signer.info.der.clone(),
+            chain: self.chain.clone(),
+            revocation,
+        })
+    }
+
+    /// The status check's outcome, taken once (it had the whole PIN dialog to finish). Issuers
+    /// it had to fetch (a token that holds only the signer's certificate) complete the chain in
+    /// the CMS and in the answer.
+    fn revocation(&mut self) -> &Option<Checked> {
+        if self.revocation.is_none() {
+            let outcome = self.status.take().map(|s| s.outcome());
+            let mut fetched = false;
+            for issuer in outcome
+                .as_ref()
+                .and_then(Checked::evidence)
+                .map(|e| e.issuers.clone())
+                .unwrap_or_default()
+            {
+                if !self.chain.contains(&issuer) {
+                    self.chain.push(issuer);
+                    fetched = true;
+                }
+            }
+            if fetched {
+                if let Ok(parsed) = cades::ParsedSigner::new(&SignerCertificates {
+                    certificate: &self.signer.info.der,
+                    chain: &self.chain,
+                }) {
+                    self.parsed = parsed;
+                }
+            }
+            self.revocation = Some(outcome);
+        }
+        self.revocation.get_or_insert(None)
     }
 }
 

@@ -137,6 +137,10 @@ pub struct StatusChecker {
 /// How long a revoked result is remembered (revocation is final; an hour bounds the memory of a
 /// test or a mistaken CRL).
 const REVOKED_KEPT_SECS: u64 = 3600;
+/// How long an undecided status (no revocation pointer, responder unreachable) is kept before
+/// it is asked again: a clerk's run of requests does not wait on (or re-spawn a check for) a
+/// responder that just failed, and one that comes back is asked again within half a minute.
+const UNKNOWN_KEPT_SECS: u64 = 30;
 
 impl StatusChecker {
     /// A checker with `policy`, fetching through `fetch`.
@@ -198,7 +202,10 @@ impl StatusChecker {
                     ),
                     ChainVerdict::Unknown(findings) => {
                         let text: Vec<String> = findings.iter().map(ToString::to_string).collect();
-                        (Checked::Unknown(text.join("; "), status.evidence), None)
+                        (
+                            Checked::Unknown(text.join("; "), status.evidence),
+                            Some(now + UNKNOWN_KEPT_SECS),
+                        )
                     }
                 };
                 tracing::info!(

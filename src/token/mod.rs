@@ -181,6 +181,9 @@ pub struct ModuleStatus {
     pub library: Option<String>,
     /// Why it failed to load, if it did.
     pub error: Option<String>,
+    /// Not loaded because none of its tokens can be connected now (no matching USB device,
+    /// no SoftHSM2 token): loaded within a poll of one being plugged in.
+    pub waiting_for_device: bool,
 }
 
 /// Slot changes and PIN events, published for the agent's event stream and the tray.
@@ -279,10 +282,17 @@ pub trait TokenProvider: Send + Sync {
     fn refresh(&self);
     /// Signs the job's digests: checks presence and PIN state, asks the PIN, logs in, signs each
     /// digest, logs out. Blocks the caller; never runs on an async runtime thread.
+    /// `on_signature` may be called on the caller's thread with each signature of a batch as the
+    /// token makes it (index, signature), in order, so that the caller builds each document's
+    /// CMS and answer while the token signs the next; the results hold every outcome again.
     ///
     /// # Errors
     /// A [`Error`] when nothing could be signed (not present, wrong PIN, cancelled…).
-    fn sign(&self, job: SignJob) -> Result<SignResults, Error>;
+    fn sign(
+        &self,
+        job: SignJob,
+        on_signature: &mut dyn FnMut(usize, &[u8]),
+    ) -> Result<SignResults, Error>;
     /// Subscribes to slot and PIN events.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<TokenEvent>;
 }

@@ -67,6 +67,8 @@ pub struct ModuleSpec {
     pub path: PathBuf,
     /// Where it came from, for `kyso doctor`.
     pub source: String,
+    /// When one of its tokens can be present: the module is loaded only then.
+    pub presence: crate::platform::devices::Presence,
 }
 
 /// Every configured PKCS#11 module, each behind its worker thread.
@@ -91,7 +93,8 @@ struct Shared {
 enum Job {
     Sign {
         job: SignJob,
-        progress: mpsc::Sender<Progress>,
+        phase: Arc<JobPhase>,
+        replies: mpsc::Sender<Reply>,
         cancelled: Arc<AtomicBool>,
     },
     Refresh {
@@ -133,16 +136,71 @@ pub struct BenchSamples {
     pub raw_sign: Vec<Duration>,
     /// Digest → signed attributes → hash → `C_Sign` → SignedData.
     pub cms_path: Vec<Duration>,
-    /// `C_Login` + `C_Sign` + `C_Logout`: the token work of one agent request, which logs in
-    /// and out every time (the PIN is held by the bench job only, like a batch).
+    /// The token calls of one agent request (`C_GetTokenInfo`, `C_OpenSession`, `C_Login`,
+    /// `C_FindObjects*`, `C_GetAttributeValue`, `C_Sign`, `C_Logout`, `C_CloseSession`): the
+    /// agent logs in and out every time (the PIN is held by the bench job only, like a batch).
     pub login_sign_logout: Vec<Duration>,
 }
 
-enum Progress {
-    Started,
-    WaitingForUser,
-    Signing,
+/// What the worker tells the caller of a signing job.
+enum Reply {
+    /// A batch's signature `index`, as soon as the token made it.
+    Signed(usize, Vec<u8>),
+    /// The job's end.
     Done(Result<SignResults, Error>),
+}
+
+/// Where a signing job stands, and since when: written by the worker at each step, read by the
+/// caller only when its wait runs out, so that progress costs no thread wake-up (a batch of 100
+/// once woke the caller 100 times).
+struct JobPhase {
+    queued: std::time::Instant,
+    /// The phase in the top byte, milliseconds since `queued` below.
+    state: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Behind another job.
+    Queued = 0,
+    /// The worker has it (finding the token, opening a session).
+    Started = 1,
+    /// The PIN prompt is open.
+    WaitingForUser = 2,
+    /// Logging in and signing (again at each signature of a batch).
+    Signing = 3,
+}
+
+impl JobPhase {
+    fn new() -> Self {
+        Self {
+            queued: std::time::Instant::now(),
+            state: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn set(&self, phase: Phase) {
+        let ms = u64::try_from(self.queued.elapsed().as_millis()).unwrap_or(u64::MAX >> 8);
+        self.state.store(
+            ((phase as u64) << 56) | ms.min((1 << 56) - 1),
+            Ordering::Release,
+        );
+    }
+
+    /// The phase and when it began.
+    fn get(&self) -> (Phase, std::time::Instant) {
+        let state = self.state.load(Ordering::Acquire);
+        let phase = match state >> 56 {
+            1 => Phase::Started,
+            2 => Phase::WaitingForUser,
+            3 => Phase::Signing,
+            _ => Phase::Queued,
+        };
+        (
+            phase,
+            self.queued + Duration::from_millis(state & ((1 << 56) - 1)),
+        )
+    }
 }
 
 impl Pkcs11Tokens {
@@ -160,6 +218,7 @@ impl Pkcs11Tokens {
                         source: spec.source.clone(),
                         library: None,
                         error: None,
+                        waiting_for_device: false,
                     }),
                     tokens: Vec::new(),
                 }));
@@ -243,11 +302,16 @@ impl TokenProvider for Pkcs11Tokens {
         }
     }
 
-    fn sign(&self, job: SignJob) -> Result<SignResults, Error> {
+    fn sign(
+        &self,
+        job: SignJob,
+        on_signature: &mut dyn FnMut(usize, &[u8]),
+    ) -> Result<SignResults, Error> {
         let worker = self
             .worker_for(&job.certificate_id)
             .ok_or_else(|| Error::CertificateNotFound(job.certificate_id.clone()))?;
-        let (progress, updates) = mpsc::channel();
+        let (replies, result) = mpsc::channel();
+        let phase = Arc::new(JobPhase::new());
         let cancelled = Arc::new(AtomicBool::new(false));
         worker
             .jobs
@@ -255,30 +319,36 @@ impl TokenProvider for Pkcs11Tokens {
             .ok_or(Error::WorkerGone)?
             .send(Job::Sign {
                 job,
-                progress,
+                phase: phase.clone(),
+                replies,
                 cancelled: cancelled.clone(),
             })
             .map_err(|_| Error::WorkerGone)?;
         let grace = Duration::from_secs(5);
-        let mut phase_timeout = self.settings.token_timeout;
-        let mut timeout_error = Error::Busy;
         loop {
-            match updates.recv_timeout(phase_timeout) {
-                Ok(Progress::Started) => {
-                    phase_timeout = self.settings.token_timeout;
-                    timeout_error = Error::Timeout;
-                }
-                Ok(Progress::WaitingForUser) => {
-                    phase_timeout = self.settings.prompt_timeout + grace;
-                }
-                Ok(Progress::Signing) => phase_timeout = self.settings.token_timeout,
-                Ok(Progress::Done(result)) => return result,
-                Err(RecvTimeoutError::Timeout) => {
-                    // The worker skips or discards the job; it cannot interrupt a driver call.
-                    cancelled.store(true, Ordering::SeqCst);
-                    tracing::warn!(error = %timeout_error, "token did not answer in time");
-                    return Err(timeout_error);
-                }
+            let (now, started) = phase.get();
+            // Each phase has its own limit, counted from when it began.
+            let limit = match now {
+                Phase::WaitingForUser => self.settings.prompt_timeout + grace,
+                _ => self.settings.token_timeout,
+            };
+            let left = (started + limit).saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                // The worker skips or discards the job; it cannot interrupt a driver call.
+                cancelled.store(true, Ordering::SeqCst);
+                // Still queued behind another job: busy; started and stuck: timed out.
+                let error = if now == Phase::Queued {
+                    Error::Busy
+                } else {
+                    Error::Timeout
+                };
+                tracing::warn!(%error, "token did not answer in time");
+                return Err(error);
+            }
+            match result.recv_timeout(left) {
+                Ok(Reply::Signed(index, signature)) => on_signature(index, &signature),
+                Ok(Reply::Done(result)) => return result,
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Err(Error::WorkerGone),
             }
         }
@@ -351,20 +421,21 @@ impl Worker {
                 }
                 Ok(Job::Sign {
                     job,
-                    progress,
+                    phase,
+                    replies,
                     cancelled,
                 }) => {
                     let result = if cancelled.load(Ordering::SeqCst) {
                         Err(Error::Busy)
                     } else {
-                        let _ = progress.send(Progress::Started);
-                        self.sign(job, &progress, &cancelled)
+                        phase.set(Phase::Started);
+                        self.sign(job, &phase, &replies, &cancelled)
                     };
                     if matches!(result, Err(Error::TokenNotPresent)) {
                         self.stale = true;
                     }
                     let failed = result.is_err();
-                    let _ = progress.send(Progress::Done(result));
+                    let _ = replies.send(Reply::Done(result));
                     // Publish what the job changed (a removal, a PIN count cleared by a good
                     // login), after the caller has its answer.
                     let pin_was_counting = self
@@ -428,7 +499,34 @@ impl Worker {
         Ok(ctx)
     }
 
+    /// Whether the module should be loaded now. When none of its tokens can be present it is
+    /// not loaded, or is unloaded (its tokens reported removed first): a vendor module costs
+    /// megabytes even with nothing plugged in.
+    fn wanted(&mut self) -> bool {
+        let wanted = self.spec.presence.may_be_present();
+        if !wanted {
+            if self.first_scan || self.tokens.iter().any(|t| t.present) {
+                self.apply_scan(Vec::new());
+            }
+            if let Some(ctx) = self.ctx.take() {
+                tracing::info!(module = %self.module_name(), "no token of this module connected: unloading it");
+                let _ = ctx.finalize();
+            }
+            self.slots.clear();
+        }
+        if let Some(status) = lock(&self.shared).status.as_mut() {
+            status.waiting_for_device = !wanted;
+            if !wanted {
+                status.library = None;
+            }
+        }
+        wanted
+    }
+
     fn poll(&mut self) {
+        if !self.wanted() {
+            return;
+        }
         match self.scan() {
             Ok(found) => {
                 self.last_error = None;
@@ -653,7 +751,8 @@ impl Worker {
     fn sign(
         &mut self,
         job: SignJob,
-        progress: &mpsc::Sender<Progress>,
+        phase: &JobPhase,
+        replies: &mpsc::Sender<Reply>,
         cancelled: &AtomicBool,
     ) -> Result<SignResults, Error> {
         let SignJob {
@@ -700,12 +799,12 @@ impl Worker {
         if abort.load(Ordering::SeqCst) {
             return Err(Error::Cancelled);
         }
-        let _ = progress.send(Progress::WaitingForUser);
+        phase.set(Phase::WaitingForUser);
         let entry = authenticator.pin(&request).map_err(refusal)?;
         if cancelled.load(Ordering::SeqCst) {
             return Err(Error::Timeout);
         }
-        let _ = progress.send(Progress::Signing);
+        phase.set(Phase::Signing);
         let logged_in = login(&session, UserType::User, &entry);
         drop(entry);
         authenticator.pin_used();
@@ -723,7 +822,8 @@ impl Worker {
                 digests: &digests,
                 alg: digest_algorithm,
                 abort: &abort,
-                progress,
+                phase,
+                replies,
                 request: &request,
                 on_signed: on_signed.as_mut(),
             },
@@ -764,7 +864,7 @@ impl Worker {
                 results.push(Err(Error::Cancelled));
                 continue;
             }
-            let _ = params.progress.send(Progress::Signing);
+            params.phase.set(Phase::Signing);
             let data = match params.scheme {
                 SignatureScheme::RsaPkcs1v15 => params.alg.digest_info(digest),
                 SignatureScheme::RsaPss | SignatureScheme::Ecdsa => digest.clone(),
@@ -800,6 +900,11 @@ impl Worker {
                 ) {
                     fatal = Some(same_error(error));
                 }
+            }
+            // A batch's caller builds this document's answer while the token signs the next
+            // (one document alone gains nothing from an extra wake-up).
+            if let (Ok(signature), true) = (&result, params.digests.len() > 1) {
+                let _ = params.replies.send(Reply::Signed(index, signature.clone()));
             }
             results.push(result);
             if let Some(on_signed) = params.on_signed.as_mut() {
@@ -912,16 +1017,30 @@ impl Worker {
                     function: "cms".into(),
                 })?;
                 samples.cms_path.push(start.elapsed());
-                let start = std::time::Instant::now();
+                // The token calls of one agent request, in its order: the token's info (PIN
+                // state), a session, login, the key and its always-authenticate flag, the
+                // signature, logout, the session closed. (Login state is the token's, not the
+                // session's: the bench session logs out around it, unmeasured.)
                 session.logout().map_err(classify)?;
-                login(&session, UserType::User, &entry).map_err(classify)?;
-                // Private-key handles do not survive a logout: find the key again, as a
-                // request does.
-                key = find_key()?;
-                session
-                    .sign(&mechanism, key, &raw_input)
+                let start = std::time::Instant::now();
+                let (request_slot, _) = self.locate(&serial)?;
+                let request_session = ctx.open_ro_session(request_slot).map_err(classify)?;
+                login(&request_session, UserType::User, &entry).map_err(classify)?;
+                let request_key = private_key(&request_session, &key_id)?;
+                let _ = request_session
+                    .get_attributes(request_key, &[AttributeType::AlwaysAuthenticate]);
+                let signature = request_session
+                    .sign(&mechanism, request_key, &raw_input)
                     .map_err(classify)?;
+                if scheme == SignatureScheme::Ecdsa {
+                    let _ = ecdsa_raw_to_der(&signature);
+                }
+                request_session.logout().map_err(classify)?;
+                drop(request_session);
                 samples.login_sign_logout.push(start.elapsed());
+                login(&session, UserType::User, &entry).map_err(classify)?;
+                // Private-key handles do not survive a logout: find the key again.
+                key = find_key()?;
             }
             Ok(samples)
         };
@@ -982,7 +1101,8 @@ struct SignParams<'a> {
     digests: &'a [Vec<u8>],
     alg: crate::digest::DigestAlgorithm,
     abort: &'a AtomicBool,
-    progress: &'a mpsc::Sender<Progress>,
+    phase: &'a JobPhase,
+    replies: &'a mpsc::Sender<Reply>,
     request: &'a PinRequest,
     on_signed: Option<&'a mut Box<dyn FnMut(usize) + Send>>,
 }

@@ -191,6 +191,20 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<(&'static str, PathBuf)> {
     found
 }
 
+/// Whether `path` names a module of the registry (any OS's name for it).
+pub fn is_known(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    KNOWN_MODULES.iter().any(|m| {
+        m.windows
+            .iter()
+            .chain(m.linux)
+            .chain(m.macos)
+            .any(|known| known.eq_ignore_ascii_case(name))
+    })
+}
+
 fn is_file(path: &Path) -> bool {
     path.metadata().map(|m| m.is_file()).unwrap_or(false)
 }

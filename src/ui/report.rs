@@ -140,6 +140,13 @@ pub fn diagnostics(status: &StatusResponse, modules: &[ModuleStatus], sources: &
             (None, Some(lib)) => {
                 writeln!(out, "  OK  {} [{}] — {lib}", module.path, module.source)
             }
+            (None, None) if module.waiting_for_device => writeln!(
+                out,
+                "  --  {} [{}]: {}",
+                module.path,
+                module.source,
+                label("doctor-module-waiting")
+            ),
             (None, None) => writeln!(out, "  ?   {} [{}]", module.path, module.source),
         };
     }
