@@ -21,7 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // (role, level, receipt policy) and its verification report.
     ("api", &["certificate", "digest", "i18n", "pades"]),
     ("cades", &["digest", "scheme"]),
-    ("token", &["certificate", "digest", "scheme"]),
+    ("token", &["certificate", "digest", "platform", "scheme"]),
     ("platform", &["certificate"]),
     ("config", &["platform"]),
     (

@@ -757,7 +757,7 @@ struct Answers<'a> {
     status: Option<PendingCheck>,
     revocation: Option<Option<Checked>>,
     /// Each document's signed attributes (none for server-built ones, `raw`).
-    attributes: Vec<Option<cms::signed_data::SignedAttributes>>,
+    attributes: Vec<Option<cades::SignedAttributes>>,
     /// Answers ready but waiting for an earlier document's.
     ready: std::collections::BTreeMap<usize, Result<Signed, Error>>,
     /// The next document to hand on.
