@@ -9,13 +9,12 @@
 use cms::cert::x509::attr::Attribute;
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::CmsVersion;
-use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignerIdentifier, SignerInfo,
-    SignerInfos,
-};
 /// The signed attributes of one document (DER `SET OF Attribute`), as the signing service holds
 /// them between the token's signature and the SignedData.
 pub use cms::signed_data::SignedAttributes;
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignerIdentifier, SignerInfo, SignerInfos,
+};
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode};

@@ -61,14 +61,18 @@ impl Presence {
 
 /// Whether sysfs's USB device list (`/sys/bus/usb/devices`) shows something that can be a
 /// token: an interface of the smart-card or vendor-specific class, a HID interface that is not
-/// a boot keyboard or mouse, or a device of a token maker. Off Linux, or when the list cannot
-/// be read: yes.
+/// a boot keyboard or mouse, or a device of a token maker. No USB bus in a readable sysfs (a
+/// virtual machine without USB): no. Off Linux, or when sysfs cannot be read: yes.
 pub fn usb_token_may_be_present(devices: &Path) -> bool {
     if !cfg!(target_os = "linux") {
         return true;
     }
     let Ok(entries) = std::fs::read_dir(devices) else {
-        return true;
+        // `/sys/bus` readable and no `usb` in it: this machine has no USB at all.
+        let bus = devices.parent().and_then(Path::parent);
+        return !bus.is_some_and(|bus| {
+            bus.join("usb").symlink_metadata().is_err() && std::fs::read_dir(bus).is_ok()
+        });
     };
     let hex = |dir: &Path, file: &str| -> Option<u16> {
         let text = std::fs::read_to_string(dir.join(file)).ok()?;
@@ -156,8 +160,16 @@ mod tests {
             &[("bInterfaceClass", "03"), ("bInterfaceSubClass", "00")],
         );
         assert!(usb_token_may_be_present(root));
-        // No list to read: cannot tell, so yes.
-        assert!(usb_token_may_be_present(&root.join("missing")));
+        // A sysfs with buses but no USB bus: no USB token can be there.
+        let sys = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(sys.path().join("bus/pci")).expect("dir");
+        assert!(!usb_token_may_be_present(
+            &sys.path().join("bus/usb/devices")
+        ));
+        // No sysfs to read at all: cannot tell, so yes.
+        assert!(usb_token_may_be_present(
+            &sys.path().join("nothing/usb/devices")
+        ));
     }
 
     #[test]

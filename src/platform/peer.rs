@@ -7,8 +7,9 @@
 //! `/proc/net/tcp` and `tcp6` (the row whose local address is the client's and remote address
 //! ours). Windows reads the owning process from `GetExtendedTcpTable` (the row whose local
 //! address is the client's), opens that process's token and compares its user SID with ours;
-//! a process it may not open (another user's) fails closed. macOS has no such table: there the
-//! connection is let through (see the README's notes on shared machines).
+//! a process it may not open (another user's) fails closed. macOS has no table a user may read
+//! for every socket; there the agent asks `lsof` for this user's processes only whether one of
+//! them holds the client's end (anyone else's is not listed: fails closed).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -40,11 +41,39 @@ pub fn same_user(client: SocketAddr, server: SocketAddr) -> bool {
     {
         windows::same_user(client, server)
     }
-    #[cfg(not(any(target_os = "linux", windows)))]
+    #[cfg(target_os = "macos")]
+    {
+        // SAFETY: getuid has no preconditions.
+        #[allow(unsafe_code)]
+        let uid = unsafe { libc::getuid() };
+        std::process::Command::new("/usr/sbin/lsof")
+            .args(["-nP", "-a", "-u", &uid.to_string()])
+            .arg(format!("-iTCP:{}", client.port()))
+            .args(["-sTCP:ESTABLISHED", "-Fn"])
+            .output()
+            .is_ok_and(|out| {
+                client_end_in_lsof(&String::from_utf8_lossy(&out.stdout), client, server)
+            })
+    }
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
     {
         let _ = (client, server);
         true
     }
+}
+
+/// Whether `lsof -F n` output (one `n<local>-><remote>` line per socket of the processes it was
+/// asked about) lists the client's end of the connection: local `client`, remote `server`. Our
+/// own end (local `server`) does not count.
+pub fn client_end_in_lsof(output: &str, client: SocketAddr, server: SocketAddr) -> bool {
+    output.lines().any(|line| {
+        line.strip_prefix('n')
+            .and_then(|name| name.split_once("->"))
+            .is_some_and(|(local, remote)| {
+                local.parse::<SocketAddr>().ok() == Some(client)
+                    && remote.parse::<SocketAddr>().ok() == Some(server)
+            })
+    })
 }
 
 /// The owning PID of the connection from `local` to `remote` in a Windows TCP table as
@@ -311,6 +340,36 @@ mod tests {
             owner_in_table("garbage\nlines here", client6, server6),
             None
         );
+    }
+
+    #[test]
+    fn lsof_lists_the_client_end_only_for_this_users_processes() {
+        let server: SocketAddr = "127.0.0.1:47400".parse().expect("addr");
+        let client: SocketAddr = "127.0.0.1:50000".parse().expect("addr");
+        // The browser's socket (this user's): listed.
+        let browser = "p812\nf23\nn127.0.0.1:50000->127.0.0.1:47400\n";
+        assert!(client_end_in_lsof(browser, client, server));
+        // Only the agent's own end is listed (the client is another user's process): refused.
+        let ours = "p4242\nf9\nn127.0.0.1:47400->127.0.0.1:50000\n";
+        assert!(!client_end_in_lsof(ours, client, server));
+        assert!(!client_end_in_lsof("", client, server));
+        assert!(!client_end_in_lsof(
+            "n127.0.0.1:50000->127.0.0.1:47401\n",
+            client,
+            server
+        ));
+        let server6: SocketAddr = "[::1]:47400".parse().expect("addr");
+        let client6: SocketAddr = "[::1]:50000".parse().expect("addr");
+        assert!(client_end_in_lsof(
+            "p1\nn[::1]:50000->[::1]:47400\n",
+            client6,
+            server6
+        ));
+        assert!(!client_end_in_lsof(
+            "nnot an address\nn->\n",
+            client6,
+            server6
+        ));
     }
 
     #[test]
