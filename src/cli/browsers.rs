@@ -196,8 +196,32 @@ pub fn run(config: &Config, action: &BrowsersAction) -> ExitCode {
     }
 }
 
+/// Windows: one line per installed browser, from its machine policy keys (`reg query`).
+fn registry_status(origins: &[String]) -> Vec<String> {
+    let query = |key: &str| {
+        std::process::Command::new("reg")
+            .args(["query", key])
+            .output()
+            .map(|out| browsers::registry_values(&String::from_utf8_lossy(&out.stdout)))
+            .unwrap_or_default()
+    };
+    browsers::WINDOWS_BROWSERS
+        .iter()
+        .filter(|(_, program, _)| Path::new(program).exists())
+        .map(|(browser, _, key)| {
+            let document = browsers::registry_document(*key, query);
+            let state = browsers::plist_state(Some(&document), key.is_none(), origins);
+            let place = key.unwrap_or(browsers::FIREFOX_REGISTRY_KEY);
+            format!("{browser}: {} ({place})", state_text(origins, &state))
+        })
+        .collect()
+}
+
 /// One line per installed browser: whether its policy lets `origins` through.
 pub fn status_lines(root: &Path, origins: &[String]) -> Vec<String> {
+    if cfg!(windows) {
+        return registry_status(origins);
+    }
     if cfg!(target_os = "macos") {
         return managed_preferences_status(root, origins);
     }

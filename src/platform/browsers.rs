@@ -469,6 +469,72 @@ pub fn plist_commands(target: &PlistTarget, origins: &[String]) -> Vec<Vec<Strin
     commands
 }
 
+/// The browsers whose machine policies [`registry_commands`] writes on Windows: name, the
+/// program whose presence says it is installed, its policy key (Firefox: `None`, it has
+/// [`FIREFOX_REGISTRY_KEY`]).
+pub const WINDOWS_BROWSERS: [(&str, &str, Option<&str>); 4] = [
+    (
+        "Google Chrome",
+        "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
+        Some(REGISTRY_KEYS[0]),
+    ),
+    (
+        "Microsoft Edge",
+        "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe",
+        Some(REGISTRY_KEYS[1]),
+    ),
+    (
+        "Chromium",
+        "C:\\Program Files\\Chromium\\Application\\chrome.exe",
+        Some(REGISTRY_KEYS[2]),
+    ),
+    (
+        "Firefox",
+        "C:\\Program Files\\Mozilla Firefox\\firefox.exe",
+        None,
+    ),
+];
+
+/// The `REG_SZ` values `reg query KEY` printed (`    1    REG_SZ    https://…`), in order.
+pub fn registry_values(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|line| line.split_once("REG_SZ").map(|(_, value)| value.trim()))
+        .filter(|value| !value.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A Windows browser's policy as the document [`plist_state`] judges, from the values of its
+/// list keys (`list(key)` runs `reg query` on one).
+pub fn registry_document(
+    policy_key: Option<&str>,
+    mut list: impl FnMut(&str) -> Vec<String>,
+) -> serde_json::Value {
+    match policy_key {
+        Some(key) => serde_json::Value::Object(
+            CHROMIUM_POLICIES
+                .iter()
+                .map(|name| {
+                    (
+                        name.to_string(),
+                        serde_json::json!(list(&format!("{key}\\{name}"))),
+                    )
+                })
+                .filter(|(_, values)| values.as_array().is_some_and(|v| !v.is_empty()))
+                .collect(),
+        ),
+        None => {
+            let skip = list(&format!("{FIREFOX_REGISTRY_KEY}\\SkipDomains"));
+            if skip.is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({"LocalNetworkAccess": {"SkipDomains": skip}})
+            }
+        }
+    }
+}
+
 /// What a macOS browser's plist (read as JSON, `plutil -convert json`) says of `origins`.
 pub fn plist_state(
     document: Option<&serde_json::Value>,
@@ -539,6 +605,60 @@ mod tests {
             }
             other => panic!("not a plutil edit: {other:?}"),
         }
+    }
+
+    #[test]
+    fn windows_status_reads_back_what_the_registry_commands_wrote() {
+        let origins = vec![
+            "https://qlvb.example.gov.vn".to_string(),
+            "https://dms.example.gov.vn:8443".to_string(),
+        ];
+        // The registry as `reg add` leaves it after `registry_commands`, answered as `reg query`
+        // prints it.
+        let mut registry: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for command in registry_commands(&origins) {
+            if command[0] == "add" && command.iter().any(|a| a == "REG_SZ") {
+                registry
+                    .entry(command[1].clone())
+                    .or_default()
+                    .push(command[7].clone());
+            }
+        }
+        let query = |key: &str| {
+            let mut out = format!("\r\n{key}\r\n");
+            for (i, value) in registry.get(key).into_iter().flatten().enumerate() {
+                out.push_str(&format!("    {}    REG_SZ    {value}\r\n", i + 1));
+            }
+            registry_values(&out)
+        };
+        for (browser, _, key) in WINDOWS_BROWSERS {
+            let document = registry_document(key, query);
+            assert_eq!(
+                plist_state(Some(&document), key.is_none(), &origins),
+                State::Covers,
+                "{browser}: {document}"
+            );
+        }
+        // Nothing written: missing.
+        let empty = |_: &str| Vec::new();
+        assert_eq!(
+            plist_state(
+                Some(&registry_document(Some(REGISTRY_KEYS[0]), empty)),
+                false,
+                &origins
+            ),
+            State::Missing
+        );
+        assert_eq!(
+            plist_state(Some(&registry_document(None, empty)), true, &origins),
+            State::Missing
+        );
+        assert_eq!(
+            registry_values(
+                "ERROR: The system was unable to find the specified registry key or value."
+            ),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
