@@ -413,20 +413,6 @@ pub fn check_signed_attributes(der: &[u8], alg: DigestAlgorithm) -> Result<Vec<u
     Ok(digest)
 }
 
-/// Builds the detached SignedData around signed attributes and the signature over them.
-///
-/// # Errors
-/// [`Error::Der`] when a certificate does not parse or encoding fails.
-pub fn assemble(
-    alg: DigestAlgorithm,
-    scheme: SignatureScheme,
-    signed_attrs: SignedAttributes,
-    signature: Vec<u8>,
-    signer: &SignerCertificates<'_>,
-) -> Result<Vec<u8>, Error> {
-    ParsedSigner::new(signer)?.assemble(alg, scheme, signed_attrs, signature)
-}
-
 /// The whole CAdES-BES path: signed attributes for `digest`, their hash handed to `sign_hash`
 /// (the token), and the SignedData around the result.
 ///

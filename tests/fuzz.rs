@@ -181,6 +181,17 @@ fn exercise_der(data: &[u8]) {
     let _ = kyso::pades::timestamp::verify_token(data, &|h| h.digest_parts(&[b"x"]), Some(7));
     let _ = kyso::pades::timestamp::token_info(data);
     let _ = kyso::pki::crl::parse(data);
+    // The socket-owner readers of the other systems take the bytes a system call or `lsof`
+    // hands back: a short or lying table must give no owner, never a panic.
+    let (client, server) = (
+        std::net::SocketAddr::from(([127, 0, 0, 1], 50000)),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 47400)),
+    );
+    for ipv6 in [false, true] {
+        let _ = kyso::platform::peer::owner_pid_in_windows_table(data, ipv6, client, server);
+    }
+    let _ =
+        kyso::platform::peer::client_end_in_lsof(&String::from_utf8_lossy(data), client, server);
     if let Ok(cert) = x509_cert::Certificate::from_der(bytes) {
         let anchors = [cert.clone()];
         let _ = kyso::pki::path::validate(

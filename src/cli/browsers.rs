@@ -160,12 +160,7 @@ fn managed_preferences_status(root: &Path, origins: &[String]) -> Vec<String> {
                 .and_then(Result::ok)
                 .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok());
             let state = browsers::plist_state(document.as_ref(), target.firefox, origins);
-            format!(
-                "{}: {} ({})",
-                target.browser,
-                state_text(origins, &state),
-                target.file.display()
-            )
+            status_line(target.browser, origins, &state, target.file.display())
         })
         .collect()
 }
@@ -211,8 +206,12 @@ fn registry_status(origins: &[String]) -> Vec<String> {
         .map(|(browser, _, key)| {
             let document = browsers::registry_document(*key, query);
             let state = browsers::plist_state(Some(&document), key.is_none(), origins);
-            let place = key.unwrap_or(browsers::FIREFOX_REGISTRY_KEY);
-            format!("{browser}: {} ({place})", state_text(origins, &state))
+            status_line(
+                browser,
+                origins,
+                &state,
+                key.unwrap_or(browsers::FIREFOX_REGISTRY_KEY),
+            )
         })
         .collect()
 }
@@ -230,14 +229,19 @@ pub fn status_lines(root: &Path, origins: &[String]) -> Vec<String> {
         .filter(|t| t.installed(root))
         .map(|target| {
             let state = browsers::state(target, origins);
-            format!(
-                "{}: {} ({})",
-                target.browser,
-                state_text(origins, &state),
-                target.file.display()
-            )
+            status_line(target.browser, origins, &state, target.file.display())
         })
         .collect()
+}
+
+/// One browser's status line: its name, what its policy says, where the policy lives.
+fn status_line(
+    browser: &str,
+    origins: &[String],
+    state: &browsers::State,
+    place: impl std::fmt::Display,
+) -> String {
+    format!("{browser}: {} ({place})", state_text(origins, state))
 }
 
 fn state_text(origins: &[String], state: &browsers::State) -> &'static str {

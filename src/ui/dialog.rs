@@ -362,15 +362,7 @@ impl Prompt for GuiPrompt {
     }
 
     fn confirm_batch(&self, batch: &BatchPrompt) -> Result<(), PinRefusal> {
-        let view = super::request_view(
-            user_lang(),
-            batch.origin.as_deref(),
-            batch.standing,
-            &batch.documents,
-            &batch.signer,
-            "",
-            None,
-        );
+        let view = super::batch_view(user_lang(), batch);
         let answer = self.ask(&DialogRequest::Batch {
             view,
             timeout_secs: self.timeout.as_secs(),

@@ -11,7 +11,7 @@ pub mod tray;
 
 use crate::api::Lang;
 use crate::i18n::message;
-use crate::signing::{PinPrompt, ShownDocument, SignerSummary, Standing};
+use crate::signing::{BatchPrompt, PinPrompt, ShownDocument, SignerSummary, Standing};
 
 /// Days before expiry from which the dialog warns.
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -235,6 +235,19 @@ pub fn pin_view(request: &PinPrompt) -> RequestView {
         &request.signer,
         &request.token_label,
         request.per_signature,
+    )
+}
+
+/// The view of a batch confirmation in `lang`: every document, no token line yet.
+pub fn batch_view(lang: Lang, batch: &BatchPrompt) -> RequestView {
+    request_view(
+        lang,
+        batch.origin.as_deref(),
+        batch.standing,
+        &batch.documents,
+        &batch.signer,
+        "",
+        None,
     )
 }
 

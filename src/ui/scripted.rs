@@ -126,15 +126,7 @@ impl Prompt for ScriptedPrompt {
             documents = batch.documents.len(),
             "scripted batch confirmation"
         );
-        let view = super::request_view(
-            crate::i18n::user_lang(),
-            batch.origin.as_deref(),
-            batch.standing,
-            &batch.documents,
-            &batch.signer,
-            "",
-            None,
-        );
+        let view = super::batch_view(crate::i18n::user_lang(), batch);
         Self::record(&script, serde_json::json!({"kind": "batch", "view": view}));
         if Self::confirmed(&script) {
             Ok(())

@@ -71,15 +71,7 @@ impl Prompt for TerminalPrompt {
             "{}:",
             message(lang, "dialog-batch-heading", &[("count", count.into())])
         );
-        let view = super::request_view(
-            lang,
-            batch.origin.as_deref(),
-            batch.standing,
-            &batch.documents,
-            &batch.signer,
-            "",
-            None,
-        );
+        let view = super::batch_view(lang, batch);
         show(&view.lines());
         let answer = ask_line(&format!("{}? [y/N]: ", text(lang, "dialog-continue")))
             .ok_or(PinRefusal::Cancelled)?;
