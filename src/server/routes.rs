@@ -235,12 +235,26 @@ async fn blocking<T: Send + 'static>(
 
 /// Lets the origin through (asking the user for an unknown one); local clients pass.
 async fn authorize(state: &AppState, origin: &RequestOrigin) -> Result<(), Error> {
-    let Some(origin) = origin.0.clone() else {
+    if origin.0.is_none() {
         return Ok(());
-    };
+    }
+    let check = authorization(state, origin);
+    in_place(check).await
+}
+
+/// [`authorize`] as blocking work, for a handler that has more blocking work to do after it
+/// (one hand-off of the async thread instead of two).
+fn authorization(
+    state: &AppState,
+    origin: &RequestOrigin,
+) -> impl FnOnce() -> Result<(), Error> + Send + 'static {
+    let origin = origin.0.clone();
     let policy = state.policy.clone();
     let signing = state.signing.clone();
-    in_place(move || policy.authorize(&origin, signing.prompt().as_ref())).await
+    move || match origin {
+        Some(origin) => policy.authorize(&origin, signing.prompt().as_ref()),
+        None => Ok(()),
+    }
 }
 
 /// How long a request body may take to arrive.
@@ -419,11 +433,13 @@ pub(crate) async fn sign(State(state): State<AppState>, request: Request) -> Res
     {
         return error_response(&e, lang);
     }
-    if let Err(e) = authorize(&state, &origin).await {
-        return error_response(&e, lang);
-    }
+    let authorized = authorization(&state, &origin);
     let signing = state.signing.clone();
-    match in_place(move || signing.sign(order, origin_text.as_deref())).await {
+    let signed = in_place(move || {
+        authorized()?;
+        signing.sign(order, origin_text.as_deref())
+    });
+    match signed.await {
         Ok(signed) => Json(signed.to_response()).into_response(),
         Err(e) => error_response(&e, lang),
     }

@@ -11,7 +11,7 @@ mod status;
 pub mod ticket;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -298,6 +298,10 @@ pub struct SigningService {
     status: Option<Arc<StatusChecker>>,
     attestation: Arc<Attestation>,
     origins: Option<Arc<OriginPolicy>>,
+    /// The last signer's certificates as parsed for its CMS (certificate, chain, parsed): a
+    /// workstation signs with one certificate at a time, and parsing it cost a third of the
+    /// agent's own work per request.
+    last_parsed: Mutex<Option<(Vec<u8>, Vec<Vec<u8>>, Arc<cades::ParsedSigner>)>>,
 }
 
 /// How long a request waits for the status check before the first dialog opens: an answer
@@ -320,6 +324,7 @@ impl SigningService {
             status: None,
             attestation: Arc::new(Attestation::default()),
             origins: None,
+            last_parsed: Mutex::new(None),
         }
     }
 
@@ -557,6 +562,30 @@ impl SigningService {
         }
     }
 
+    /// `certificate` and `chain` parsed for their CMS, from the one-entry cache when they are the
+    /// last signer's.
+    fn parsed_signer(
+        &self,
+        certificate: &[u8],
+        chain: &[Vec<u8>],
+    ) -> Result<Arc<cades::ParsedSigner>, Error> {
+        let mut last = self
+            .last_parsed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((cached_certificate, cached_chain, parsed)) = last.as_ref() {
+            if cached_certificate == certificate && cached_chain == chain {
+                return Ok(parsed.clone());
+            }
+        }
+        let parsed = Arc::new(cades::ParsedSigner::new(&SignerCertificates {
+            certificate,
+            chain,
+        })?);
+        *last = Some((certificate.to_vec(), chain.to_vec(), parsed.clone()));
+        Ok(parsed)
+    }
+
     /// Signs one document: asks the PIN (showing `origin` and the document), signs, logs out.
     ///
     /// # Errors
@@ -613,6 +642,9 @@ impl SigningService {
         confirm: bool,
         deliver: &mut dyn FnMut(usize, Result<Signed, Error>),
     ) -> Result<(), Error> {
+        if let Some(first) = orders.first() {
+            self.tokens.about_to_sign(&first.certificate_id);
+        }
         // Whoever calls, a ticket is checked (and required where the policy says) before
         // anything is shown.
         self.attest(origin, &mut orders)?;
@@ -662,10 +694,7 @@ impl SigningService {
         }
         // The certificates parsed once for every document of the request.
         let chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
-        let parsed = cades::ParsedSigner::new(&SignerCertificates {
-            certificate: &signer.info.der,
-            chain: &chain,
-        })?;
+        let parsed = self.parsed_signer(&signer.info.der, &chain)?;
         // What the key signs for each order: the hash of the signed attributes.
         let mut prepared = Vec::with_capacity(orders.len());
         for order in &orders {
@@ -752,7 +781,7 @@ struct Answers<'a> {
     signer: &'a SignerCertificate,
     /// The chain sent with each answer (completed with the issuers the status check fetched).
     chain: Vec<Vec<u8>>,
-    parsed: cades::ParsedSigner,
+    parsed: Arc<cades::ParsedSigner>,
     /// The status check, until its outcome is taken (at the first answer).
     status: Option<PendingCheck>,
     revocation: Option<Option<Checked>>,
@@ -826,7 +855,7 @@ impl Answers<'_> {
                     certificate: &self.signer.info.der,
                     chain: &self.chain,
                 }) {
-                    self.parsed = parsed;
+                    self.parsed = Arc::new(parsed);
                 }
             }
             self.revocation = Some(outcome);
@@ -978,6 +1007,72 @@ mod tests {
             },
             ticket: None,
         }
+    }
+
+    /// No token, no prompt: for what the service does before and after the token.
+    struct Nothing;
+
+    impl TokenProvider for Nothing {
+        fn tokens(&self) -> Vec<crate::token::TokenStatus> {
+            Vec::new()
+        }
+        fn modules(&self) -> Vec<crate::token::ModuleStatus> {
+            Vec::new()
+        }
+        fn refresh(&self) {}
+        fn sign(
+            &self,
+            _job: crate::token::SignJob,
+            _on_signature: &mut dyn FnMut(usize, &[u8]),
+        ) -> Result<crate::token::SignResults, crate::token::Error> {
+            Err(crate::token::Error::Cancelled)
+        }
+        fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::token::TokenEvent> {
+            tokio::sync::broadcast::channel(1).1
+        }
+    }
+
+    impl Prompt for Nothing {
+        fn ask_pin(&self, _: &PinPrompt) -> Result<PinEntry, PinRefusal> {
+            Err(PinRefusal::Cancelled)
+        }
+        fn approve_origin(&self, _: &str) -> Result<OriginDecision, PinRefusal> {
+            Err(PinRefusal::Cancelled)
+        }
+        fn confirm_batch(&self, _: &BatchPrompt) -> Result<(), PinRefusal> {
+            Err(PinRefusal::Cancelled)
+        }
+    }
+
+    fn certificate(name: &str) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        rcgen::CertificateParams::new(vec![name.into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert")
+            .der()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_signer_is_parsed_once_and_again_when_its_certificates_change() {
+        let service = SigningService::new(Arc::new(Nothing), Arc::new(Nothing), Vec::new());
+        let (leaf, other) = (certificate("leaf.example"), certificate("other.example"));
+        let chain = vec![certificate("ca.example")];
+        let first = service.parsed_signer(&leaf, &chain).expect("parsed");
+        let again = service.parsed_signer(&leaf, &chain).expect("parsed");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same signer is parsed once"
+        );
+        // A chain completed by the status check, or another signer: parsed anew, never the
+        // cached one.
+        let longer = [chain.clone(), vec![certificate("root.example")]].concat();
+        let extended = service.parsed_signer(&leaf, &longer).expect("parsed");
+        assert!(!Arc::ptr_eq(&first, &extended));
+        let another = service.parsed_signer(&other, &chain).expect("parsed");
+        assert!(!Arc::ptr_eq(&extended, &another));
+        assert!(service.parsed_signer(b"junk", &chain).is_err());
     }
 
     #[test]

@@ -295,4 +295,8 @@ pub trait TokenProvider: Send + Sync {
     ) -> Result<SignResults, Error>;
     /// Subscribes to slot and PIN events.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<TokenEvent>;
+
+    /// A hint that a signing job for this certificate follows within a moment, given before the
+    /// request's own checks so that the token's thread is awake when the job arrives.
+    fn about_to_sign(&self, _certificate_id: &str) {}
 }
