@@ -298,10 +298,16 @@ pub struct SigningService {
     status: Option<Arc<StatusChecker>>,
     attestation: Arc<Attestation>,
     origins: Option<Arc<OriginPolicy>>,
-    /// The last signer's certificates as parsed for its CMS (certificate, chain, parsed): a
-    /// workstation signs with one certificate at a time, and parsing it cost a third of the
-    /// agent's own work per request.
-    last_parsed: Mutex<Option<(Vec<u8>, Vec<Vec<u8>>, Arc<cades::ParsedSigner>)>>,
+    /// The last signer's certificates as parsed for its CMS: a workstation signs with one
+    /// certificate at a time, and parsing it was a third of the agent's own work per request.
+    last_parsed: Mutex<Option<ParsedFor>>,
+}
+
+/// A signer's certificates and what [`cades::ParsedSigner`] made of them.
+struct ParsedFor {
+    certificate: Vec<u8>,
+    chain: Vec<Vec<u8>>,
+    parsed: Arc<cades::ParsedSigner>,
 }
 
 /// How long a request waits for the status check before the first dialog opens: an answer
@@ -573,16 +579,20 @@ impl SigningService {
             .last_parsed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((cached_certificate, cached_chain, parsed)) = last.as_ref() {
-            if cached_certificate == certificate && cached_chain == chain {
-                return Ok(parsed.clone());
+        if let Some(cached) = last.as_ref() {
+            if cached.certificate == certificate && cached.chain == chain {
+                return Ok(cached.parsed.clone());
             }
         }
         let parsed = Arc::new(cades::ParsedSigner::new(&SignerCertificates {
             certificate,
             chain,
         })?);
-        *last = Some((certificate.to_vec(), chain.to_vec(), parsed.clone()));
+        *last = Some(ParsedFor {
+            certificate: certificate.to_vec(),
+            chain: chain.to_vec(),
+            parsed: parsed.clone(),
+        });
         Ok(parsed)
     }
 
