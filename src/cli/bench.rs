@@ -149,7 +149,8 @@ pub struct AgentFigures {
     pub batch: Duration,
     /// Documents in the batch.
     pub batch_size: usize,
-    /// What each document beyond `batch_size` added (a batch twice as long, less the first).
+    /// What each document beyond `batch_size` added (a batch four times as long, less the
+    /// first, over the difference in documents).
     pub marginal_per_item: Duration,
 }
 
@@ -286,24 +287,30 @@ pub fn agent(
                 round_trips.push(start.elapsed());
             }
         }
-        // A batch of `batch_size` and one twice as long, median of three each: the difference
-        // is what each further document costs, the one login and the exchange left out.
-        let mut medians = Vec::new();
-        for size in [batch_size, 2 * batch_size] {
+        // A batch of `batch_size` and one four times as long, taken in turn five times each
+        // (so that both see the same noise), medians: the difference is what each further
+        // document costs, the one login and the exchange left out.
+        let sizes = [batch_size, 4 * batch_size];
+        let mut payloads = Vec::new();
+        for size in sizes {
             let items: Vec<serde_json::Value> = (0..size)
                 .map(|i| {
                     let one = body(i);
                     serde_json::json!({"digest": one["digest"], "document": one["document"]})
                 })
                 .collect();
-            let payload = serde_json::to_vec(&serde_json::json!({
-                "certificateId": certificate_id,
-                "digestAlgorithm": "SHA-256",
-                "items": items,
-            }))
-            .map_err(|e| e.to_string())?;
-            let mut batches = Vec::new();
-            for _ in 0..3 {
+            payloads.push(
+                serde_json::to_vec(&serde_json::json!({
+                    "certificateId": certificate_id,
+                    "digestAlgorithm": "SHA-256",
+                    "items": items,
+                }))
+                .map_err(|e| e.to_string())?,
+            );
+        }
+        let mut times = vec![Vec::new(); sizes.len()];
+        for _ in 0..5 {
+            for (payload, taken) in payloads.iter().zip(times.iter_mut()) {
                 let start = std::time::Instant::now();
                 let reply = connection
                     .request(
@@ -314,19 +321,24 @@ pub fn agent(
                     )
                     .await
                     .map_err(|e| e.to_string())?;
-                batches.push(start.elapsed());
+                taken.push(start.elapsed());
                 if reply.status != 200 {
                     return Err(format!("batch answered {}", reply.status));
                 }
             }
-            batches.sort();
-            medians.push(batches[1]);
         }
+        let medians: Vec<Duration> = times
+            .into_iter()
+            .map(|mut taken| {
+                taken.sort();
+                taken[taken.len() / 2]
+            })
+            .collect();
         let (one, two) = (medians[0], medians[1]);
         Ok((
             round_trips,
             one,
-            two.saturating_sub(one) / u32::try_from(batch_size.max(1)).unwrap_or(1),
+            two.saturating_sub(one) / u32::try_from(3 * batch_size.max(1)).unwrap_or(1),
         ))
     });
     let _ = child.kill();

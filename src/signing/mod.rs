@@ -207,15 +207,46 @@ pub struct Signed {
     pub revocation: Option<Checked>,
 }
 
+/// A signer's certificate and chain in base64, kept across the answers of a batch: every
+/// answer carries the same ones, and each was encoded again for each document.
+#[derive(Default)]
+pub struct EncodedCertificates {
+    certificate_der: Vec<u8>,
+    chain_der: Vec<Vec<u8>>,
+    certificate: String,
+    chain: Vec<String>,
+}
+
 impl Signed {
     /// The wire form.
     pub fn to_response(&self) -> api::SignResponse {
+        self.wire(
+            B64.encode(&self.certificate),
+            self.chain.iter().map(|c| B64.encode(c)).collect(),
+        )
+    }
+
+    /// The wire form, the certificates taken from `known` when they are the ones it holds
+    /// (and kept there otherwise).
+    pub fn to_response_with(&self, known: &mut EncodedCertificates) -> api::SignResponse {
+        if known.certificate_der != self.certificate || known.chain_der != self.chain {
+            *known = EncodedCertificates {
+                certificate_der: self.certificate.clone(),
+                chain_der: self.chain.clone(),
+                certificate: B64.encode(&self.certificate),
+                chain: self.chain.iter().map(|c| B64.encode(c)).collect(),
+            };
+        }
+        self.wire(known.certificate.clone(), known.chain.clone())
+    }
+
+    fn wire(&self, certificate: String, chain: Vec<String>) -> api::SignResponse {
         api::SignResponse {
             cms: self.cms.as_ref().map(|c| B64.encode(c)),
             signature: B64.encode(&self.signature),
             signature_algorithm: self.signature_algorithm.clone(),
-            certificate: B64.encode(&self.certificate),
-            chain: self.chain.iter().map(|c| B64.encode(c)).collect(),
+            certificate,
+            chain,
             revocation: self
                 .revocation
                 .as_ref()
