@@ -683,7 +683,9 @@ impl SigningService {
         confirm: bool,
         deliver: &mut dyn FnMut(usize, Result<Signed, Error>),
     ) -> Result<(), Error> {
-        if let Some(first) = orders.first() {
+        // The token's thread wakes while this request is checked; a batch asks a person to
+        // confirm first, so it wakes it after that.
+        if let (Some(first), false) = (orders.first(), confirm) {
             self.tokens.about_to_sign(&first.certificate_id);
         }
         // Whoever calls, a ticket is checked (and required where the policy says) before
@@ -732,6 +734,7 @@ impl SigningService {
                     PinRefusal::Cancelled => Error::UserCancelled,
                     PinRefusal::TimedOut => Error::Timeout,
                 })?;
+            self.tokens.about_to_sign(&certificate_id);
         }
         // The certificates parsed once for every document of the request.
         let chain: Vec<Vec<u8>> = signer.chain.iter().map(|c| c.der.clone()).collect();
