@@ -417,7 +417,7 @@ pub fn check_signed_attributes(der: &[u8], alg: DigestAlgorithm) -> Result<Vec<u
 /// (the token), and the SignedData around the result.
 ///
 /// # Errors
-/// As [`signed_attributes`] and [`assemble`]; [`Error::Signer`] when `sign_hash` fails.
+/// As [`signed_attributes`] and [`ParsedSigner::assemble`]; [`Error::Signer`] when `sign_hash` fails.
 pub fn sign_detached<E>(
     alg: DigestAlgorithm,
     scheme: SignatureScheme,

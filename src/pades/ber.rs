@@ -170,7 +170,7 @@ pub fn signed_attributes_raw(cms: &[u8]) -> Option<Vec<u8>> {
 
 /// One element inside a constructed element: its first tag byte, its content and all its bytes.
 pub struct Element<'a> {
-    /// First tag byte (0x30 SEQUENCE, 0x02 INTEGER, 0xa0 [0]…).
+    /// First tag byte (0x30 SEQUENCE, 0x02 INTEGER, 0xa0 `[0]`…).
     pub tag: u8,
     /// Content octets.
     pub content: &'a [u8],

@@ -4,6 +4,9 @@
 //! every call: PKCS#11 calls block (a pin-pad login waits for the user's fingers), sessions are
 //! not `Sync`, and many drivers are not thread-safe. Callers reach the worker through a channel;
 //! reads come from a snapshot the worker refreshes, so listing tokens never waits for a signature.
+//! The hand-off costs little: the worker is woken while the request is still being checked
+//! ([`TokenProvider::about_to_sign`]), and whichever side waits for the machine (not a person)
+//! polls briefly before it sleeps (`POLL_BEFORE_SLEEP`).
 //!
 //! The worker polls slots (SoftHSM and many drivers do not support blocking
 //! `C_WaitForSlotEvent`), publishes inserted/removed events, and re-initialises the module after
