@@ -1383,3 +1383,96 @@ mod raw_sign {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_taken_whether_it_comes_while_polling_or_after() {
+        let phase = JobPhase::new();
+        phase.set(Phase::Signing);
+        let (send, replies) = mpsc::channel();
+        // Within the polling window.
+        let early = send.clone();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_micros(300));
+            early.send(Reply::Resumed).expect("send");
+        });
+        assert!(matches!(
+            next_reply(&replies, &phase, Duration::from_secs(5)),
+            Ok(Reply::Resumed)
+        ));
+        sender.join().expect("join");
+        // Long after it: the wait goes on asleep, to the limit.
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(POLL_BEFORE_SLEEP * 10);
+            send.send(Reply::Done(Ok(Vec::new()))).expect("send");
+        });
+        assert!(matches!(
+            next_reply(&replies, &phase, Duration::from_secs(5)),
+            Ok(Reply::Done(Ok(_)))
+        ));
+        late.join().expect("join");
+        // Nothing within the limit: a timeout; the worker gone: disconnected.
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            next_reply(&replies, &phase, Duration::from_millis(30)),
+            Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Timeout)
+        ));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    /// CPU time this thread has used.
+    #[cfg(target_os = "linux")]
+    fn thread_cpu() -> Duration {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a valid timespec for the call to fill.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };
+        assert_eq!(rc, 0);
+        Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn while_a_person_types_the_caller_sleeps_at_once() {
+        let phase = JobPhase::new();
+        phase.set(Phase::WaitingForUser);
+        let (_send, replies) = mpsc::channel::<Reply>();
+        let (started, cpu) = (std::time::Instant::now(), thread_cpu());
+        assert!(matches!(
+            next_reply(&replies, &phase, Duration::from_millis(50)),
+            Err(RecvTimeoutError::Timeout)
+        ));
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // Polling would have spent up to POLL_BEFORE_SLEEP of CPU; asleep it is next to none.
+        let spent = thread_cpu() - cpu;
+        assert!(
+            spent < POLL_BEFORE_SLEEP / 4,
+            "{spent:?} of CPU while waiting for a person"
+        );
+    }
+
+    #[test]
+    fn an_announced_job_is_taken_when_it_comes_and_the_wait_is_bounded() {
+        let (send, jobs) = mpsc::channel();
+        let later = send.clone();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_micros(200));
+            later.send(Job::Expect).expect("send");
+        });
+        assert!(matches!(job_soon(&jobs), Some(Job::Expect)));
+        sender.join().expect("join");
+        let started = std::time::Instant::now();
+        assert!(job_soon(&jobs).is_none(), "no job: back to the usual wait");
+        assert!(started.elapsed() >= POLL_BEFORE_SLEEP);
+        drop(send);
+        assert!(job_soon(&jobs).is_none());
+    }
+}
