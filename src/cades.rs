@@ -436,7 +436,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cms::content_info::ContentInfo;
     use cms::signed_data::SignedData;
@@ -449,7 +449,7 @@ mod tests {
 
     /// A self-signed certificate (DER) from rcgen.
     #[cfg(feature = "agent")]
-    fn certificate(name: &str) -> Vec<u8> {
+    pub(crate) fn certificate(name: &str) -> Vec<u8> {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
         rcgen::CertificateParams::new(vec![name.into()])
             .expect("params")

@@ -1088,18 +1088,9 @@ mod tests {
         }
     }
 
-    fn certificate(name: &str) -> Vec<u8> {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
-        rcgen::CertificateParams::new(vec![name.into()])
-            .expect("params")
-            .self_signed(&key)
-            .expect("cert")
-            .der()
-            .to_vec()
-    }
-
     #[test]
     fn a_signer_is_parsed_once_and_again_when_its_certificates_change() {
+        use crate::cades::tests::certificate;
         let service = SigningService::new(Arc::new(Nothing), Arc::new(Nothing), Vec::new());
         let (leaf, other) = (certificate("leaf.example"), certificate("other.example"));
         let chain = vec![certificate("ca.example")];
