@@ -73,6 +73,10 @@ SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.
   --prompter "scripted:$BENCH_DIR/pin.toml" \
   bench --cert "$(id_of personal-ec)" --iterations 500 --agent | tail -n 6
 
+# The release link packs the code the agent runs at start and on its signing paths
+# (src/link-order.txt, build.rs): how much of the list this build still has.
+echo "release link order: $(nm target/release/kyso | awk 'NR == FNR { listed[$1]; next } $3 in listed' src/link-order.txt - | wc -l) of $(wc -l < src/link-order.txt) listed functions found in the binary (tests/link-order.sh regenerates the list)"
+
 echo "== desktop benchmark: /v1/sign to the PIN dialog on screen, idle memory with the tray"
 bash tests/bench_desktop.sh "$(realpath target/release/kyso)" "$BENCH_DIR"
 

@@ -22,7 +22,7 @@ STAGE=$OUT/kyso_${VERSION}_${ARCH}
 rm -rf "$STAGE"
 mkdir -p "$STAGE/DEBIAN"
 
-install -Dm755 "$BIN" "$STAGE/usr/bin/kyso"
+install -Dm755 -s "$BIN" "$STAGE/usr/bin/kyso"
 install -Dm644 "$HERE/kyso.desktop" "$STAGE/usr/share/applications/kyso.desktop"
 install -Dm644 "$HERE/kyso-autostart.desktop" "$STAGE/etc/xdg/autostart/kyso.desktop"
 install -Dm644 "$HERE/kyso.svg" "$STAGE/usr/share/icons/hicolor/scalable/apps/kyso.svg"

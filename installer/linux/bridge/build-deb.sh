@@ -22,7 +22,7 @@ STAGE=$OUT/kyso-bridge_${VERSION}_${ARCH}
 rm -rf "$STAGE"
 mkdir -p "$STAGE/DEBIAN"
 
-install -Dm755 "$BIN" "$STAGE/usr/libexec/kyso-bridge/kyso"
+install -Dm755 -s "$BIN" "$STAGE/usr/libexec/kyso-bridge/kyso"
 install -Dm644 "$HERE/kyso-bridge.service" "$STAGE/usr/lib/systemd/system/kyso-bridge.service"
 install -Dm644 "$HERE/bridge.toml" "$STAGE/etc/kyso/bridge.toml"
 MAN=$(mktemp -d)
