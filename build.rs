@@ -8,7 +8,8 @@
 //! it does not list goes after the listed ones.
 //!
 //! Only where the link goes through LLD: x86_64 Linux with rustc 1.90 or later (LLD is its
-//! default linker there). Elsewhere the build is unchanged.
+//! default linker there). Elsewhere the build is unchanged. `KYSO_LINK_ORDER=off` leaves the
+//! compiler's order, to measure the difference.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,6 +18,10 @@ fn main() {
     let order = Path::new("src/link-order.txt");
     println!("cargo:rerun-if-changed={}", order.display());
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=KYSO_LINK_ORDER");
+    if std::env::var("KYSO_LINK_ORDER").is_ok_and(|v| v == "off") {
+        return;
+    }
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     let target = std::env::var("TARGET").unwrap_or_default();
     if !release
