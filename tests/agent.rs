@@ -40,6 +40,26 @@ fn certificates_sign_and_batch_over_tls_verify_with_openssl() {
         let (content, digest) = document(&agent.dir, &format!("{name}.bin"), "SHA-256");
         let reply = agent.post("/v1/sign", DMS, &sign_body(fx, name, &digest));
         assert_eq!(reply.status, 200, "{name}: {}", reply.body);
+        // Where the time went: the token's calls, the PIN prompt, Kyso's own work; for the
+        // developer tools, not for the page's script.
+        let timing = reply.header("server-timing").expect("Server-Timing");
+        let dur = |metric: &str| -> f64 {
+            timing
+                .split(',')
+                .find_map(|m| m.trim().strip_prefix(&format!("{metric};dur=")))
+                .and_then(|rest| rest.split(';').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("{metric} in {timing}"))
+        };
+        assert!(dur("token") > 0.0, "{timing}");
+        assert!(dur("prompt") >= 0.0 && dur("kyso") > 0.0, "{timing}");
+        assert!(
+            !reply
+                .header("access-control-expose-headers")
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+                .contains("server-timing"),
+            "a page's script does not read it"
+        );
         let cms = agent.dir.join(format!("{name}.p7s"));
         std::fs::write(&cms, b64(reply.json()["cms"].as_str().expect("cms"))).expect("write");
         openssl_verify(fx, &cms, &content).unwrap_or_else(|e| panic!("{name}: {e}"));

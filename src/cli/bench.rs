@@ -148,6 +148,8 @@ pub struct AgentFigures {
     pub idle_binary_kib: u64,
     /// `/v1/sign` round trips on one kept-alive connection.
     pub round_trips: Vec<Duration>,
+    /// Each round trip's `Server-Timing`, in the same order.
+    pub server_timings: Vec<Option<ServerTiming>>,
     /// One `/v1/sign/batch` of `batch_size` digests.
     pub batch: Duration,
     /// Documents in the batch.
@@ -155,6 +157,40 @@ pub struct AgentFigures {
     /// What each document beyond `batch_size` added (a batch four times as long, less the
     /// first, over the difference in documents).
     pub marginal_per_item: Duration,
+}
+
+/// What the agent said of one `/v1/sign` in its `Server-Timing` header.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServerTiming {
+    /// The token's calls on the module's worker.
+    pub token: Duration,
+    /// The PIN prompt.
+    pub prompt: Duration,
+    /// Kyso's own work in the handler.
+    pub kyso: Duration,
+}
+
+impl ServerTiming {
+    /// Reads `token;dur=…, prompt;dur=…, kyso;dur=…` (milliseconds); `None` unless all three
+    /// are there.
+    pub fn parse(header: Option<&str>) -> Option<Self> {
+        let duration_of = |name: &str| {
+            header?.split(',').find_map(|metric| {
+                let mut parts = metric.trim().split(';');
+                (parts.next()? == name).then_some(())?;
+                let ms: f64 = parts
+                    .find_map(|p| p.trim().strip_prefix("dur="))?
+                    .parse()
+                    .ok()?;
+                (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0))
+            })
+        };
+        Some(Self {
+            token: duration_of("token")?,
+            prompt: duration_of("prompt")?,
+            kyso: duration_of("kyso")?,
+        })
+    }
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -300,6 +336,7 @@ pub fn agent(
             .await
             .map_err(|e| e.to_string())?;
         let mut round_trips = Vec::with_capacity(iterations);
+        let mut server_timings = Vec::with_capacity(iterations);
         for i in 0..iterations + 20 {
             let payload = serde_json::to_vec(&body(i)).map_err(|e| e.to_string())?;
             let start = std::time::Instant::now();
@@ -316,6 +353,7 @@ pub fn agent(
             }
             if i >= 20 {
                 round_trips.push(start.elapsed());
+                server_timings.push(ServerTiming::parse(reply.server_timing.as_deref()));
             }
         }
         // A batch of `batch_size` and one four times as long, taken in turn five times each
@@ -368,18 +406,20 @@ pub fn agent(
         let (one, two) = (medians[0], medians[1]);
         Ok((
             round_trips,
+            server_timings,
             one,
             two.saturating_sub(one) / u32::try_from(3 * batch_size.max(1)).unwrap_or(1),
         ))
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (round_trips, batch, marginal_per_item) = result?;
+    let (round_trips, server_timings, batch, marginal_per_item) = result?;
     Ok(AgentFigures {
         ready,
         idle_rss_kib,
         idle_binary_kib,
         round_trips,
+        server_timings,
         batch,
         batch_size,
         marginal_per_item,
@@ -417,6 +457,7 @@ pub fn print_agent(figures: &AgentFigures, key: &KeyFigures, binary_bytes: u64) 
         rt.p50 - floor,
         if floor > 0.0 { rt.p50 / floor } else { 0.0 },
     );
+    print_split(figures, floor);
     println!(
         "  batch of {}: {:.1} ms = {:.0}µs per document all in (one login, the HTTPS exchange): {:.0}% of raw C_Sign throughput ({raw:.0}µs per signature, mean) | each further document {:.0}µs: {:.0}% (target >= 90%)",
         figures.batch_size,
@@ -425,6 +466,37 @@ pub fn print_agent(figures: &AgentFigures, key: &KeyFigures, binary_bytes: u64) 
         100.0 * raw / per_item_us,
         marginal_us,
         if marginal_us > 0.0 { 100.0 * raw / marginal_us } else { 0.0 },
+    );
+}
+
+/// Where a `/v1/sign` round trip's time went, from the agent's `Server-Timing`: Kyso's code
+/// in the handler, the PIN prompt, the token's calls (against the same calls in process) and,
+/// the rest, the exchange around the handler (TLS, HTTP, both sides' thread wake-ups).
+fn print_split(figures: &AgentFigures, floor_us: f64) {
+    let timed: Vec<(Duration, ServerTiming)> = figures
+        .round_trips
+        .iter()
+        .zip(&figures.server_timings)
+        .filter_map(|(round_trip, timing)| Some((*round_trip, (*timing)?)))
+        .collect();
+    if timed.len() < figures.round_trips.len() {
+        println!(
+            "  (the agent sent no Server-Timing for {} of {} requests: no split)",
+            figures.round_trips.len() - timed.len(),
+            figures.round_trips.len()
+        );
+        return;
+    }
+    let p50 = |pick: &dyn Fn(&(Duration, ServerTiming)) -> Duration| {
+        stats(&timed.iter().map(pick).collect::<Vec<_>>()).p50
+    };
+    let kyso = p50(&|(_, t)| t.kyso);
+    let prompt = p50(&|(_, t)| t.prompt);
+    let token = p50(&|(_, t)| t.token);
+    let exchange = p50(&|(rt, t)| rt.saturating_sub(t.kyso + t.prompt + t.token));
+    println!(
+        "  split (p50s, the agent's Server-Timing): Kyso's code in the agent {kyso:.0}µs | the PIN prompt (scripted: a file read) {prompt:.0}µs | the token's calls in the agent {token:.0}µs ({:+.0}µs over the same calls in process) | the exchange around the handler (TLS, HTTP, both sides' thread wake-ups) {exchange:.0}µs",
+        token - floor_us
     );
 }
 
@@ -505,5 +577,26 @@ mod tests {
         assert_eq!(s.min, 1.0);
         assert_eq!(s.p99, 100.0);
         assert!((s.mean - 51.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn server_timing_is_read_whole_or_not_at_all() {
+        let read = ServerTiming::parse(Some(
+            "token;dur=0.950;desc=\"PKCS#11\", prompt;dur=0.015;desc=\"PIN\", kyso;dur=0.101",
+        ))
+        .expect("all three metrics");
+        assert_eq!(read.token, Duration::from_micros(950));
+        assert_eq!(read.prompt, Duration::from_micros(15));
+        assert_eq!(read.kyso, Duration::from_micros(101));
+        // A metric missing, unreadable or negative: no split rather than a wrong one.
+        for bad in [
+            "token;dur=0.950, kyso;dur=0.101",
+            "token;dur=x, prompt;dur=0.015, kyso;dur=0.101",
+            "token;dur=-1, prompt;dur=0.015, kyso;dur=0.101",
+            "",
+        ] {
+            assert_eq!(ServerTiming::parse(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(ServerTiming::parse(None), None);
     }
 }

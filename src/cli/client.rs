@@ -41,6 +41,8 @@ pub struct Reply {
     pub status: u16,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// The `Server-Timing` header, when the agent sent one (`/v1/sign`).
+    pub server_timing: Option<String>,
 }
 
 impl AgentConnection {
@@ -121,6 +123,11 @@ impl AgentConnection {
             .await
             .map_err(|e| Error::Http(e.to_string()))?;
         let status = response.status().as_u16();
+        let server_timing = response
+            .headers()
+            .get("server-timing")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response
             .into_body()
             .collect()
@@ -128,6 +135,10 @@ impl AgentConnection {
             .map_err(|e| Error::Http(e.to_string()))?
             .to_bytes()
             .to_vec();
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            server_timing,
+        })
     }
 }

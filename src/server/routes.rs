@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use crate::api::{self, Lang};
 use crate::certificate::Kind;
 use crate::signing::{Error, Origin, OriginPolicy, SignOrder, SigningService};
-use crate::token::TokenEvent;
+use crate::token::{JobTiming, TokenEvent};
 
 /// Largest body of `/v1/sign`.
 const SIGN_BODY_LIMIT: usize = 64 * 1024;
@@ -415,6 +415,7 @@ fn origin_of(request: &Request) -> RequestOrigin {
     responses((status = 200, description = "The signature, its certificate, chain and revocation evidence", body = api::SignResponse)),
 )]
 pub(crate) async fn sign(State(state): State<AppState>, request: Request) -> Response {
+    let received = std::time::Instant::now();
     let lang = lang(request.headers());
     let origin = origin_of(&request);
     let body: api::SignRequest = match json_body(request, SIGN_BODY_LIMIT, lang).await {
@@ -435,14 +436,37 @@ pub(crate) async fn sign(State(state): State<AppState>, request: Request) -> Res
     }
     let authorized = authorization(&state, &origin);
     let signing = state.signing.clone();
+    let timing = Arc::new(JobTiming::default());
+    let job_timing = timing.clone();
     let signed = in_place(move || {
         authorized()?;
-        signing.sign(order, origin_text.as_deref())
+        signing.sign_timed(order, origin_text.as_deref(), &job_timing)
     });
-    match signed.await {
+    let mut response = match signed.await {
         Ok(signed) => Json(signed.to_response()).into_response(),
         Err(e) => error_response(&e, lang),
+    };
+    if let Ok(value) = HeaderValue::from_str(&server_timing(received.elapsed(), &timing)) {
+        response.headers_mut().insert("server-timing", value);
     }
+    response
+}
+
+/// `Server-Timing` of a signing request: the token's calls, the PIN prompt and the rest, Kyso's
+/// own work from the handler's start to the answer (the TLS and HTTP framing around it
+/// excepted). Browsers show it in the developer tools' timing tab; a page's script cannot read
+/// it (no `Timing-Allow-Origin`, not in `Access-Control-Expose-Headers`). `kyso bench --agent`
+/// reads it to split a round trip into Kyso's code, the token and the exchange.
+fn server_timing(total: Duration, timing: &JobTiming) -> String {
+    let (token, prompt) = (timing.token(), timing.prompt());
+    let kyso = total.saturating_sub(token).saturating_sub(prompt);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "token;dur={:.3};desc=\"PKCS#11\", prompt;dur={:.3};desc=\"PIN\", kyso;dur={:.3}",
+        ms(token),
+        ms(prompt),
+        ms(kyso)
+    )
 }
 
 /// Sets the batch's abort flag when the client goes away (the handler future is dropped

@@ -34,8 +34,8 @@ use crate::certificate::{self, CertificateInfo, KeyAlgorithm, Kind, Validity};
 use crate::digest::DigestAlgorithm;
 use crate::scheme::SignatureScheme;
 use crate::token::{
-    Authenticator, PinEntry, PinRefusal, PinRequest, SignJob, TokenCertificate, TokenProvider,
-    TokenStatus,
+    Authenticator, JobTiming, PinEntry, PinRefusal, PinRequest, SignJob, TokenCertificate,
+    TokenProvider, TokenStatus,
 };
 
 /// What to sign: the document digest (CMS built here) or server-built signed attributes (raw).
@@ -332,6 +332,9 @@ pub struct SigningService {
     /// The last signer's certificates as parsed for its CMS: a workstation signs with one
     /// certificate at a time, and parsing it was a third of the agent's own work per request.
     last_parsed: Mutex<Option<ParsedFor>>,
+    /// The last signer looked up, with the tokens' generation it was found in: back-to-back
+    /// requests with one certificate skip copying every token's certificates.
+    last_signer: Mutex<Option<(u64, Arc<SignerCertificate>)>>,
 }
 
 /// A signer's certificates and what [`cades::ParsedSigner`] made of them.
@@ -362,6 +365,7 @@ impl SigningService {
             attestation: Arc::new(Attestation::default()),
             origins: None,
             last_parsed: Mutex::new(None),
+            last_signer: Mutex::new(None),
         }
     }
 
@@ -587,12 +591,35 @@ impl SigningService {
         }
     }
 
-    fn signer(&self, certificate_id: &str) -> Result<SignerCertificate, Error> {
-        let signer = self
-            .signers(|c| c.id == certificate_id)
-            .into_iter()
-            .next()
-            .ok_or(Error::CertificateNotFound)?;
+    fn signer(&self, certificate_id: &str) -> Result<Arc<SignerCertificate>, Error> {
+        let generation = self.tokens.generation();
+        let mut last = self
+            .last_signer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cached = match (last.as_ref(), generation) {
+            (Some((seen, signer)), Some(now))
+                if *seen == now && signer.info.id == certificate_id =>
+            {
+                Some(signer.clone())
+            }
+            _ => None,
+        };
+        let signer = match cached {
+            Some(signer) => signer,
+            None => {
+                let signer = Arc::new(
+                    self.signers(|c| c.id == certificate_id)
+                        .into_iter()
+                        .next()
+                        .ok_or(Error::CertificateNotFound)?,
+                );
+                *last = generation.map(|now| (now, signer.clone()));
+                signer
+            }
+        };
+        drop(last);
+        // Checked at every request: the certificate's dates against the clock.
         match signer.info.validity() {
             Validity::Valid => Ok(signer),
             other => Err(Error::CertificateNotValid(other)),
@@ -632,12 +659,27 @@ impl SigningService {
     /// # Errors
     /// Any [`Error`]; nothing is signed then.
     pub fn sign(&self, order: SignOrder, origin: Option<&str>) -> Result<Signed, Error> {
+        self.sign_timed(order, origin, &Arc::default())
+    }
+
+    /// [`Self::sign`], the token's and the PIN prompt's time written to `timing` (the agent's
+    /// `Server-Timing`).
+    ///
+    /// # Errors
+    /// As [`Self::sign`].
+    pub fn sign_timed(
+        &self,
+        order: SignOrder,
+        origin: Option<&str>,
+        timing: &Arc<JobTiming>,
+    ) -> Result<Signed, Error> {
         let mut result = None;
         self.sign_many(
             vec![order],
             origin,
             Arc::new(AtomicBool::new(false)),
             false,
+            timing.clone(),
             &mut |_, signed| result = Some(signed),
         )?;
         result.unwrap_or(Err(Error::Internal("empty result".into())))
@@ -672,7 +714,7 @@ impl SigningService {
         abort: Arc<AtomicBool>,
         deliver: &mut dyn FnMut(usize, Result<Signed, Error>),
     ) -> Result<(), Error> {
-        self.sign_many(orders, origin, abort, true, deliver)
+        self.sign_many(orders, origin, abort, true, Arc::default(), deliver)
     }
 
     fn sign_many(
@@ -681,6 +723,7 @@ impl SigningService {
         origin: Option<&str>,
         abort: Arc<AtomicBool>,
         confirm: bool,
+        timing: Arc<JobTiming>,
         deliver: &mut dyn FnMut(usize, Result<Signed, Error>),
     ) -> Result<(), Error> {
         // The token's thread wakes while this request is checked; a batch asks a person to
@@ -785,6 +828,7 @@ impl SigningService {
                 authenticator: Box::new(authenticator),
                 abort,
                 on_signed,
+                timing,
             },
             &mut |index, signature| answers.add(index, Ok(signature.to_vec()), deliver),
         );
@@ -1086,6 +1130,88 @@ mod tests {
         fn confirm_batch(&self, _: &BatchPrompt) -> Result<(), PinRefusal> {
             Err(PinRefusal::Cancelled)
         }
+    }
+
+    /// A provider that counts its copies of the tokens and says when they change.
+    struct Generations {
+        tokens: Mutex<(Vec<TokenStatus>, Option<u64>)>,
+        copies: std::sync::atomic::AtomicUsize,
+    }
+
+    impl TokenProvider for Generations {
+        fn tokens(&self) -> Vec<TokenStatus> {
+            self.copies
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.tokens.lock().expect("tokens").0.clone()
+        }
+        fn generation(&self) -> Option<u64> {
+            self.tokens.lock().expect("tokens").1
+        }
+        fn modules(&self) -> Vec<crate::token::ModuleStatus> {
+            Vec::new()
+        }
+        fn refresh(&self) {}
+        fn sign(
+            &self,
+            _job: crate::token::SignJob,
+            _on_signature: &mut dyn FnMut(usize, &[u8]),
+        ) -> Result<crate::token::SignResults, crate::token::Error> {
+            Err(crate::token::Error::Cancelled)
+        }
+        fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::token::TokenEvent> {
+            tokio::sync::broadcast::channel(1).1
+        }
+    }
+
+    #[test]
+    fn a_signer_is_looked_up_again_when_the_tokens_change() {
+        let info = CertificateInfo::from_der(&crate::cades::tests::certificate("signer.example"))
+            .expect("info");
+        let id = info.id.clone();
+        let token = TokenStatus {
+            token: crate::token::TokenRef {
+                module: "m".into(),
+                serial: "1".into(),
+                label: "t".into(),
+            },
+            model: String::new(),
+            manufacturer: String::new(),
+            present: true,
+            pin_state: crate::token::PinState::Ok,
+            retries_left: None,
+            protected_auth_path: false,
+            certificates: vec![TokenCertificate {
+                info,
+                key_id: vec![1],
+                has_key: true,
+            }],
+        };
+        let provider = Arc::new(Generations {
+            tokens: Mutex::new((vec![token.clone()], Some(7))),
+            copies: Default::default(),
+        });
+        let service = SigningService::new(provider.clone(), Arc::new(Nothing), Vec::new());
+        let copies = || provider.copies.load(std::sync::atomic::Ordering::SeqCst);
+        let first = service.signer(&id).expect("signer");
+        assert!(service.signer(&id).is_ok());
+        assert_eq!(copies(), 1, "the same generation: looked up once");
+        assert!(matches!(
+            service.signer("another"),
+            Err(Error::CertificateNotFound)
+        ));
+        // The token pulled out: a new generation, and the lookup sees it.
+        let mut pulled = token.clone();
+        pulled.present = false;
+        *provider.tokens.lock().expect("tokens") = (vec![pulled], Some(8));
+        let again = service.signer(&id).expect("signer");
+        assert!(first.token.present && !again.token.present);
+        // A provider that promises nothing is asked every time.
+        provider.tokens.lock().expect("tokens").1 = None;
+        let before = copies();
+        for _ in 0..3 {
+            service.signer(&id).expect("signer");
+        }
+        assert_eq!(copies(), before + 3);
     }
 
     #[test]

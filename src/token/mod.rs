@@ -8,8 +8,9 @@
 pub mod pkcs11;
 pub mod registry;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -267,6 +268,45 @@ pub struct SignJob {
     pub abort: Arc<AtomicBool>,
     /// Told how many digests are signed, after each one (the batch progress window).
     pub on_signed: Option<Box<dyn FnMut(usize) + Send>>,
+    /// Filled in by the module's worker: how long the job took there, and the PIN prompt in it.
+    pub timing: Arc<JobTiming>,
+}
+
+/// Where a signing job's time went on the module's worker: the PIN prompt (a person, or a
+/// pin-pad) and the rest, the token's calls. The agent reports both (`Server-Timing`) so that
+/// a slow request says whether the token, the person or Kyso took the time.
+#[derive(Debug, Default)]
+pub struct JobTiming {
+    job_ns: AtomicU64,
+    prompt_ns: AtomicU64,
+}
+
+impl JobTiming {
+    fn add(counter: &AtomicU64, time: Duration) {
+        let ns = u64::try_from(time.as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Adds a span of the job on the worker (the prompt included).
+    pub fn add_job(&self, time: Duration) {
+        Self::add(&self.job_ns, time);
+    }
+
+    /// Adds a PIN prompt's time.
+    pub fn add_prompt(&self, time: Duration) {
+        Self::add(&self.prompt_ns, time);
+    }
+
+    /// The PIN prompts' time.
+    pub fn prompt(&self) -> Duration {
+        Duration::from_nanos(self.prompt_ns.load(Ordering::Relaxed))
+    }
+
+    /// The job on the worker less its prompts: the token's calls (and the worker's few steps
+    /// between them).
+    pub fn token(&self) -> Duration {
+        Duration::from_nanos(self.job_ns.load(Ordering::Relaxed)).saturating_sub(self.prompt())
+    }
 }
 
 /// Per-digest results of a job that logged in. Items after an abort or a removal carry the error.
@@ -274,8 +314,14 @@ pub type SignResults = Vec<Result<Vec<u8>, Error>>;
 
 /// Every token-side capability the signing use cases need.
 pub trait TokenProvider: Send + Sync {
-    /// Tokens as last seen (cheap; never waits for a busy token).
+    /// Tokens as last seen (never waits for a busy token; a copy of every certificate).
     fn tokens(&self) -> Vec<TokenStatus>;
+    /// A number that changes whenever [`Self::tokens`] may answer differently, so that a
+    /// caller can keep what it derived from the last answer (the signer of back-to-back
+    /// requests) instead of copying every certificate again. `None`: no such promise.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
     /// Modules and their load state.
     fn modules(&self) -> Vec<ModuleStatus>;
     /// Rescans every module now and waits for the result (used at start and by `doctor`).

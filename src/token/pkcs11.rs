@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -32,8 +32,8 @@ use secrecy::ExposeSecret;
 use tokio::sync::broadcast;
 
 use super::{
-    Error, ModuleStatus, PinEntry, PinRefusal, PinRequest, PinState, SignJob, SignResults,
-    TokenCertificate, TokenEvent, TokenProvider, TokenRef, TokenStatus,
+    Authenticator, Error, JobTiming, ModuleStatus, PinEntry, PinRefusal, PinRequest, PinState,
+    SignJob, SignResults, TokenCertificate, TokenEvent, TokenProvider, TokenRef, TokenStatus,
 };
 use crate::certificate::CertificateInfo;
 use crate::scheme::{ecdsa_raw_to_der, SignatureScheme};
@@ -91,6 +91,8 @@ struct WorkerHandle {
 struct Shared {
     status: Option<ModuleStatus>,
     tokens: Vec<TokenStatus>,
+    /// Bumped at each publication of `tokens` (see [`TokenProvider::generation`]).
+    generation: u64,
 }
 
 enum Job {
@@ -275,6 +277,7 @@ impl Pkcs11Tokens {
                         waiting_for_device: false,
                     }),
                     tokens: Vec::new(),
+                    generation: 0,
                 }));
                 let mut worker = Worker {
                     spec,
@@ -331,6 +334,14 @@ impl TokenProvider for Pkcs11Tokens {
             .iter()
             .flat_map(|w| lock(&w.shared).tokens.clone())
             .collect()
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(
+            self.workers
+                .iter()
+                .fold(0u64, |sum, w| sum.wrapping_add(lock(&w.shared).generation)),
+        )
     }
 
     fn modules(&self) -> Vec<ModuleStatus> {
@@ -499,7 +510,10 @@ impl Worker {
                         Err(Error::Busy)
                     } else {
                         phase.set(Phase::Started);
-                        self.sign(job, &phase, &replies, &cancelled)
+                        let (timing, started) = (job.timing.clone(), Instant::now());
+                        let result = self.sign(job, &phase, &replies, &cancelled);
+                        timing.add_job(started.elapsed());
+                        result
                     };
                     if matches!(result, Err(Error::TokenNotPresent)) {
                         self.stale = true;
@@ -715,7 +729,10 @@ impl Worker {
             }
         }
         self.first_scan = false;
-        lock(&self.shared).tokens = self.tokens.clone();
+        let mut shared = lock(&self.shared);
+        shared.tokens = self.tokens.clone();
+        shared.generation = shared.generation.wrapping_add(1);
+        drop(shared);
         for event in events {
             tracing::info!(?event, "token event");
             let _ = self.events.send(event);
@@ -830,10 +847,15 @@ impl Worker {
             scheme,
             digest_algorithm,
             digests,
-            mut authenticator,
+            authenticator,
             abort,
             mut on_signed,
+            timing,
         } = job;
+        let mut authenticator = TimedPrompt {
+            inner: authenticator,
+            timing,
+        };
         if let Some(bad) = digests.iter().find(|d| d.len() != digest_algorithm.len()) {
             return Err(Error::DigestLength {
                 alg: digest_algorithm,
@@ -898,7 +920,7 @@ impl Worker {
                 request: &request,
                 on_signed: on_signed.as_mut(),
             },
-            authenticator.as_mut(),
+            &mut authenticator,
         );
         if let Err(e) = session.logout() {
             tracing::debug!(error = %e, "logout after signing");
@@ -913,7 +935,7 @@ impl Worker {
         session: &Session,
         key_id: &[u8],
         mut params: SignParams<'_>,
-        authenticator: &mut dyn super::Authenticator,
+        authenticator: &mut dyn Authenticator,
     ) -> Result<SignResults, Error> {
         let key = private_key(session, key_id)?;
         let always_authenticate = session
@@ -1000,7 +1022,7 @@ impl Worker {
         mechanism: &Mechanism<'_>,
         data: &[u8],
         request: &PinRequest,
-        authenticator: &mut dyn super::Authenticator,
+        authenticator: &mut dyn Authenticator,
     ) -> Result<Vec<u8>, Error> {
         session.sign_init(mechanism, key).map_err(classify)?;
         let entry = authenticator.pin(request).map_err(refusal)?;
@@ -1164,6 +1186,25 @@ impl Worker {
         // Publish the new PIN state (and a PinLocked event) at once.
         self.poll();
         result
+    }
+}
+
+/// The job's authenticator, its prompts timed (see [`JobTiming`]).
+struct TimedPrompt {
+    inner: Box<dyn Authenticator>,
+    timing: Arc<JobTiming>,
+}
+
+impl Authenticator for TimedPrompt {
+    fn pin(&mut self, request: &PinRequest) -> Result<PinEntry, PinRefusal> {
+        let asked = Instant::now();
+        let entry = self.inner.pin(request);
+        self.timing.add_prompt(asked.elapsed());
+        entry
+    }
+
+    fn pin_used(&mut self) {
+        self.inner.pin_used();
     }
 }
 
