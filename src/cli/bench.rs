@@ -150,6 +150,10 @@ pub struct AgentFigures {
     pub round_trips: Vec<Duration>,
     /// Each round trip's `Server-Timing`, in the same order.
     pub server_timings: Vec<Option<ServerTiming>>,
+    /// Round trips of a request the agent refuses at once (`GET` of an unknown path, 404) on
+    /// the same connection, right after: the exchange alone, through the same TLS, HTTP and
+    /// Host and Origin checks, with no handler behind it.
+    pub bare_round_trips: Vec<Duration>,
     /// One `/v1/sign/batch` of `batch_size` digests.
     pub batch: Duration,
     /// Documents in the batch.
@@ -356,6 +360,20 @@ pub fn agent(
                 server_timings.push(ServerTiming::parse(reply.server_timing.as_deref()));
             }
         }
+        let mut bare_round_trips = Vec::with_capacity(iterations);
+        for i in 0..iterations + 20 {
+            let start = std::time::Instant::now();
+            let reply = connection
+                .request("GET", "/v1/bench-no-such-endpoint", Some(origin), None)
+                .await
+                .map_err(|e| e.to_string())?;
+            if reply.status != 404 {
+                return Err(format!("an unknown path answered {}", reply.status));
+            }
+            if i >= 20 {
+                bare_round_trips.push(start.elapsed());
+            }
+        }
         // A batch of `batch_size` and one four times as long, taken in turn five times each
         // (so that both see the same noise), medians: the difference is what each further
         // document costs, the one login and the exchange left out.
@@ -407,28 +425,72 @@ pub fn agent(
         Ok((
             round_trips,
             server_timings,
+            bare_round_trips,
             one,
             two.saturating_sub(one) / u32::try_from(3 * batch_size.max(1)).unwrap_or(1),
         ))
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (round_trips, server_timings, batch, marginal_per_item) = result?;
+    let (round_trips, server_timings, bare_round_trips, batch, marginal_per_item) = result?;
     Ok(AgentFigures {
         ready,
         idle_rss_kib,
         idle_binary_kib,
         round_trips,
         server_timings,
+        bare_round_trips,
         batch,
         batch_size,
         marginal_per_item,
     })
 }
 
+/// How long a thread asleep on a loopback socket for `asleep` takes to run once a byte reaches
+/// it, `samples` times: the wake-up any client pays when the answer it waits for comes that
+/// long after its request, whoever answers. On a VM whose idle vCPUs halt it is tens of
+/// microseconds, and it is part of every `/v1/sign` round trip; measured in process, with no
+/// agent running, so that the exchange's figure can be read against it.
+///
+/// # Errors
+/// A socket that cannot be opened or written.
+pub fn wake_after(asleep: Duration, samples: usize) -> Result<Vec<Duration>, String> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut writer = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
+    writer.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (mut reader, _) = listener.accept().map_err(|e| e.to_string())?;
+    let base = std::time::Instant::now();
+    let sleeper = std::thread::spawn(move || {
+        let mut woken = Vec::with_capacity(samples);
+        let mut sent = [0u8; 8];
+        while reader.read_exact(&mut sent).is_ok() {
+            let at = base.elapsed();
+            woken.push(at.saturating_sub(Duration::from_nanos(u64::from_le_bytes(sent))));
+        }
+        woken
+    });
+    for _ in 0..samples {
+        // The writer stays busy meanwhile, as the agent is while it signs.
+        let start = std::time::Instant::now();
+        while start.elapsed() < asleep {
+            std::hint::spin_loop();
+        }
+        let at = u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        writer
+            .write_all(&at.to_le_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    drop(writer);
+    sleeper
+        .join()
+        .map_err(|_| "the sleeping thread failed".to_string())
+}
+
 /// Prints the agent figures against the in-process ones of the same key: each as a ratio to
-/// its floor measured in the same run.
-pub fn print_agent(figures: &AgentFigures, key: &KeyFigures, binary_bytes: u64) {
+/// its floor measured in the same run. `wake` is [`wake_after`] the request's token calls.
+pub fn print_agent(figures: &AgentFigures, key: &KeyFigures, binary_bytes: u64, wake: &[Duration]) {
     let rt = stats(&figures.round_trips);
     // Measured back to back before the agent starts, not in turn with its requests: each login
     // in this process writes SoftHSM2's token files, and the agent's SoftHSM2 then reloads the
@@ -457,7 +519,7 @@ pub fn print_agent(figures: &AgentFigures, key: &KeyFigures, binary_bytes: u64) 
         rt.p50 - floor,
         if floor > 0.0 { rt.p50 / floor } else { 0.0 },
     );
-    print_split(figures, floor);
+    print_split(figures, floor, wake);
     println!(
         "  batch of {}: {:.1} ms = {:.0}µs per document all in (one login, the HTTPS exchange): {:.0}% of raw C_Sign throughput ({raw:.0}µs per signature, mean) | each further document {:.0}µs: {:.0}% (target >= 90%)",
         figures.batch_size,
@@ -471,8 +533,9 @@ pub fn print_agent(figures: &AgentFigures, key: &KeyFigures, binary_bytes: u64) 
 
 /// Where a `/v1/sign` round trip's time went, from the agent's `Server-Timing`: Kyso's code
 /// in the handler, the PIN prompt, the token's calls (against the same calls in process) and,
-/// the rest, the exchange around the handler (TLS, HTTP, both sides' thread wake-ups).
-fn print_split(figures: &AgentFigures, floor_us: f64) {
+/// the rest, the exchange around the handler (TLS, HTTP, both sides' thread wake-ups), next to
+/// what any exchange costs here: a bare request's round trip and a sleeping client's wake-up.
+fn print_split(figures: &AgentFigures, floor_us: f64, wake: &[Duration]) {
     let timed: Vec<(Duration, ServerTiming)> = figures
         .round_trips
         .iter()
@@ -497,6 +560,13 @@ fn print_split(figures: &AgentFigures, floor_us: f64) {
     println!(
         "  split (p50s, the agent's Server-Timing): Kyso's code in the agent {kyso:.0}µs | the PIN prompt (scripted: a file read) {prompt:.0}µs | the token's calls in the agent {token:.0}µs ({:+.0}µs over the same calls in process) | the exchange around the handler (TLS, HTTP, both sides' thread wake-ups) {exchange:.0}µs",
         token - floor_us
+    );
+    let bare = stats(&figures.bare_round_trips).p50;
+    let woken = stats(wake).p50;
+    println!(
+        "  the exchange's floor on this machine: a request refused at once (404) on the same connection {bare:.0}µs + a client's wake-up after {floor_us:.0}µs asleep on a loopback socket {woken:.0}µs (in process, no agent) = {:.0}µs; the exchange above less it: {:+.0}µs",
+        bare + woken,
+        exchange - bare - woken
     );
 }
 
@@ -551,7 +621,11 @@ pub fn command(
             iterations.max(1),
             100,
         )?;
-        print_agent(&measured, &figures[0], binary);
+        let wake = wake_after(
+            Duration::from_secs_f64(figures[0].login_sign_logout.p50 / 1e6),
+            200,
+        )?;
+        print_agent(&measured, &figures[0], binary, &wake);
         let discovery_dir = app.config.data_dir.join("bench-discovery");
         std::fs::create_dir_all(&discovery_dir).map_err(|e| e.to_string())?;
         let (rss, loaded) = idle_rss_with_discovery(&exe, &discovery_dir)?;

@@ -172,6 +172,12 @@ impl OriginPolicy {
             .collect()
     }
 
+    /// Whether the administrator's list names `origin`: answered from memory, with no store to
+    /// read and no prompt, so a request handler may ask it without leaving the async thread.
+    pub fn allowed_by_admin(&self, origin: &Origin) -> bool {
+        self.admin.contains(origin)
+    }
+
     /// Where `origin` stands now (no prompt, no side effect).
     pub fn standing(&self, origin: &Origin) -> Standing {
         if self.admin.contains(origin) {
@@ -426,5 +432,40 @@ mod tests {
         assert_eq!(once.0.load(std::sync::atomic::Ordering::SeqCst), 0);
         drop(held);
         assert!(policy.authorize(&origin, &once).is_ok());
+    }
+
+    /// The check a handler makes without leaving its async thread answers yes for the
+    /// administrator's list only: a user's "always allow" (kept in a store that is read from
+    /// disk) and a lookalike of a listed origin go through the full check.
+    #[test]
+    fn only_the_administrators_list_is_answered_from_memory() {
+        struct Remembered;
+        impl ApprovalStore for Remembered {
+            fn load(&self) -> Vec<String> {
+                vec!["https://remembered.example.test".into()]
+            }
+            fn save(&self, _: &[String]) -> Result<(), String> {
+                Ok(())
+            }
+        }
+        let policy = OriginPolicy::new(
+            &["https://dms.example.gov.vn".into()],
+            true,
+            Arc::new(Remembered),
+            Duration::from_secs(600),
+        );
+        let listed = Origin::parse("https://dms.example.gov.vn").expect("origin");
+        assert!(policy.allowed_by_admin(&listed));
+        let remembered = Origin::parse("https://remembered.example.test").expect("origin");
+        assert_eq!(policy.standing(&remembered), Standing::Approved);
+        assert!(!policy.allowed_by_admin(&remembered));
+        for other in [
+            "https://dms.example.gov.vn:8443",
+            "http://dms.example.gov.vn",
+            "https://dms.example.gov.vn.evil.test",
+        ] {
+            let origin = Origin::parse(other).expect("origin");
+            assert!(!policy.allowed_by_admin(&origin), "{other}");
+        }
     }
 }
