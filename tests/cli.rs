@@ -6,12 +6,22 @@ use std::process::Command;
 
 use common::*;
 
+/// The tests here share one SoftHSM2 token, and each `kyso` is a process of its own: a login in
+/// one writes the token's files while another reads them, and the reader then finds no
+/// certificate or key for a moment (SoftHSM2 keeps a token in files, not in a service). A real
+/// token has one reader, the agent; so the tests take turns. Held for the whole test.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn setup() -> (
+    std::sync::MutexGuard<'static, ()>,
     &'static Fixture,
     std::path::PathBuf,
     std::path::PathBuf,
     std::path::PathBuf,
 ) {
+    let turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let fx = fixture("cli");
     let config = write_config(
         &fx.dir,
@@ -21,7 +31,7 @@ fn setup() -> (
     );
     let leader = write_script(&fx.dir, "leader.toml", &format!("pin = \"{LEADER_PIN}\"\n"));
     let clerk = write_script(&fx.dir, "clerk.toml", &format!("pin = \"{CLERK_PIN}\"\n"));
-    (fx, config, leader, clerk)
+    (turn, fx, config, leader, clerk)
 }
 
 fn sign(
@@ -43,7 +53,7 @@ fn sign(
 
 #[test]
 fn certs_json_lists_both_tokens_kinds_chain_and_expired_marks() {
-    let (fx, config, _, _) = setup();
+    let (_turn, fx, config, _, _) = setup();
     let out = kyso(fx)
         .arg("--config")
         .arg(&config)
@@ -94,7 +104,7 @@ fn certs_json_lists_both_tokens_kinds_chain_and_expired_marks() {
 
 #[test]
 fn sign_rsa_and_ec_digests_gives_cms_that_openssl_verifies() {
-    let (fx, config, leader, clerk) = setup();
+    let (_turn, fx, config, leader, clerk) = setup();
     let cases = [
         ("personal", &leader, "SHA-256", false),
         ("personal", &leader, "SHA-512", false),
@@ -149,7 +159,7 @@ fn sign_rsa_and_ec_digests_gives_cms_that_openssl_verifies() {
 
 #[test]
 fn raw_signature_over_signed_attributes_verifies_with_the_public_key() {
-    let (fx, config, leader, _) = setup();
+    let (_turn, fx, config, leader, _) = setup();
     // The signed attributes a server would build: take them from a CMS Kyso made.
     let (_, digest) = document(&fx.dir, "raw-source.bin", "SHA-256");
     for name in ["personal", "personal-ec"] {
@@ -214,7 +224,7 @@ fn raw_signature_over_signed_attributes_verifies_with_the_public_key() {
 
 #[test]
 fn bad_input_gets_a_stable_code_and_signs_nothing() {
-    let (fx, config, leader, _) = setup();
+    let (_turn, fx, config, leader, _) = setup();
     let (_, digest) = document(&fx.dir, "bad.bin", "SHA-256");
     let out_file = fx.dir.join("never.p7s");
     let run = |args: &[&str]| {
@@ -272,7 +282,7 @@ fn bad_input_gets_a_stable_code_and_signs_nothing() {
 
 #[test]
 fn wrong_pin_reports_code_and_json_error() {
-    let (fx, config, _, _) = setup();
+    let (_turn, fx, config, _, _) = setup();
     let wrong = write_script(&fx.dir, "wrong.toml", "pin = \"999999\"\n");
     let (_, digest) = document(&fx.dir, "wrongpin.bin", "SHA-256");
     let id = fx.id("personal");
@@ -319,7 +329,7 @@ fn wrong_pin_reports_code_and_json_error() {
 
 #[test]
 fn a_module_that_fails_to_load_is_reported_and_the_others_work() {
-    let (fx, _, _, _) = setup();
+    let (_turn, fx, _, _, _) = setup();
     let broken = fx.dir.join("libbroken-pkcs11.so");
     std::fs::write(&broken, b"not a shared object").expect("write");
     let config = write_config(
@@ -354,7 +364,7 @@ fn a_module_that_fails_to_load_is_reported_and_the_others_work() {
 
 #[test]
 fn system_policy_wins_over_the_user_config() {
-    let (fx, config, _, _) = setup();
+    let (_turn, fx, config, _, _) = setup();
     // The user's file loads SoftHSM; the policy names only a module that does not exist.
     let policy = fx.dir.join("policy.toml");
     std::fs::write(
@@ -379,7 +389,7 @@ fn system_policy_wins_over_the_user_config() {
 
 #[test]
 fn a_typo_in_the_config_is_a_clear_error() {
-    let (fx, _, _, _) = setup();
+    let (_turn, fx, _, _, _) = setup();
     let bad = fx.dir.join("typo.toml");
     std::fs::write(&bad, "pkcs11_module = [\"/x.so\"]\n").expect("write");
     let out = kyso(fx)

@@ -55,7 +55,13 @@ pub fn report(error: &signing::Error, json: bool) -> ExitCode {
         error.user_message(Lang::En)
     );
     eprintln!("code: {}", code.as_str());
-    tracing::debug!(%error, "signing failed");
+    // The message tells the user to see the log for an internal error: it must be there at
+    // the default level, as the agent's answers log it.
+    if let signing::Error::Internal(detail) = error {
+        tracing::error!(%detail, "internal error");
+    } else {
+        tracing::debug!(%error, "signing failed");
+    }
     ExitCode::FAILURE
 }
 

@@ -88,23 +88,33 @@ pub fn write_config(dir: &Path, name: &str, modules: &[&Path], extra: &str) -> P
         .iter()
         .map(|m| format!("{:?}", m.display().to_string()))
         .collect();
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
+    write_whole(
+        &dir.join(name),
         format!(
             "pkcs11_modules = [{}]\ndiscover_modules = false\n{extra}",
             list.join(", ")
-        ),
+        )
+        .as_bytes(),
     )
-    .expect("write config");
-    path
+}
+
+/// Writes `path` whole, by renaming a finished file over it: tests running side by side call
+/// the same setup, and a plain write (truncate, then write) let another test's `kyso` read an
+/// empty config or PIN script: `tests/cli.rs` failed about one run in eight (USER_CANCELLED,
+/// CERTIFICATE_NOT_FOUND; an empty config also turns module discovery on).
+pub fn write_whole(path: &Path, bytes: &[u8]) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".{}.{n}.partial", std::process::id()));
+    std::fs::write(&partial, bytes).expect("write a test file");
+    std::fs::rename(&partial, path).expect("move a test file into place");
+    path.to_path_buf()
 }
 
 /// Writes a scripted-prompter file.
 pub fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, body).expect("write script");
-    path
+    write_whole(&dir.join(name), body.as_bytes())
 }
 
 /// A `kyso` command with the fixture's SoftHSM configuration and no system policy.
