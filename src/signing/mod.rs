@@ -1097,28 +1097,8 @@ mod tests {
         }
     }
 
-    /// No token, no prompt: for what the service does before and after the token.
+    /// No prompt: for what the service does before and after the token.
     struct Nothing;
-
-    impl TokenProvider for Nothing {
-        fn tokens(&self) -> Vec<crate::token::TokenStatus> {
-            Vec::new()
-        }
-        fn modules(&self) -> Vec<crate::token::ModuleStatus> {
-            Vec::new()
-        }
-        fn refresh(&self) {}
-        fn sign(
-            &self,
-            _job: crate::token::SignJob,
-            _on_signature: &mut dyn FnMut(usize, &[u8]),
-        ) -> Result<crate::token::SignResults, crate::token::Error> {
-            Err(crate::token::Error::Cancelled)
-        }
-        fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::token::TokenEvent> {
-            tokio::sync::broadcast::channel(1).1
-        }
-    }
 
     impl Prompt for Nothing {
         fn ask_pin(&self, _: &PinPrompt) -> Result<PinEntry, PinRefusal> {
@@ -1132,7 +1112,9 @@ mod tests {
         }
     }
 
-    /// A provider that counts its copies of the tokens and says when they change.
+    /// A provider with the tokens it is given (none by default) that counts its copies of them
+    /// and says when they change; its token refuses to sign.
+    #[derive(Default)]
     struct Generations {
         tokens: Mutex<(Vec<TokenStatus>, Option<u64>)>,
         copies: std::sync::atomic::AtomicUsize,
@@ -1217,7 +1199,11 @@ mod tests {
     #[test]
     fn a_signer_is_parsed_once_and_again_when_its_certificates_change() {
         use crate::cades::tests::certificate;
-        let service = SigningService::new(Arc::new(Nothing), Arc::new(Nothing), Vec::new());
+        let service = SigningService::new(
+            Arc::new(Generations::default()),
+            Arc::new(Nothing),
+            Vec::new(),
+        );
         let (leaf, other) = (certificate("leaf.example"), certificate("other.example"));
         let chain = vec![certificate("ca.example")];
         let first = service.parsed_signer(&leaf, &chain).expect("parsed");
