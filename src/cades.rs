@@ -9,11 +9,8 @@
 use cms::cert::x509::attr::Attribute;
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::CmsVersion;
-/// The signed attributes of one document (DER `SET OF Attribute`), as the signing service holds
-/// them between the token's signature and the SignedData.
-pub use cms::signed_data::SignedAttributes;
 use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignerIdentifier, SignerInfo, SignerInfos,
+    CertificateSet, EncapsulatedContentInfo, SignedAttributes, SignerIdentifier,
 };
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, SetOfVec};
@@ -171,7 +168,7 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, Error> {
     })
 }
 
-/// The PAdES-B-B signed attributes for `digest` (the ByteRange digest) and `certificate`.
+/// The PAdES-B-B signed attributes for `digest` (the ByteRange digest) and `certificate`, DER.
 ///
 /// # Errors
 /// [`Error::DigestLength`] for a digest of the wrong length; [`Error::Der`] for a certificate that
@@ -180,7 +177,7 @@ pub fn signed_attributes(
     alg: DigestAlgorithm,
     digest: &[u8],
     certificate: &[u8],
-) -> Result<SignedAttributes, Error> {
+) -> Result<Vec<u8>, Error> {
     check_digest(alg, digest)?;
     ParsedSigner::new(&SignerCertificates {
         certificate,
@@ -193,8 +190,9 @@ pub fn signed_attributes(
 /// SignedData of every document it signs: a batch of a hundred parses them once, not a hundred
 /// times (issue 19: the CMS work per document).
 pub struct ParsedSigner {
-    /// The signer's issuer and serial number.
-    sid: SignerIdentifier,
+    /// The signer's issuer and serial number (a SignerIdentifier), encoded once: every
+    /// SignerInfo splices these bytes in.
+    sid: Vec<u8>,
     /// The signer's certificate and the distinct chain certificates (a DER SET OF), encoded once as SignedData's `[0] IMPLICIT` field: every SignedData of
     /// this signer splices these bytes in instead of encoding the certificates again.
     certificates_field: Vec<u8>,
@@ -236,26 +234,24 @@ impl ParsedSigner {
         if let Some(tag) = certificates_field.first_mut() {
             *tag = 0xa0;
         }
+        let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer,
+            serial_number,
+        });
         Ok(Self {
-            sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-                issuer,
-                serial_number,
-            }),
+            sid: sid.to_der()?,
             certificates_field,
             ess,
         })
     }
 
-    /// The PAdES-B-B signed attributes for `digest`: content type, message digest, signing
-    /// certificate (no signing time: PAdES forbids it).
+    /// The PAdES-B-B signed attributes for `digest`, DER: content type, message digest, signing
+    /// certificate (no signing time: PAdES forbids it). What the key signs is their hash; the
+    /// same bytes go into the SignerInfo ([`Self::assemble`]).
     ///
     /// # Errors
     /// [`Error::DigestLength`] for a digest of the wrong length.
-    pub fn signed_attributes(
-        &self,
-        alg: DigestAlgorithm,
-        digest: &[u8],
-    ) -> Result<SignedAttributes, Error> {
+    pub fn signed_attributes(&self, alg: DigestAlgorithm, digest: &[u8]) -> Result<Vec<u8>, Error> {
         check_digest(alg, digest)?;
         let attrs = vec![
             attribute(ID_CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
@@ -266,25 +262,49 @@ impl ParsedSigner {
             attribute(ID_SIGNING_CERTIFICATE_V2, self.ess.clone())?,
         ];
         // try_from sorts the SET OF into DER order.
-        Ok(SetOfVec::try_from(attrs)?)
+        Ok(SetOfVec::try_from(attrs)?.to_der()?)
     }
 
-    /// The detached SignedData around `signed_attrs` and the signature over them. Encoded
-    /// field by field with the certificates spliced in ready-made: the same bytes as encoding
-    /// the whole structure (a test holds them equal), without re-encoding the certificates.
+    /// The detached SignedData around `signed_attrs` (DER, as [`Self::signed_attributes`] made
+    /// them) and the signature over them. Spliced together from ready-made encodings (the
+    /// certificates, the signer's id, the attributes' own bytes) rather than encoded as one
+    /// structure: the same bytes (a test holds them equal) without decoding or encoding any of
+    /// them again, as this runs after the token has signed, while the DMS waits.
     ///
     /// # Errors
-    /// [`Error::Der`] when encoding fails.
+    /// [`Error::Der`] when `signed_attrs` is not a DER `SET` or a length overflows.
     pub fn assemble(
         &self,
         alg: DigestAlgorithm,
         scheme: SignatureScheme,
-        signed_attrs: SignedAttributes,
-        signature: Vec<u8>,
+        signed_attrs: &[u8],
+        signature: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        let signer_info = self.signer_info(alg, scheme, signed_attrs, signature)?;
+        // The SET OF's content goes under SignerInfo's `[0] IMPLICIT` tag.
+        let attrs_content = {
+            use der::Reader;
+            let mut reader = der::SliceReader::new(signed_attrs)?;
+            let header = der::Header::decode(&mut reader)?;
+            header.tag.assert_eq(der::Tag::Set)?;
+            let content = reader.read_slice(header.length)?;
+            reader.finish(content)?
+        };
+        let digest_algorithm = digest_algorithm_identifier(alg).to_der()?;
+        let mut info = CmsVersion::V1.to_der()?;
+        info.extend_from_slice(&self.sid);
+        info.extend_from_slice(&digest_algorithm);
+        info.extend(tlv(
+            der::Tag::ContextSpecific {
+                constructed: true,
+                number: der::TagNumber::N0,
+            },
+            attrs_content,
+        )?);
+        info.extend(scheme.algorithm_identifier(alg)?.to_der()?);
+        info.extend(tlv(der::Tag::OctetString, signature)?);
+        let signer_infos = tlv(der::Tag::Set, &tlv(der::Tag::Sequence, &info)?)?;
         let mut body = CmsVersion::V1.to_der()?;
-        body.extend(SetOfVec::try_from(vec![digest_algorithm_identifier(alg)])?.to_der()?);
+        body.extend(tlv(der::Tag::Set, &digest_algorithm)?);
         body.extend(
             EncapsulatedContentInfo {
                 econtent_type: ID_DATA,
@@ -293,7 +313,7 @@ impl ParsedSigner {
             .to_der()?,
         );
         body.extend_from_slice(&self.certificates_field);
-        body.extend(SignerInfos::try_from(vec![signer_info])?.to_der()?);
+        body.extend(signer_infos);
         let signed_data = tlv(der::Tag::Sequence, &body)?;
         let mut content_info = ID_SIGNED_DATA.to_der()?;
         content_info.extend(tlv(
@@ -306,24 +326,6 @@ impl ParsedSigner {
         tlv(der::Tag::Sequence, &content_info)
     }
 
-    fn signer_info(
-        &self,
-        alg: DigestAlgorithm,
-        scheme: SignatureScheme,
-        signed_attrs: SignedAttributes,
-        signature: Vec<u8>,
-    ) -> Result<SignerInfo, Error> {
-        Ok(SignerInfo {
-            version: CmsVersion::V1,
-            sid: self.sid.clone(),
-            digest_alg: digest_algorithm_identifier(alg),
-            signed_attrs: Some(signed_attrs),
-            signature_algorithm: scheme.algorithm_identifier(alg)?,
-            signature: OctetString::new(signature)?,
-            unsigned_attrs: None,
-        })
-    }
-
     /// [`Self::assemble`] the plain way, encoding the whole structure: what the spliced
     /// encoding must equal.
     #[cfg(test)]
@@ -331,8 +333,8 @@ impl ParsedSigner {
         &self,
         alg: DigestAlgorithm,
         scheme: SignatureScheme,
-        signed_attrs: SignedAttributes,
-        signature: Vec<u8>,
+        signed_attrs: &[u8],
+        signature: &[u8],
     ) -> Result<Vec<u8>, Error> {
         let signed_data = cms::signed_data::SignedData {
             version: CmsVersion::V1,
@@ -347,12 +349,17 @@ impl ParsedSigner {
                 CertificateSet::from_der(&set)?
             }),
             crls: None,
-            signer_infos: SignerInfos::try_from(vec![self.signer_info(
-                alg,
-                scheme,
-                signed_attrs,
-                signature,
-            )?])?,
+            signer_infos: cms::signed_data::SignerInfos::try_from(vec![
+                cms::signed_data::SignerInfo {
+                    version: CmsVersion::V1,
+                    sid: SignerIdentifier::from_der(&self.sid)?,
+                    digest_alg: digest_algorithm_identifier(alg),
+                    signed_attrs: Some(SignedAttributes::from_der(signed_attrs)?),
+                    signature_algorithm: scheme.algorithm_identifier(alg)?,
+                    signature: OctetString::new(signature)?,
+                    unsigned_attrs: None,
+                },
+            ])?,
         };
         Ok(cms::content_info::ContentInfo {
             content_type: ID_SIGNED_DATA,
@@ -430,9 +437,8 @@ where
 {
     let parsed = ParsedSigner::new(signer)?;
     let attrs = parsed.signed_attributes(alg, digest)?;
-    let to_sign = alg.digest(&attrs.to_der()?);
-    let signature = sign_hash(&to_sign).map_err(|e| Error::Signer(Box::new(e)))?;
-    parsed.assemble(alg, scheme, attrs, signature)
+    let signature = sign_hash(&alg.digest(&attrs)).map_err(|e| Error::Signer(Box::new(e)))?;
+    parsed.assemble(alg, scheme, &attrs, &signature)
 }
 
 #[cfg(test)]
@@ -480,14 +486,27 @@ pub(crate) mod tests {
         ] {
             let digest = alg.digest(b"document");
             let attrs = parsed.signed_attributes(alg, &digest).expect("attrs");
-            let signature = vec![0x5a; 300];
+            // Short and long DER lengths of the signature's OCTET STRING.
+            for signature in [vec![0x5a; 71], vec![0x5a; 300]] {
+                let spliced = parsed
+                    .assemble(alg, scheme, &attrs, &signature)
+                    .expect("spliced");
+                let whole = parsed
+                    .assemble_whole(alg, scheme, &attrs, &signature)
+                    .expect("whole");
+                assert_eq!(spliced, whole, "{alg:?} {scheme:?} {}", signature.len());
+            }
+            // Anything but one whole DER SET is refused, not spliced.
+            let mut trailing = attrs.clone();
+            trailing.push(0);
+            let mut sequence = attrs.clone();
+            sequence[0] = 0x30;
+            for bad in [&trailing[..], &sequence[..], &attrs[..attrs.len() - 1], &[]] {
+                assert!(parsed.assemble(alg, scheme, bad, &[0x5a; 64]).is_err());
+            }
             let spliced = parsed
-                .assemble(alg, scheme, attrs.clone(), signature.clone())
+                .assemble(alg, scheme, &attrs, &[0x5a; 64])
                 .expect("spliced");
-            let whole = parsed
-                .assemble_whole(alg, scheme, attrs, signature)
-                .expect("whole");
-            assert_eq!(spliced, whole, "{alg:?} {scheme:?}");
             // And it reads back: the leaf appears once among three certificates.
             let info = ContentInfo::from_der(&spliced).expect("ContentInfo");
             let signed: SignedData = info.content.decode_as().expect("SignedData");

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use der::Encode as _;
 
 pub use error::Error;
 pub use origin::{ApprovalStore, Origin, OriginPolicy, Standing};
@@ -566,20 +565,22 @@ impl SigningService {
                 attested: false,
             })
             .collect();
-        Box::new(self.prompt_authenticator(signer, origin, documents, None))
+        let standing = self.standing(origin);
+        Box::new(self.prompt_authenticator(signer, origin, standing, documents, None))
     }
 
     fn prompt_authenticator(
         &self,
         signer: &SignerCertificate,
         origin: Option<&str>,
+        standing: Option<Standing>,
         documents: Vec<ShownDocument>,
         status: Option<PendingCheck>,
     ) -> PromptAuthenticator {
         PromptAuthenticator {
             prompt: self.prompt.clone(),
             origin: origin.map(str::to_string),
-            standing: self.standing(origin),
+            standing,
             documents,
             signer: signer.summary(),
             status,
@@ -785,23 +786,24 @@ impl SigningService {
         // What the key signs for each order: the hash of the signed attributes.
         let mut prepared = Vec::with_capacity(orders.len());
         for order in &orders {
-            let (attrs, attrs_der) = match &order.payload {
+            prepared.push(match &order.payload {
                 Payload::Digest(digest) => {
                     check_digest_length(alg, digest)?;
                     let attrs = parsed.signed_attributes(alg, digest)?;
-                    let der = attrs.to_der().map_err(|e| Error::Internal(e.to_string()))?;
-                    (Some(attrs), der)
+                    let to_sign = alg.digest(&attrs);
+                    (Some(attrs), to_sign)
                 }
+                // The server builds the CMS around its own attributes: only their hash is kept.
                 Payload::SignedAttributes(der) => {
                     cades::check_signed_attributes(der, alg)?;
-                    (None, der.clone())
+                    (None, alg.digest(der))
                 }
-            };
-            prepared.push((attrs, alg.digest(&attrs_der)));
+            });
         }
-        let mut authenticator =
-            self.prompt_authenticator(&signer, origin, documents, status.clone());
-        authenticator.standing = standing;
+        // The origin's standing as the request found it: looked up once (a remembered approval
+        // is read from disk), shown in the batch's confirmation and the PIN dialog alike.
+        let authenticator =
+            self.prompt_authenticator(&signer, origin, standing, documents, status.clone());
         let withdrawn = authenticator.refusal.clone();
         let on_signed =
             (prepared.len() > 1).then(|| self.progress_window(prepared.len(), abort.clone()));
@@ -873,8 +875,8 @@ struct Answers<'a> {
     /// The status check, until its outcome is taken (at the first answer).
     status: Option<PendingCheck>,
     revocation: Option<Option<Checked>>,
-    /// Each document's signed attributes (none for server-built ones, `raw`).
-    attributes: Vec<Option<cades::SignedAttributes>>,
+    /// Each document's signed attributes, DER (none for server-built ones, `raw`).
+    attributes: Vec<Option<Vec<u8>>>,
     /// Answers ready but waiting for an earlier document's.
     ready: std::collections::BTreeMap<usize, Result<Signed, Error>>,
     /// The next document to hand on.
@@ -902,12 +904,10 @@ impl Answers<'_> {
         let revocation = self.revocation().clone();
         let attributes = self.attributes.get_mut(index).and_then(Option::take);
         let cms = match attributes {
-            Some(attrs) => {
-                Some(
-                    self.parsed
-                        .assemble(self.alg, self.scheme, attrs, signature.clone())?,
-                )
-            }
+            Some(attrs) => Some(
+                self.parsed
+                    .assemble(self.alg, self.scheme, &attrs, &signature)?,
+            ),
             None => None,
         };
         Ok(Signed {
