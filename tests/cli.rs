@@ -166,15 +166,14 @@ fn raw_signature_over_signed_attributes_verifies_with_the_public_key() {
         let id = fx.id(name);
         let attrs = {
             use base64::Engine as _;
-            use der::{Decode, Encode};
+            use der::Decode;
             let der = base64::engine::general_purpose::STANDARD
                 .decode(&digest)
                 .expect("b64");
             let cert = std::fs::read(fx.pki.join(format!("{name}.der"))).expect("cert");
-            let attrs =
+            let bytes =
                 kyso::cades::signed_attributes(kyso::digest::DigestAlgorithm::Sha256, &der, &cert)
                     .expect("attrs");
-            let bytes = attrs.to_der().expect("der");
             // Round-trip: the agent accepts exactly this DER.
             assert!(cms::signed_data::SignedAttributes::from_der(&bytes).is_ok());
             bytes
