@@ -293,13 +293,7 @@ impl ParsedSigner {
         let mut info = CmsVersion::V1.to_der()?;
         info.extend_from_slice(&self.sid);
         info.extend_from_slice(&digest_algorithm);
-        info.extend(tlv(
-            der::Tag::ContextSpecific {
-                constructed: true,
-                number: der::TagNumber::N0,
-            },
-            attrs_content,
-        )?);
+        info.extend(tlv(CONTEXT_0, attrs_content)?);
         info.extend(scheme.algorithm_identifier(alg)?.to_der()?);
         info.extend(tlv(der::Tag::OctetString, signature)?);
         let signer_infos = tlv(der::Tag::Set, &tlv(der::Tag::Sequence, &info)?)?;
@@ -316,13 +310,7 @@ impl ParsedSigner {
         body.extend(signer_infos);
         let signed_data = tlv(der::Tag::Sequence, &body)?;
         let mut content_info = ID_SIGNED_DATA.to_der()?;
-        content_info.extend(tlv(
-            der::Tag::ContextSpecific {
-                constructed: true,
-                number: der::TagNumber::N0,
-            },
-            &signed_data,
-        )?);
+        content_info.extend(tlv(CONTEXT_0, &signed_data)?);
         tlv(der::Tag::Sequence, &content_info)
     }
 
@@ -368,6 +356,12 @@ impl ParsedSigner {
         .to_der()?)
     }
 }
+
+/// The context tag `[0]`, constructed: SignerInfo's signed attributes, ContentInfo's content.
+const CONTEXT_0: der::Tag = der::Tag::ContextSpecific {
+    constructed: true,
+    number: der::TagNumber::N0,
+};
 
 /// A DER tag-length-value with `content`.
 fn tlv(tag: der::Tag, content: &[u8]) -> Result<Vec<u8>, Error> {
