@@ -67,11 +67,11 @@ SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.
 SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.toml" KYSO_LOG=error \
   target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
   --prompter "scripted:$BENCH_DIR/pin.toml" \
-  bench --cert "$(id_of personal)" --iterations 500 --agent | tail -n 8
+  bench --cert "$(id_of personal)" --iterations 500 --agent | tail -n 9
 SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf" KYSO_POLICY_FILE="$BENCH_DIR/no-policy.toml" KYSO_LOG=error \
   target/release/kyso --config "$BENCH_DIR/config.toml" --data-dir "$BENCH_DIR/data" \
   --prompter "scripted:$BENCH_DIR/pin.toml" \
-  bench --cert "$(id_of personal-ec)" --iterations 500 --agent | tail -n 8
+  bench --cert "$(id_of personal-ec)" --iterations 500 --agent | tail -n 9
 
 # The release link packs the code the agent runs at start and on its signing paths
 # (src/link-order.txt, build.rs): how much of the list this build still has.
