@@ -6,12 +6,6 @@ use std::process::Command;
 
 use common::*;
 
-/// The tests here share one SoftHSM2 token, and each `kyso` is a process of its own: a login in
-/// one writes the token's files while another reads them, and the reader then finds no
-/// certificate or key for a moment (SoftHSM2 keeps a token in files, not in a service). A real
-/// token has one reader, the agent; so the tests take turns. Held for the whole test.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn setup() -> (
     std::sync::MutexGuard<'static, ()>,
     &'static Fixture,
@@ -19,9 +13,9 @@ fn setup() -> (
     std::path::PathBuf,
     std::path::PathBuf,
 ) {
-    let turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // The tests here share one token and each runs several `kyso`: they take turns, each
+    // holding its turn for the whole test.
+    let turn = token_turn();
     let fx = fixture("cli");
     let config = write_config(
         &fx.dir,

@@ -79,7 +79,12 @@ fn kyso_pdf(args: &[&str], script: Option<&Path>) -> std::process::Output {
         cmd.arg("--prompter")
             .arg(format!("scripted:{}", script.display()));
     }
-    cmd.arg("pdf").args(args).output().expect("kyso pdf")
+    cmd.arg("pdf").args(args);
+    match script {
+        // Signing logs in to the shared token.
+        Some(_) => output_in_turn(&mut cmd),
+        None => cmd.output().expect("kyso pdf"),
+    }
 }
 
 fn leader_signs(input: &Path, output: &Path) {
@@ -139,20 +144,20 @@ fn the_pin_prompt_shows_the_purpose_of_the_role() {
     let approved = d.dir.join("purpose-approved.pdf");
     leader_signs(&d.dir.join("draft.pdf"), &approved);
     let issued = d.dir.join("purpose-issued.pdf");
-    let out = kyso(fx)
-        .env("KYSO_LOG", "info")
-        .arg("--config")
-        .arg(&d.config)
-        .arg("--prompter")
-        .arg(format!("scripted:{}", d.clerk.display()))
-        .args(["pdf", "sign", &approved.display().to_string(), "--with"])
-        .arg(fx.id("organization"))
-        .args(["--role", "issue", "--number", "15/QĐ-UBND", "--image"])
-        .arg(d.dir.join("seal.png"))
-        .arg("-o")
-        .arg(&issued)
-        .output()
-        .expect("kyso");
+    let out = output_in_turn(
+        kyso(fx)
+            .env("KYSO_LOG", "info")
+            .arg("--config")
+            .arg(&d.config)
+            .arg("--prompter")
+            .arg(format!("scripted:{}", d.clerk.display()))
+            .args(["pdf", "sign", &approved.display().to_string(), "--with"])
+            .arg(fx.id("organization"))
+            .args(["--role", "issue", "--number", "15/QĐ-UBND", "--image"])
+            .arg(d.dir.join("seal.png"))
+            .arg("-o")
+            .arg(&issued),
+    );
     let (_, err) = text(&out);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("Ký phát hành"), "{err}");
@@ -410,22 +415,22 @@ fn embed_checks_the_cms_belongs_and_fits_and_writes_nothing_otherwise() {
     // A CMS for another digest.
     let (_, other_digest) = document(&d.dir, "embed-other.bin", "SHA-256");
     let foreign = d.dir.join("foreign.p7s");
-    let signed = kyso(fx)
-        .arg("--config")
-        .arg(&d.config)
-        .arg("--prompter")
-        .arg(format!("scripted:{}", d.leader.display()))
-        .args([
-            "sign",
-            "--cert",
-            &fx.id("personal"),
-            "--digest",
-            &other_digest,
-            "--out",
-        ])
-        .arg(&foreign)
-        .output()
-        .expect("sign");
+    let signed = output_in_turn(
+        kyso(fx)
+            .arg("--config")
+            .arg(&d.config)
+            .arg("--prompter")
+            .arg(format!("scripted:{}", d.leader.display()))
+            .args([
+                "sign",
+                "--cert",
+                &fx.id("personal"),
+                "--digest",
+                &other_digest,
+                "--out",
+            ])
+            .arg(&foreign),
+    );
     assert!(signed.status.success());
     let target = d.dir.join("embed.signed.pdf");
     let out = kyso_pdf(
@@ -462,22 +467,22 @@ fn embed_checks_the_cms_belongs_and_fits_and_writes_nothing_otherwise() {
     );
     let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let cms = d.dir.join("small.p7s");
-    let signed = kyso(fx)
-        .arg("--config")
-        .arg(&d.config)
-        .arg("--prompter")
-        .arg(format!("scripted:{}", d.leader.display()))
-        .args([
-            "sign",
-            "--cert",
-            &fx.id("personal"),
-            "--digest",
-            &digest,
-            "--out",
-        ])
-        .arg(&cms)
-        .output()
-        .expect("sign");
+    let signed = output_in_turn(
+        kyso(fx)
+            .arg("--config")
+            .arg(&d.config)
+            .arg("--prompter")
+            .arg(format!("scripted:{}", d.leader.display()))
+            .args([
+                "sign",
+                "--cert",
+                &fx.id("personal"),
+                "--digest",
+                &digest,
+                "--out",
+            ])
+            .arg(&cms),
+    );
     assert!(signed.status.success(), "{:?}", text(&signed));
     let out = kyso_pdf(
         &[

@@ -118,6 +118,22 @@ pub fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 /// A `kyso` command with the fixture's SoftHSM configuration and no system policy.
+/// SoftHSM2 keeps a token in files: a login in one process rewrites them while another process
+/// reads them, and the reader then finds no certificate or key for a moment, or its own login
+/// fails (`CKR_GENERAL_ERROR`). A real token has one reader, the agent; so the `kyso` processes
+/// of a test binary that use a token take turns: hold this while one runs.
+pub fn token_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs a command that uses the token, in its turn ([`token_turn`]).
+pub fn output_in_turn(command: &mut Command) -> Output {
+    let _turn = token_turn();
+    command.output().expect("run kyso")
+}
+
 pub fn kyso(fx: &Fixture) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kyso"));
     cmd.env("SOFTHSM2_CONF", &fx.softhsm_conf)
