@@ -56,11 +56,7 @@ pub fn run(
         std::thread::Builder::new()
             .name("kyso-agent".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
+                let runtime = match crate::server::runtime() {
                     Ok(runtime) => runtime,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.to_string()));

@@ -25,12 +25,9 @@ use kyso::api::{ErrorBody, ErrorResponse, Lang};
 use kyso::app::App;
 use kyso::signing;
 
+/// Every command's runtime: the agent's ([`kyso::server::runtime`]).
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
+    kyso::server::runtime().map_err(|e| e.to_string())
 }
 
 pub fn report(error: &signing::Error, json: bool) -> ExitCode {

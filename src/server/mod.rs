@@ -63,6 +63,18 @@ pub struct Listeners {
     v6: Option<TcpListener>,
 }
 
+/// The runtime the agent serves on, headless or under the tray: two async workers (one user's
+/// browser is served; the blocking work, prompts and token calls, runs off them).
+///
+/// # Errors
+/// The OS refused the runtime's threads or its I/O driver.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 /// Binds `127.0.0.1` and `[::1]` (never any other address) on the first free port of
 /// `first .. first + count`: on a terminal server every user runs an agent, and the second one
 /// takes the next port of the range (the SDK tries them in order; another user's agent closes
