@@ -396,7 +396,6 @@ fn page_content_changed_after_the_leader_signature_is_invalid() {
 
 #[test]
 fn embed_checks_the_cms_belongs_and_fits_and_writes_nothing_otherwise() {
-    let fx = fixture("pdf");
     let d = docs();
     let prepared = d.dir.join("embed.prepared.pdf");
     let out = kyso_pdf(
@@ -415,22 +414,7 @@ fn embed_checks_the_cms_belongs_and_fits_and_writes_nothing_otherwise() {
     // A CMS for another digest.
     let (_, other_digest) = document(&d.dir, "embed-other.bin", "SHA-256");
     let foreign = d.dir.join("foreign.p7s");
-    let signed = output_in_turn(
-        kyso(fx)
-            .arg("--config")
-            .arg(&d.config)
-            .arg("--prompter")
-            .arg(format!("scripted:{}", d.leader.display()))
-            .args([
-                "sign",
-                "--cert",
-                &fx.id("personal"),
-                "--digest",
-                &other_digest,
-                "--out",
-            ])
-            .arg(&foreign),
-    );
+    let signed = leader_signs_digest(&other_digest, &foreign);
     assert!(signed.status.success());
     let target = d.dir.join("embed.signed.pdf");
     let out = kyso_pdf(
@@ -467,22 +451,7 @@ fn embed_checks_the_cms_belongs_and_fits_and_writes_nothing_otherwise() {
     );
     let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let cms = d.dir.join("small.p7s");
-    let signed = output_in_turn(
-        kyso(fx)
-            .arg("--config")
-            .arg(&d.config)
-            .arg("--prompter")
-            .arg(format!("scripted:{}", d.leader.display()))
-            .args([
-                "sign",
-                "--cert",
-                &fx.id("personal"),
-                "--digest",
-                &digest,
-                "--out",
-            ])
-            .arg(&cms),
-    );
+    let signed = leader_signs_digest(&digest, &cms);
     assert!(signed.status.success(), "{:?}", text(&signed));
     let out = kyso_pdf(
         &[
@@ -644,6 +613,28 @@ fn issue_with_seal(approved: &Path, issued: &Path) -> std::process::Output {
             "--date",
             "2026-12-05",
         ],
+    )
+}
+
+/// `kyso sign` of a digest with the leader's key, the CMS written to `out`.
+fn leader_signs_digest(digest: &str, out: &Path) -> std::process::Output {
+    let fx = fixture("pdf");
+    let d = docs();
+    output_in_turn(
+        kyso(fx)
+            .arg("--config")
+            .arg(&d.config)
+            .arg("--prompter")
+            .arg(format!("scripted:{}", d.leader.display()))
+            .args([
+                "sign",
+                "--cert",
+                &fx.id("personal"),
+                "--digest",
+                digest,
+                "--out",
+            ])
+            .arg(out),
     )
 }
 
