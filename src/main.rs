@@ -347,6 +347,9 @@ fn run(cli: Cli, command: Command) -> Result<ExitCode, String> {
         }
         log_sink::write_to(&config.log_dir().join("kyso.log"));
     }
+    if matches!(command, Command::Run { .. } | Command::Serve { .. }) {
+        kyso::platform::memory::release_cached_executable();
+    }
     let prompt = app::prompter(&prompter).map_err(|e| e.to_string())?;
     let app = App::start(config, prompt).map_err(|e| e.to_string())?;
     match command {

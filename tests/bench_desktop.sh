@@ -39,6 +39,9 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 start_agent() { # $1 = serve|run; sets AGENT (pid) and PORT
+  # Memory in the worst case: the binary's file read through just before, as a copy or a
+  # checksum leaves it (large page-cache folios; src/platform/memory.rs).
+  cat "$KYSO" > /dev/null
   "$KYSO" --config "$DIR/config.toml" --data-dir "$DIR/data-$1" --prompter gui "$1" --port 0 \
     > "$DIR/$1.out" 2> "$DIR/$1.err" &
   PIDS+=($!)

@@ -4,6 +4,7 @@
 pub mod browsers;
 pub mod devices;
 pub mod files;
+pub mod memory;
 pub mod peer;
 pub mod policy;
 pub mod trust;
