@@ -2,8 +2,8 @@
 //!
 //! Since Linux 6.18 a fault on a file mapping maps the whole page-cache folio around the page.
 //! Whoever reads the executable through (a copy, a checksum, a package check) leaves it cached
-//! in large folios, and each page the agent then touches brings up to 128 KiB of neighbours into
-//! its resident set: `kyso serve`'s own pages went from 4.8–5.0 MiB to 7.0–8.9 MiB on this
+//! in large folios, and each page the agent then touches brings the rest of its folio into its
+//! resident set: `kyso serve`'s own pages went from 4.8–5.0 MiB to 7.0–8.9 MiB on this
 //! project's VMs, and its idle RSS past 16 MiB (issue 19). Released once at start, the cached
 //! pages come back from disk as the agent touches them, in the small folios of its own faults.
 
@@ -32,7 +32,7 @@ fn release_cached(file: &std::fs::File) -> std::io::Result<()> {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use std::io::{Read, Write};
+    use std::io::Write;
 
     /// Pages of `file` in the page cache (`mincore` over a read-only mapping).
     #[allow(unsafe_code)]
@@ -71,8 +71,7 @@ mod tests {
         // Dirty pages are not dropped: written back first.
         file.sync_all().expect("sync");
         let mut file = std::fs::File::open(&path).expect("open");
-        let mut read = Vec::new();
-        file.read_to_end(&mut read).expect("read");
+        std::io::copy(&mut file, &mut std::io::sink()).expect("read");
         let before = cached_pages(&file, len);
         assert!(before > len / 65536, "read through: {before} pages cached");
         super::release_cached(&file).expect("fadvise");
